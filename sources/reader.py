@@ -1,0 +1,200 @@
+"""Read a 12-lead WFDB record as float32 (12, n) millivolts at 500 Hz, leads mapped by name.
+
+Format-16 records with one signal file (PTB-XL, MIMIC-IV-ECG, LUDB) are decoded directly with
+numpy from a minimal header parser (WFDB header spec, PhysioNet "header(5)"); anything else
+goes through ``wfdb.rdrecord``. Every problem raises :class:`RecordError` with a reason a
+person can act on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import resample_poly
+
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+FS = 500
+_LEAD_INDEX = {name.lower(): i for i, name in enumerate(LEADS)}
+_UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "μv": 1e-3, "µv": 1e-3, "v": 1e3}
+_DEFAULT_GAIN = 200.0  # WFDB default ADC units per physical unit
+_FLAT_PEAK_TO_PEAK_MV = 0.01  # a lead moving less than 10 µV over the record is flat
+_NAN_ADC_16 = -32768  # WFDB's "no sample" value in format 16
+
+
+class RecordError(Exception):
+    """A record that cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """The parts of a WFDB header the pipeline uses."""
+
+    name: str
+    fs: float
+    n_samples: int
+    leads: tuple[str, ...]
+    fmts: tuple[str, ...]
+    files: tuple[str, ...]
+    gains: tuple[float, ...]
+    baselines: tuple[int, ...]
+    units: tuple[str, ...]
+    checksums: tuple[int | None, ...]
+    byte_offsets: tuple[int, ...]
+    comments: tuple[str, ...]
+
+
+def read_header(path: str | os.PathLike) -> Header:
+    """Parse ``<path>.hea`` (path without extension)."""
+    hea = Path(f"{path}.hea")
+    try:
+        text = hea.read_text(encoding="latin-1")
+    except FileNotFoundError:
+        raise RecordError(f"header not found: {hea.name}") from None
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    comments = tuple(ln.lstrip("#").strip() for ln in lines if ln.startswith("#"))
+    body = [ln for ln in lines if not ln.startswith("#")]
+    try:
+        rec = body[0].split()
+        name, n_sig = rec[0], int(rec[1])
+        fs = float(rec[2].split("/")[0].split("(")[0]) if len(rec) > 2 else 250.0
+        n_samples = int(rec[3]) if len(rec) > 3 else 0
+        sig = [ln.split() for ln in body[1 : 1 + n_sig]]
+        if len(sig) != n_sig:
+            raise ValueError(f"{n_sig} signals declared, {len(sig)} signal lines")
+        fields = [_signal_fields(s) for s in sig]
+    except (IndexError, ValueError) as exc:
+        raise RecordError(f"malformed header {hea.name}: {exc}") from None
+    cols = list(zip(*fields)) if fields else [()] * 8
+    return Header(name, fs, n_samples, *map(tuple, cols), comments)
+
+
+def _signal_fields(s: list[str]) -> tuple:
+    """(lead, fmt, file, gain, baseline, units, checksum, byte_offset) of one signal line."""
+    file_name = s[0]
+    fmt_spec = s[1]
+    fmt, offset = fmt_spec.split("+") if "+" in fmt_spec else (fmt_spec, "0")
+    fmt = fmt.split("x")[0].split(":")[0]
+    gain_spec = s[2] if len(s) > 2 else ""
+    units = gain_spec.split("/")[1] if "/" in gain_spec else "mV"
+    gain_base = gain_spec.split("/")[0]
+    adc_zero = int(s[4]) if len(s) > 4 else 0
+    baseline = int(gain_base.split("(")[1].rstrip(")")) if "(" in gain_base else adc_zero
+    gain = float(gain_base.split("(")[0]) if gain_base else _DEFAULT_GAIN
+    checksum = int(s[6]) if len(s) > 6 else None
+    lead = " ".join(s[8:]) if len(s) > 8 else ""
+    return lead, fmt, file_name, gain or _DEFAULT_GAIN, baseline, units, checksum, int(offset)
+
+
+def lead_order(names: tuple[str, ...] | list[str]) -> np.ndarray:
+    """Canonical index of each file lead; raise on unknown, duplicate or missing leads."""
+    idx = []
+    for name in names:
+        key = name.strip().lower()
+        if key not in _LEAD_INDEX:
+            raise RecordError(f"unknown lead name {name!r} (expected {', '.join(LEADS)})")
+        idx.append(_LEAD_INDEX[key])
+    dupes = sorted({LEADS[i] for i in idx if idx.count(i) > 1})
+    if dupes:
+        raise RecordError(f"duplicate leads: {', '.join(dupes)}")
+    missing = [lead for i, lead in enumerate(LEADS) if i not in idx]
+    if missing:
+        raise RecordError(f"missing leads: {', '.join(missing)}")
+    return np.asarray(idx)
+
+
+def read_record(path: str | os.PathLike, fs: int = FS) -> tuple[Header, np.ndarray]:
+    """Header and signal: float32 (12, n) in mV, canonical lead order, resampled to ``fs``."""
+    header = read_header(path)
+    order = lead_order(header.leads)
+    if _is_plain_format16(header):
+        raw = _decode_format16(Path(path).parent, header)
+    else:
+        raw = _read_with_wfdb(path)
+    if raw.shape[0] != len(order):
+        raise RecordError(f"header lists {len(order)} leads, data has {raw.shape[0]}")
+    signal = np.empty((len(LEADS), raw.shape[1]), dtype=np.float32)
+    signal[order] = raw
+    _check_content(signal)
+    if header.fs != fs:
+        ratio = Fraction(fs) / Fraction(header.fs).limit_denominator(1000)
+        signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
+    return header, signal
+
+
+def read_signal(path: str | os.PathLike, fs: int = FS) -> np.ndarray:
+    """float32 (12, n) mV at ``fs`` Hz in the order of :data:`LEADS`."""
+    return read_record(path, fs)[1]
+
+
+def _is_plain_format16(h: Header) -> bool:
+    return set(h.fmts) == {"16"} and len(set(h.files)) == 1 and set(h.byte_offsets) == {0}
+
+
+def _decode_format16(folder: Path, h: Header) -> np.ndarray:
+    dat = folder / h.files[0]
+    n_sig = len(h.leads)
+    try:
+        size = dat.stat().st_size
+    except FileNotFoundError:
+        raise RecordError(f"signal file not found: {dat.name}") from None
+    expected = 2 * n_sig * h.n_samples
+    if size < expected:
+        raise RecordError(
+            f"truncated signal file {dat.name}: {size} bytes, header expects {expected} "
+            f"({h.n_samples} samples x {n_sig} signals)"
+        )
+    if size > expected:
+        raise RecordError(
+            f"header disagrees with data: {dat.name} has {size} bytes, header expects "
+            f"{expected} ({h.n_samples} samples x {n_sig} signals)"
+        )
+    adc = np.fromfile(dat, dtype="<i2").reshape(h.n_samples, n_sig).T
+    for lead, expected_sum, got in zip(h.leads, h.checksums, _checksums(adc)):
+        if expected_sum is not None and expected_sum & 0xFFFF != got:
+            raise RecordError(
+                f"header disagrees with data: checksum of lead {lead} is {got}, "
+                f"header says {expected_sum}"
+            )
+    scale = np.array([_unit_scale(u) / g for u, g in zip(h.units, h.gains)], dtype=np.float32)
+    base = np.array(h.baselines, dtype=np.float32)
+    out = (adc.astype(np.float32) - base[:, None]) * scale[:, None]
+    out[adc == _NAN_ADC_16] = np.nan
+    return out
+
+
+def _checksums(adc: np.ndarray) -> list[int]:
+    """WFDB checksum of each signal: the sum of its samples modulo 2**16."""
+    return [int(s) for s in adc.astype(np.int64).sum(axis=1) & 0xFFFF]
+
+
+def _unit_scale(units: str) -> float:
+    try:
+        return _UNIT_TO_MV[units.strip().lower()]
+    except KeyError:
+        raise RecordError(f"unsupported signal units {units!r}") from None
+
+
+def _read_with_wfdb(path: str | os.PathLike) -> np.ndarray:
+    import wfdb
+
+    try:
+        rec = wfdb.rdrecord(str(path), physical=True)
+    except FileNotFoundError as exc:
+        raise RecordError(f"signal file not found: {Path(exc.filename or path).name}") from None
+    except Exception as exc:  # wfdb raises bare ValueError/IndexError on corrupt data
+        raise RecordError(f"unreadable record: {exc}") from None
+    scale = np.array([_unit_scale(u or "mV") for u in rec.units], dtype=np.float32)
+    return rec.p_signal.T.astype(np.float32) * scale[:, None]
+
+
+def _check_content(signal: np.ndarray) -> None:
+    finite = np.isfinite(signal)
+    if not finite.any():
+        raise RecordError("all samples missing (NaN)")
+    ptp = np.where(finite, signal, -np.inf).max(axis=1) + np.where(finite, -signal, -np.inf).max(axis=1)
+    if not (ptp >= _FLAT_PEAK_TO_PEAK_MV).any():
+        raise RecordError("flat signal: no lead moves more than 0.01 mV")
