@@ -1,0 +1,5 @@
+"""Parquet parts + DuckDB catalog."""
+
+from warehouse.store import Warehouse
+
+__all__ = ["Warehouse"]

@@ -1,0 +1,65 @@
+"""Any folder of WFDB records (e.g. LUDB). Metadata comes from header comments where present:
+``<age>: 51`` / ``<sex>: F`` / ``<diagnoses>:`` followed by statements (LUDB), or
+``Age: 74`` / ``Sex: Male`` / ``Dx: ...`` (PhysioNet/CinC Challenge 2020 headers)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import polars as pl
+
+from sources.errors import SourceError
+from sources.splits import hashed_splits
+from sources.statements import map_statements
+
+SOURCE = "wfdb"
+_KEY_VALUE = re.compile(r"^<?([A-Za-z_ ]+)>?:\s*(.*)$")
+_SEX = {"m": "M", "male": "M", "f": "F", "female": "F"}
+
+
+def parse_comments(lines: list[str]) -> dict:
+    """age, sex, subject and diagnosis statements from header comment lines."""
+    meta: dict = {"statements": []}
+    in_diagnoses = False
+    for line in lines:
+        m = _KEY_VALUE.match(line)
+        key = m.group(1).strip().lower() if m else ""
+        if m and key in ("age", "sex", "subject_id", "patient_id", "dx", "diagnoses"):
+            value = m.group(2).strip()
+            in_diagnoses = key == "diagnoses"
+            if key == "age":
+                meta["age"] = float(value) if re.fullmatch(r"\d+(\.\d+)?", value) else None
+            elif key == "sex":
+                meta["sex"] = _SEX.get(value.lower())
+            elif key in ("subject_id", "patient_id"):
+                meta["subject_id"] = value
+            elif key == "dx":
+                meta["statements"] += [s.strip() for s in value.split(",") if s.strip()]
+        elif in_diagnoses and line:
+            meta["statements"].append(line)
+    return meta
+
+
+def manifest(root: str | Path) -> pl.DataFrame:
+    """One row per ``*.hea`` under ``root``; record_id is ``wfdb:<path relative to root>``."""
+    root = Path(root).resolve()
+    if not root.is_dir():
+        raise SourceError(f"WFDB folder not found: {root}")
+    rows = []
+    for hea in sorted(root.rglob("*.hea")):
+        rel = hea.relative_to(root).with_suffix("").as_posix()
+        text = hea.read_text(encoding="latin-1")
+        meta = parse_comments([ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")])
+        mapped = map_statements(meta["statements"])
+        rows.append({
+            "record_id": f"wfdb:{rel}", "source": SOURCE, "subject_id": meta.get("subject_id") or rel,
+            "path": str(root / rel), "sex": meta.get("sex"), "age": meta.get("age"),
+            "labels": mapped.concepts, "flags": mapped.flags,
+            "label_text": "; ".join(s.strip().rstrip(".") for s in meta["statements"]) or None,
+        })
+    if not rows:
+        raise SourceError(f"no WFDB headers (*.hea) under {root}")
+    df = pl.DataFrame(rows, schema_overrides={"labels": pl.List(pl.Utf8), "flags": pl.List(pl.Utf8),
+                                               "age": pl.Float64, "sex": pl.Utf8, "label_text": pl.Utf8})
+    return df.with_columns(split=hashed_splits(SOURCE, df["subject_id"]))

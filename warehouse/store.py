@@ -1,0 +1,90 @@
+"""The warehouse: immutable Parquet parts per table plus a DuckDB catalog of views.
+
+Layout: ``<root>/<table>/<part>.parquet`` and ``<root>/catalog.duckdb`` holding one view per
+table over its parts. A stage writes one part per shard; writing a part again replaces it,
+so a rerun never duplicates rows (the datatrove way: outputs keyed by shard).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from schemas.tables import SCHEMAS, conform
+
+CATALOG = "catalog.duckdb"
+
+
+class Warehouse:
+    """A folder of tables. ``Warehouse(path)`` creates it when missing."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root).resolve()
+        if self.root.exists() and not self.root.is_dir():
+            raise NotADirectoryError(f"warehouse path is a file, not a folder: {root}")
+        self.root.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def catalog(self) -> Path:
+        return self.root / CATALOG
+
+    def table_dir(self, table: str) -> Path:
+        return self.root / table
+
+    def parts(self, table: str, prefix: str = "") -> list[Path]:
+        folder = self.table_dir(table)
+        return sorted(folder.glob(f"{prefix}*.parquet")) if folder.is_dir() else []
+
+    def write(self, table: str, df: pl.DataFrame, part: str) -> Path:
+        """Validate ``df`` against the table's contract and write it as part ``part``, atomically."""
+        if table in SCHEMAS:
+            df = conform(table, df)
+        folder = self.table_dir(table)
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"{part}.parquet"
+        tmp = folder / f".{part}.{uuid.uuid4().hex}.tmp"
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, final)
+        return final
+
+    def drop_parts(self, table: str, prefix: str) -> int:
+        """Delete the parts whose name starts with ``prefix``; returns how many."""
+        parts = self.parts(table, prefix)
+        for p in parts:
+            p.unlink()
+        return len(parts)
+
+    def read(self, table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        """The whole table (all parts), or an empty frame when it has none."""
+        parts = self.parts(table)
+        if not parts:
+            return pl.DataFrame()
+        return pl.concat([pl.read_parquet(p, columns=columns) for p in parts], how="diagonal_relaxed")
+
+    def tables(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith("_") and self.parts(p.name))
+
+    def refresh(self) -> None:
+        """(Re)create one DuckDB view per table over its current parts."""
+        with duckdb.connect(str(self.catalog)) as con:
+            existing = {r[0] for r in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+            present = self.tables()
+            for table in present:
+                glob = str(self.table_dir(table) / "*.parquet").replace("'", "''")
+                con.execute(f"CREATE OR REPLACE VIEW {table} AS "
+                            f"SELECT * FROM read_parquet('{glob}', union_by_name = true)")
+            for gone in existing - set(present):
+                con.execute(f"DROP VIEW IF EXISTS {gone}")
+
+    def sql(self, query: str) -> pl.DataFrame:
+        """Run a query against the catalog's views (refreshed first)."""
+        self.refresh()
+        with duckdb.connect(str(self.catalog), read_only=True) as con:
+            rel = con.sql(query)
+            return rel.pl() if rel is not None else pl.DataFrame()
