@@ -1,0 +1,270 @@
+"""Delineation of the median beat: QRS onset/offset, T peak/end, P onset/peak/offset.
+
+Slope-threshold delineation in the spirit of Laguna et al. (1994) and Martinez et al.
+(2004): each boundary is where the wave's slope (or magnitude) decays to a fixed fraction of
+its maximum, searched outward from the wave.  Global boundaries follow IEC 60601-2-25: on
+the representative beat, the earliest onset and latest offset over the leads, with the
+single most extreme lead dropped as a guard against one outlying lead.
+
+* QRS: per lead, the absolute first derivative of the 40 Hz median beat, threshold a
+  fraction of the lead's QRS slope maximum (Laguna 1994's "Kon/Koff" rule).
+* T end: trapezium-area method (Vázquez-Seisdedos et al. 2011, the area idea of Zhang et al.
+  2006), on each lead with a T wave of meaningful amplitude, latest lead with guard.
+* P: spatial magnitude of the 20 Hz median beat relative to the PR level, onset/offset at
+  a fraction of the P maximum; per-lead P on the same rule.  A P wave that is not clearly
+  there (atrial fibrillation) is reported absent, never invented.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+# --- QRS -------------------------------------------------------------------------------
+#: Search for the QRS slope maximum within +-this of the fiducial (ms).
+QRS_PEAK_SEARCH_MS = 60.0
+#: The QRS extends at most this far before / after the fiducial (ms).
+QRS_MAX_PRE_MS = 150.0
+QRS_MAX_POST_MS = 160.0
+#: Core of the QRS: samples whose slope exceeds this fraction of the maximum.
+QRS_CORE_FRAC = 0.3
+#: Onset / offset: slope falls below this fraction of the QRS slope maximum (per lead).
+QRS_ON_FRAC = 0.10
+QRS_OFF_FRAC = 0.10
+#: A lead joins the global QRS rule if its slope maximum is at least this fraction of the
+#: largest lead's.
+QRS_LEAD_MIN_FRAC = 0.15
+#: Guard: drop this many most-extreme leads at each end of the global rule.
+GUARD_LEADS = 1
+
+# --- T wave ------------------------------------------------------------------------------
+#: T peak search starts this long after the QRS offset (ms) ...
+T_START_MS = 40.0
+#: ... and T end search ends at min(fiducial + T_LIMIT_RR * RR, end of window).
+T_LIMIT_RR = 0.72
+#: Biphasic T: the smaller lobe is at least this fraction of the larger one ...
+T_BIPHASIC_FRAC = 0.3
+#: ... and at least this large (mV).
+T_MIN_MV = 0.05
+#: Flat T: both lobes below this (mV).
+T_FLAT_MV = 0.05
+#: Trapezium method: steepest-descent point searched within this after the terminal peak,
+#: reference point this far after it (ms).
+T_DESCENT_SEARCH_MS = 150.0
+T_REF_MS = 150.0
+#: T onset: ascending-limb slope falls below this fraction of its maximum.
+T_ON_SLOPE_FRAC = 0.2
+#: A lead joins the global T end rule if its T amplitude is at least this fraction of the
+#: largest lead's.
+T_LEAD_MIN_FRAC = 0.3
+
+# --- P wave ------------------------------------------------------------------------------
+#: P search window: from max(QRS onset - P_SEARCH_MS, previous T end + P_AFTER_T_MS) to
+#: QRS onset - P_END_GUARD_MS (ms).
+P_SEARCH_MS = 320.0
+P_AFTER_T_MS = 40.0
+P_END_GUARD_MS = 6.0
+#: PR level: mean of the beat over [QRS onset - PR_LEVEL_MS, QRS onset - 2 ms] (ms).
+PR_LEVEL_MS = 14.0
+#: P onset / offset: spatial magnitude falls below this fraction of its maximum.
+P_ON_FRAC = 0.2
+P_OFF_FRAC = 0.2
+#: P present on the median beat: spatial P magnitude above floor by this much (mV).
+P_MIN_MV = 0.04
+#: Per-lead P: amplitude below this (mV) leaves the lead's P duration unmeasured.
+P_LEAD_MIN_MV = 0.03
+#: A P wave lasts at least / at most this long (ms).
+P_MIN_DUR_MS = 40.0
+P_MAX_DUR_MS = 200.0
+
+# T polarity codes (lead_features.t_polarity)
+T_POSITIVE, T_NEGATIVE, T_BIPHASIC, T_FLAT = 0, 1, 2, 3
+T_POLARITY_NAMES = ("positive", "negative", "biphasic", "flat")
+
+
+@njit(cache=True)
+def ms(v, fs):
+    """Milliseconds to samples (rounded)."""
+    return int(round(v * fs / 1000.0))
+
+
+@njit(cache=True)
+def abs_slope(y, lo, hi, out):
+    """``|y[k+1] - y[k-1]| / 2`` on [lo+1, hi-1), zero at the ends."""
+    for k in range(lo, hi):
+        out[k] = 0.0
+    for k in range(lo + 1, hi - 1):
+        out[k] = abs(y[k + 1] - y[k - 1]) * 0.5
+
+
+@njit(cache=True)
+def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off):
+    """Onset, offset, peak and maximum of a slope curve ``v`` around fiducial ``F``.
+
+    The peak is the maximum within +-QRS_PEAK_SEARCH_MS; the QRS core spans the first to
+    the last sample above QRS_CORE_FRAC of it (within the QRS limits); onset/offset are
+    where ``v`` falls below ``frac_on``/``frac_off`` of the maximum, searched outward.
+    """
+    a = max(lo + 1, F - ms(QRS_PEAK_SEARCH_MS, fs))
+    b = min(hi - 1, F + ms(QRS_PEAK_SEARCH_MS, fs) + 1)
+    if b <= a:
+        return -1, -1, -1, 0.0
+    pk = a
+    for k in range(a, b):
+        if v[k] > v[pk]:
+            pk = k
+    vmax = v[pk]
+    if not vmax > 0.0:
+        return -1, -1, -1, 0.0
+    a2 = max(lo + 1, F - ms(QRS_MAX_PRE_MS, fs))
+    b2 = min(hi - 1, F + ms(QRS_MAX_POST_MS, fs))
+    core = QRS_CORE_FRAC * vmax
+    first = pk
+    for k in range(a2, pk + 1):
+        if v[k] >= core:
+            first = k
+            break
+    last = pk
+    for k in range(b2 - 1, pk - 1, -1):
+        if v[k] >= core:
+            last = k
+            break
+    thr_on = frac_on * vmax
+    on = first
+    while on > a2 and v[on] > thr_on:
+        on -= 1
+    thr_off = frac_off * vmax
+    off = last
+    while off < b2 - 1 and v[off] > thr_off:
+        off += 1
+    return on, off, pk, vmax
+
+
+@njit(cache=True)
+def guarded_extreme(vals, n, latest, guard):
+    """Earliest (``latest=False``) or latest value after dropping ``guard`` extreme ones."""
+    if n == 0:
+        return -1
+    s = np.sort(vals[:n])
+    g = guard if n > guard + 1 else 0
+    if latest:
+        return s[n - 1 - g]
+    return s[g]
+
+
+@njit(cache=True)
+def level(y, a, b):
+    """Mean of ``y[a:b]`` (NaN if empty)."""
+    if b <= a:
+        return np.nan
+    s = 0.0
+    for k in range(a, b):
+        s += y[k]
+    return s / (b - a)
+
+
+@njit(cache=True)
+def t_wave(y, base, qrs_off, tlim, fs):
+    """T wave of one lead (Vázquez-Seisdedos 2011 trapezium T end).
+
+    Returns
+    -------
+    t_on, t_peak, t_end : int sample indices (-1 when no T wave).
+    amp : float dominant-lobe amplitude relative to ``base`` (mV, signed).
+    polarity : int ``T_*`` code.
+    """
+    a = qrs_off + ms(T_START_MS, fs)
+    b = tlim
+    if b - a < ms(60.0, fs):
+        return -1, -1, -1, np.nan, -1
+    ip = -1
+    ineg = -1
+    vp = 0.0
+    vn = 0.0
+    for k in range(a + 1, b - 1):
+        d = y[k] - base
+        # interior local extrema only (a monotone slope at the window edge is not a peak)
+        if y[k] >= y[k - 1] and y[k] >= y[k + 1] and d > vp:
+            vp = d
+            ip = k
+        if y[k] <= y[k - 1] and y[k] <= y[k + 1] and d < vn:
+            vn = d
+            ineg = k
+    if ip < 0 and ineg < 0:
+        return -1, -1, -1, np.nan, -1
+    if abs(vp) >= abs(vn):
+        dom, dval, oth, oval = ip, vp, ineg, vn
+    else:
+        dom, dval, oth, oval = ineg, vn, ip, vp
+    polarity = T_POSITIVE if dval > 0 else T_NEGATIVE
+    term = dom
+    first = dom
+    if oth >= 0 and abs(oval) >= T_BIPHASIC_FRAC * abs(dval) and abs(oval) >= T_MIN_MV:
+        polarity = T_BIPHASIC
+        if oth > dom:
+            term = oth
+        else:
+            first = oth
+    if abs(dval) < T_FLAT_MV:
+        polarity = T_FLAT
+    s = 1.0 if y[term] - base > 0 else -1.0
+    # steepest return towards baseline after the terminal peak
+    e = min(b - 1, term + ms(T_DESCENT_SEARCH_MS, fs))
+    xm = term
+    best = 0.0
+    for k in range(term + 1, e):
+        d = -s * (y[k + 1] - y[k - 1])
+        if d > best:
+            best = d
+            xm = k
+    xr = min(b - 1, xm + ms(T_REF_MS, fs))
+    tend = xm
+    amax = -np.inf
+    for k in range(xm, xr + 1):
+        ar = s * (y[xm] - y[k]) * (2 * xr - k - xm)
+        if ar > amax:
+            amax = ar
+            tend = k
+    # T onset: ascending limb slope drops below a fraction of its maximum
+    s1 = 1.0 if y[first] - base > 0 else -1.0
+    xa = first
+    best = 0.0
+    for k in range(max(qrs_off + 1, 1), first):
+        d = s1 * (y[k + 1] - y[k - 1])
+        if d > best:
+            best = d
+            xa = k
+    ton = xa
+    while ton > qrs_off and s1 * (y[ton + 1] - y[ton - 1]) > T_ON_SLOPE_FRAC * best:
+        ton -= 1
+    return ton, dom, tend, dval, polarity
+
+
+@njit(cache=True)
+def magnitude_bounds(s, pk, lo, hi, frac_on, frac_off):
+    """Outward search from ``pk`` for where ``s`` drops to floor + frac * (peak - floor)."""
+    fl = np.inf
+    for k in range(lo, hi):
+        if s[k] < fl:
+            fl = s[k]
+    amp = s[pk] - fl
+    on = pk
+    thr = fl + frac_on * amp
+    while on > lo and s[on] > thr:
+        on -= 1
+    off = pk
+    thr = fl + frac_off * amp
+    while off < hi - 1 and s[off] > thr:
+        off += 1
+    return on, off, amp
+
+
+@njit(cache=True)
+def largest_interior_max(s, lo, hi):
+    """Index of the largest interior local maximum of ``s`` on (lo, hi-1); -1 if none."""
+    best = -1
+    for k in range(lo + 1, hi - 1):
+        if s[k] >= s[k - 1] and s[k] >= s[k + 1]:
+            if best < 0 or s[k] > s[best]:
+                best = k
+    return best

@@ -1,0 +1,532 @@
+"""Batch extraction: (n_records, 12, n_samples) float32 mV -> records and lead tables.
+
+One Numba kernel per record (quality -> detection -> alignment -> median beat ->
+delineation -> measurement), run with ``prange`` over the records of a shard; Python only
+slices shards and turns the result arrays into polars DataFrames.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import polars as pl
+from numba import njit, prange
+
+from . import beats as B
+from . import delineate as D
+from . import quality as Q
+from .detect import align_beats, detect_beats, slope_signals
+from .filter import DELINEATION_LOWPASS_HZ, P_LOWPASS_HZ, lowpass_sos, sosfiltfilt
+from .measure import (
+    ST_FORM_NAMES,
+    area,
+    frontal_axis,
+    qrs_morphology,
+    qtc,
+    st_levels,
+)
+from .rhythm import (
+    HR,
+    IRREGULAR_NRMSSD,
+    IRREGULAR_PNN50,
+    N_RR_STATS,
+    RR_CV,
+    RR_MEAN,
+    RR_MED,
+    RR_NRMSSD,
+    RR_PNN50,
+    RR_RMSSD,
+    RR_SD,
+    rr_stats,
+)
+from .template import gather_beats, median_beats, select_beats, window_len
+
+#: Canonical lead order of the input's axis 1.
+LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+N_LEADS = 12
+#: Records per shard: memory is bounded by one shard of signals and results.
+SHARD_SIZE = 256
+#: A global P wave lasts at least / at most this long (ms), else it is not reported.
+P_DUR_RANGE_MS = (D.P_MIN_DUR_MS, D.P_MAX_DUR_MS)
+
+# ---- record output columns (float64 matrix; names/dtypes in RECORD_COLUMNS) -------------
+RECORD_FLOAT_COLUMNS = (
+    "hr_bpm", "rr_mean_ms", "rr_sd_ms", "p_dur_ms", "pr_ms", "qrs_ms", "qt_ms",
+    "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms",
+    "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
+    "p_dur_ms_iqr", "p_dur_ms_n", "pr_ms_iqr", "pr_ms_n", "qrs_ms_iqr", "qrs_ms_n",
+    "qt_ms_iqr", "qt_ms_n",
+    "n_beats", "rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd",
+    "p_present_frac", "n_beats_median", "n_leads_ok",
+    "quality", "p_absent", "rr_irregular",
+)
+(R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
+ R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
+ R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
+ R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG) = range(34)
+N_REC = 34
+
+LEAD_FLOAT_COLUMNS = (
+    "p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
+    "p_dur_ms", "qrs_dur_ms", "t_dur_ms", "st_j_mv", "st_j60_mv", "st_slope_mv_per_s",
+    "st_form", "t_polarity", "q_dur_ms", "q_depth_mv", "quality", "noise_mv",
+)
+(L_PAMP, L_QAMP, L_RAMP, L_SAMP, L_TAMP, L_RPRIME, L_RPRIME_AMP, L_PDUR, L_QRSDUR,
+ L_TDUR, L_STJ, L_STJ60, L_STSLOPE, L_STFORM, L_TPOL, L_QDUR, L_QDEPTH, L_QUALITY,
+ L_NOISE) = range(19)
+N_LEAD = 19
+
+
+@njit(cache=True)
+def _fill_edges(m, good, lo, hi):
+    """Copy the median beat with NaN outside [lo, hi) replaced by the edge values."""
+    n_leads, L = m.shape
+    out = np.zeros((n_leads, L))
+    for l in range(n_leads):
+        if not good[l]:
+            continue
+        for k in range(L):
+            kk = min(max(k, lo), hi - 1)
+            out[l, k] = m[l, kk]
+    return out
+
+
+@njit(cache=True)
+def _record(x, fs, sos_d, sos_p, rec, lf):
+    """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD)."""
+    n_leads, n = x.shape
+    for i in range(N_REC):
+        rec[i] = np.nan
+    for l in range(n_leads):
+        for j in range(N_LEAD):
+            lf[l, j] = np.nan
+    # 1. raw quality
+    sig = np.empty((n_leads, n))
+    good = np.zeros(n_leads, dtype=np.bool_)
+    n_good = 0
+    for l in range(n_leads):
+        q = Q.raw_lead_quality(x[l], fs, sig[l])
+        lf[l, L_QUALITY] = q
+        if q == Q.Q_OK:
+            good[l] = True
+            n_good += 1
+    rec[R_NBEATS] = 0.0
+    rec[R_NLEADS] = n_good
+    rec[R_QUALITY] = Q.RQ_UNUSABLE
+    if n_good == 0:
+        return
+    # 2. detection and rhythm
+    e = np.empty(n)
+    es = np.empty(n)
+    ea = np.empty(n)
+    slope_signals(sig, good, fs, e, es, ea)
+    pk = detect_beats(es, fs)
+    fid, corr = align_beats(ea, pk, fs)
+    rr = np.empty(N_RR_STATS)
+    rr_stats(fid, fs, rr)
+    nb = fid.shape[0]
+    rec[R_NBEATS] = nb
+    rec[R_HR] = rr[HR]
+    rec[R_RR_MEAN] = rr[RR_MEAN]
+    rec[R_RR_SD] = rr[RR_SD]
+    rec[R_RR_MED] = rr[RR_MED]
+    rec[R_RR_CV] = rr[RR_CV]
+    rec[R_RR_RMSSD] = rr[RR_RMSSD]
+    rec[R_RR_PNN50] = rr[RR_PNN50]
+    rec[R_RR_NRMSSD] = rr[RR_NRMSSD]
+    if not np.isnan(rr[RR_NRMSSD]):
+        rec[R_IRREG] = 1.0 if (rr[RR_NRMSSD] > IRREGULAR_NRMSSD and rr[RR_PNN50] > IRREGULAR_PNN50) else 0.0
+    if nb < 2:
+        return
+    # 3. median beat and noise
+    sel = select_beats(fid, corr)
+    g = gather_beats(sig, good, fid, sel, fs)
+    med, cnt, noise = median_beats(g, good, fs)
+    F, L = window_len(fs)
+    h80 = D.ms(80.0, fs)
+    n_ok = 0
+    for l in range(n_leads):
+        if not good[l]:
+            continue
+        lf[l, L_NOISE] = noise[l]
+        lo_v = np.inf
+        hi_v = -np.inf
+        for k in range(max(0, F - h80), min(L, F + h80 + 1)):
+            v = med[l, k]
+            if not np.isnan(v):
+                lo_v = min(lo_v, v)
+                hi_v = max(hi_v, v)
+        if not np.isnan(noise[l]) and Q.is_noisy(noise[l], hi_v - lo_v):
+            good[l] = False
+            lf[l, L_QUALITY] = Q.Q_NOISY
+        else:
+            n_ok += 1
+    rec[R_NLEADS] = n_ok
+    rec[R_NMED] = sel.shape[0]
+    rec[R_QUALITY] = Q.record_quality(n_ok, nb)
+    if n_ok == 0:
+        rec[R_QUALITY] = Q.RQ_UNUSABLE
+        return
+    lo, hi = B._span(med, good, F)
+    if hi - lo < D.ms(300.0, fs):
+        return
+    mf = _fill_edges(med, good, lo, hi)
+    y = np.zeros((n_leads, L))
+    z = np.zeros((n_leads, L))
+    for l in range(n_leads):
+        if good[l]:
+            sosfiltfilt(sos_d, mf[l], lo, hi, y[l])
+            sosfiltfilt(sos_p, mf[l], lo, hi, z[l])
+    rr_med_s = rr[RR_MED] * fs / 1000.0 if not np.isnan(rr[RR_MED]) else 1.0 * fs
+
+    # 4. QRS per lead and global
+    v = np.zeros(L)
+    on_l = np.full(n_leads, -1, dtype=np.int64)
+    off_l = np.full(n_leads, -1, dtype=np.int64)
+    vmax_l = np.zeros(n_leads)
+    for l in range(n_leads):
+        if not good[l]:
+            continue
+        D.abs_slope(y[l], lo, hi, v)
+        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC)
+        on_l[l] = a
+        off_l[l] = b
+        vmax_l[l] = vm
+    vtop = vmax_l.max()
+    ons = np.empty(n_leads, dtype=np.int64)
+    offs = np.empty(n_leads, dtype=np.int64)
+    m = 0
+    for l in range(n_leads):
+        if good[l] and on_l[l] >= 0 and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vtop:
+            ons[m] = on_l[l]
+            offs[m] = off_l[l]
+            m += 1
+    if m == 0:
+        return
+    qon = D.guarded_extreme(ons, m, False, D.GUARD_LEADS)
+    qoff = D.guarded_extreme(offs, m, True, D.GUARD_LEADS)
+    for l in range(n_leads):
+        if good[l] and on_l[l] >= 0:
+            lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
+
+    # 5. T waves
+    tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
+    pr_a = max(lo, qon - D.ms(D.PR_LEVEL_MS, fs))
+    base_y = np.full(n_leads, np.nan)
+    tend_l = np.full(n_leads, -1, dtype=np.int64)
+    tamp_l = np.full(n_leads, np.nan)
+    wt = np.zeros(n_leads)
+    for l in range(n_leads):
+        if not good[l]:
+            continue
+        base_y[l] = D.level(y[l], pr_a, qon - 1)
+        ton, tpk, tend, tamp, pol = D.t_wave(y[l], base_y[l], qoff, tlim, fs)
+        if tend >= 0:
+            tend_l[l] = tend
+            tamp_l[l] = tamp
+            lf[l, L_TAMP] = tamp
+            lf[l, L_TPOL] = pol
+            lf[l, L_TDUR] = (tend - ton) * 1000.0 / fs
+    tmax = 0.0
+    for l in range(n_leads):
+        if tend_l[l] >= 0 and abs(tamp_l[l]) > tmax:
+            tmax = abs(tamp_l[l])
+    ends = np.empty(n_leads, dtype=np.int64)
+    m = 0
+    for l in range(n_leads):
+        if tend_l[l] >= 0 and abs(tamp_l[l]) >= max(D.T_MIN_MV, D.T_LEAD_MIN_FRAC * tmax):
+            ends[m] = tend_l[l]
+            wt[l] = tamp_l[l]
+            m += 1
+    tend_g = D.guarded_extreme(ends, m, True, D.GUARD_LEADS) if m > 0 else -1
+
+    # 6. P wave (spatial magnitude of the 20 Hz beat relative to the PR level)
+    pe = qon - D.ms(D.P_END_GUARD_MS, fs)
+    ps = max(lo + 1, qon - D.ms(D.P_SEARCH_MS, fs))
+    if tend_g >= 0:
+        ps = max(ps, tend_g - int(rr_med_s) + D.ms(D.P_AFTER_T_MS, fs))
+    base_z = np.full(n_leads, np.nan)
+    pon = -1
+    poff = -1
+    wp = np.zeros(n_leads)
+    if pe - ps > D.ms(D.P_MIN_DUR_MS, fs):
+        sp = np.zeros(L)
+        for l in range(n_leads):
+            if good[l]:
+                base_z[l] = D.level(z[l], pr_a, qon - 1)
+        for k in range(ps, pe):
+            s = 0.0
+            for l in range(n_leads):
+                if good[l]:
+                    d = z[l, k] - base_z[l]
+                    s += d * d
+            sp[k] = np.sqrt(s)
+        ppk = D.largest_interior_max(sp, ps, pe)
+        if ppk >= 0:
+            a, b, amp = D.magnitude_bounds(sp, ppk, ps, pe, D.P_ON_FRAC, D.P_OFF_FRAC)
+            dur = (b - a) * 1000.0 / fs
+            if amp >= D.P_MIN_MV and P_DUR_RANGE_MS[0] <= dur <= P_DUR_RANGE_MS[1]:
+                pon = a
+                poff = b
+                for l in range(n_leads):
+                    if good[l]:
+                        wp[l] = z[l, ppk] - base_z[l]
+    # 7. per-beat events (QRS, T end, P) relative to the median beat
+    ns = g.shape[0]
+    empty = np.zeros((0, 0))
+    ref = B.beat_events(mf, good, F, fs, wt, wp, pon, poff, tlim, empty, 0.0)
+    p_ref_amp = ref[B.EV_P_AMP] if ref[B.EV_P_OK] == 1.0 else 0.0
+    qrs_b = np.full(ns, np.nan)
+    qt_b = np.full(ns, np.nan)
+    pr_b = np.full(ns, np.nan)
+    pd_b = np.full(ns, np.nan)
+    n_p = 0
+    for s_ in range(ns):
+        ev = B.beat_events(g[s_], good, F, fs, wt, wp, pon, poff, tlim, mf, p_ref_amp)
+        dq_on = ev[B.EV_QRS_ON] - ref[B.EV_QRS_ON]
+        dq_off = ev[B.EV_QRS_OFF] - ref[B.EV_QRS_OFF]
+        qrs_b[s_] = (qoff - qon + dq_off - dq_on) * 1000.0 / fs
+        if tend_g >= 0:
+            qt_b[s_] = (tend_g - qon + (ev[B.EV_T_END] - ref[B.EV_T_END]) - dq_on) * 1000.0 / fs
+        if ev[B.EV_P_OK] == 1.0:
+            n_p += 1
+            if pon >= 0 and ref[B.EV_P_OK] == 1.0:
+                dp_on = ev[B.EV_P_ON] - ref[B.EV_P_ON]
+                dp_off = ev[B.EV_P_OFF] - ref[B.EV_P_OFF]
+                pd_b[s_] = (poff - pon + dp_off - dp_on) * 1000.0 / fs
+                pr_b[s_] = (qon - pon + dq_on - dp_on) * 1000.0 / fs
+    p_frac = n_p / ns if ns > 0 else np.nan
+    rec[R_PFRAC] = p_frac
+    # the median-beat P wave is reported only if most beats carry it
+    if pon >= 0 and p_frac < 0.5:
+        pon = -1
+        poff = -1
+    rec[R_PABSENT] = 1.0 if pon < 0 else 0.0
+
+    # 8. global intervals
+    to_ms = 1000.0 / fs
+    rec[R_QRS] = (qoff - qon) * to_ms
+    v1, v2 = B.iqr_n(qrs_b)
+    rec[R_QRS_IQR] = v1
+    rec[R_QRS_N] = v2
+    if tend_g >= 0:
+        rec[R_QT] = (tend_g - qon) * to_ms
+        v1, v2 = B.iqr_n(qt_b)
+        rec[R_QT_IQR] = v1
+        rec[R_QT_N] = v2
+        a1, a2, a3, a4 = qtc(rec[R_QT], rr[RR_MEAN])
+        rec[R_QTCB] = a1
+        rec[R_QTCF] = a2
+        rec[R_QTCFRAM] = a3
+        rec[R_QTCH] = a4
+    else:
+        rec[R_QT_N] = 0.0
+    if pon >= 0:
+        rec[R_PDUR] = (poff - pon) * to_ms
+        rec[R_PR] = (qon - pon) * to_ms
+        v1, v2 = B.iqr_n(pd_b)
+        rec[R_PDUR_IQR] = v1
+        rec[R_PDUR_N] = v2
+        v1, v2 = B.iqr_n(pr_b)
+        rec[R_PR_IQR] = v1
+        rec[R_PR_N] = v2
+    else:
+        rec[R_PDUR_N] = 0.0
+        rec[R_PR_N] = 0.0
+
+    # 9. per-lead measurements on the unfiltered median beat (amplitudes) and 20 Hz (P)
+    lim_ok = np.zeros(6, dtype=np.bool_)
+    a_qrs = np.full(6, np.nan)
+    a_t = np.full(6, np.nan)
+    a_p = np.full(6, np.nan)
+    for l in range(n_leads):
+        if not good[l]:
+            continue
+        base = D.level(mf[l], pr_a, qon - 1)
+        q, r_, s, rp, rpa, qd, qdep = qrs_morphology(mf[l], base, qon, qoff, fs)
+        lf[l, L_QAMP] = q
+        lf[l, L_RAMP] = r_
+        lf[l, L_SAMP] = s
+        lf[l, L_RPRIME] = rp
+        lf[l, L_RPRIME_AMP] = rpa
+        lf[l, L_QDUR] = qd
+        lf[l, L_QDEPTH] = qdep
+        sj, sj60, slope, form = st_levels(y[l], base_y[l], qoff, fs, hi)
+        lf[l, L_STJ] = sj
+        lf[l, L_STJ60] = sj60
+        lf[l, L_STSLOPE] = slope
+        if form >= 0:
+            lf[l, L_STFORM] = form
+        if pon >= 0:
+            # P amplitude: the larger deflection of the 20 Hz beat within the P wave
+            ia = pon
+            for k in range(pon, poff + 1):
+                if abs(z[l, k] - base_z[l]) > abs(z[l, ia] - base_z[l]):
+                    ia = k
+            pamp = z[l, ia] - base_z[l]
+            lf[l, L_PAMP] = pamp
+            if abs(pamp) >= D.P_LEAD_MIN_MV:
+                mag = np.zeros(L)
+                a = max(lo, pon - D.ms(20.0, fs))
+                b = min(qon, poff + D.ms(20.0, fs))
+                for k in range(a, b):
+                    mag[k] = abs(z[l, k] - base_z[l])
+                pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_ON_FRAC, D.P_OFF_FRAC)
+                lf[l, L_PDUR] = (pb_ - pa_) * to_ms
+        if l < 6:
+            lim_ok[l] = True
+            a_qrs[l] = area(y[l], base_y[l], qon, qoff, fs)
+            if tend_g >= 0:
+                a_t[l] = area(y[l], base_y[l], qoff, tend_g, fs)
+            if pon >= 0:
+                a_p[l] = area(z[l], base_z[l], pon, poff, fs)
+    rec[R_QRSAX] = frontal_axis(a_qrs, lim_ok)
+    if tend_g >= 0:
+        rec[R_TAX] = frontal_axis(a_t, lim_ok)
+    if pon >= 0:
+        rec[R_PAX] = frontal_axis(a_p, lim_ok)
+
+
+@njit(cache=True, parallel=True)
+def _shard(x, fs, sos_d, sos_p, rec, lf):
+    for i in prange(x.shape[0]):
+        _record(x[i], fs, sos_d, sos_p, rec[i], lf[i])
+
+
+@dataclass(frozen=True)
+class Features:
+    """FeatureDB output: one row per record and one row per record x lead."""
+
+    records: pl.DataFrame
+    leads: pl.DataFrame
+
+
+def compute_arrays(signals: np.ndarray, fs: float = 500) -> tuple[np.ndarray, np.ndarray]:
+    """Raw result matrices ``(n, N_REC)`` and ``(n, 12, N_LEAD)`` for one batch."""
+    x = np.ascontiguousarray(signals, dtype=np.float32)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim != 3 or x.shape[1] != N_LEADS:
+        raise ValueError(f"signals must be (n_records, 12, n_samples), got {signals.shape}")
+    rec = np.empty((x.shape[0], N_REC))
+    lf = np.empty((x.shape[0], N_LEADS, N_LEAD))
+    if x.shape[0]:
+        sos_d = lowpass_sos(fs, DELINEATION_LOWPASS_HZ)
+        sos_p = lowpass_sos(fs, P_LOWPASS_HZ)
+        _shard(x, float(fs), sos_d, sos_p, rec, lf)
+    return rec, lf
+
+
+_REC_INT = {"n_beats", "n_beats_median", "n_leads_ok", "p_dur_ms_n", "pr_ms_n", "qrs_ms_n", "qt_ms_n"}
+_REC_BOOL = {"p_absent", "rr_irregular"}
+
+
+def _codes(values: np.ndarray, names: Sequence[str]) -> pl.Series:
+    idx = np.where(np.isnan(values), -1, values).astype(np.int64)
+    lut = np.array(list(names) + [None], dtype=object)
+    return pl.Series(lut[idx], dtype=pl.Utf8)
+
+
+def _flags(rec: np.ndarray, lf: np.ndarray) -> list[list[str]]:
+    out = []
+    for i in range(rec.shape[0]):
+        f = [
+            f"{LEADS[l]}:{Q.QUALITY_NAMES[int(lf[i, l, L_QUALITY])]}"
+            for l in range(N_LEADS)
+            if lf[i, l, L_QUALITY] != Q.Q_OK
+        ]
+        if rec[i, R_NBEATS] < 2:
+            f.append("no_beats")
+        if rec[i, R_PABSENT] == 1.0:
+            f.append("p_absent")
+        if rec[i, R_QRS_N] > 0 and np.isnan(rec[i, R_QT]):
+            f.append("t_unmeasured")
+        if rec[i, R_IRREG] == 1.0:
+            f.append("rr_irregular")
+        out.append(f)
+    return out
+
+
+def to_frames(rec: np.ndarray, lf: np.ndarray, record_ids: Sequence[str]) -> Features:
+    """Turn result matrices into the ``records`` and ``lead_features`` DataFrames."""
+    n = rec.shape[0]
+    ids = pl.Series("record_id", list(record_ids), dtype=pl.Utf8)
+    cols: list[pl.Series] = [ids]
+    for j, name in enumerate(RECORD_FLOAT_COLUMNS):
+        v = rec[:, j]
+        if name == "quality":
+            cols.append(_codes(v, Q.RECORD_QUALITY_NAMES).alias("quality"))
+        elif name in _REC_BOOL:
+            cols.append(pl.Series(name, np.where(np.isnan(v), None, v == 1.0).tolist(), dtype=pl.Boolean))
+        elif name in _REC_INT:
+            cols.append(pl.Series(name, np.nan_to_num(v, nan=0.0).astype(np.int32)))
+        else:
+            cols.append(pl.Series(name, v))
+    cols.append(pl.Series("quality_flags", _flags(rec, lf), dtype=pl.List(pl.Utf8)))
+    records = pl.DataFrame(cols)
+
+    flat = lf.reshape(n * N_LEADS, N_LEAD)
+    lcols: list[pl.Series] = [
+        pl.Series("record_id", np.repeat(np.array(list(record_ids), dtype=object), N_LEADS), dtype=pl.Utf8),
+        pl.Series("lead", np.tile(np.array(LEADS, dtype=object), n), dtype=pl.Utf8),
+    ]
+    for j, name in enumerate(LEAD_FLOAT_COLUMNS):
+        v = flat[:, j]
+        if name == "st_form":
+            lcols.append(_codes(v, ST_FORM_NAMES).alias(name))
+        elif name == "t_polarity":
+            lcols.append(_codes(v, D.T_POLARITY_NAMES).alias(name))
+        elif name == "quality":
+            lcols.append(_codes(v, Q.QUALITY_NAMES).alias(name))
+        elif name == "r_prime":
+            lcols.append(pl.Series(name, np.where(np.isnan(v), None, v == 1.0).tolist(), dtype=pl.Boolean))
+        else:
+            lcols.append(pl.Series(name, v))
+    leads = pl.DataFrame(lcols)
+    return Features(records, leads)
+
+
+def extract(signals: np.ndarray, fs: float = 500, record_ids: Sequence[str] | None = None) -> Features:
+    """Measure a batch of 12-lead records.
+
+    Parameters
+    ----------
+    signals : array (n_records, 12, n_samples)
+        Millivolts, float32, leads in the order of :data:`LEADS`; a NaN row is a missing lead.
+    fs : float
+        Sampling rate (Hz); the thresholds are tuned for 500 Hz.
+    record_ids : sequence of str, optional
+        One id per record (default ``"0"``, ``"1"``, ...).
+
+    Returns
+    -------
+    Features
+        ``records``: one row per record (``record_id`` first); ``leads``: one row per
+        record x lead (``record_id``, ``lead`` first).  Unmeasurable values are NaN/null.
+    """
+    x = np.asarray(signals)
+    if x.ndim == 2:
+        x = x[None]
+    n = x.shape[0]
+    if record_ids is None:
+        record_ids = [str(i) for i in range(n)]
+    if len(record_ids) != n:
+        raise ValueError(f"{len(record_ids)} record_ids for {n} records")
+    parts = [
+        to_frames(*compute_arrays(x[a : a + SHARD_SIZE], fs), record_ids[a : a + SHARD_SIZE])
+        for a in range(0, max(n, 1), SHARD_SIZE)
+    ] if n else [to_frames(np.empty((0, N_REC)), np.empty((0, N_LEADS, N_LEAD)), [])]
+    return Features(pl.concat([p.records for p in parts]), pl.concat([p.leads for p in parts]))
+
+
+def extract_stream(
+    shards: Iterable[tuple[Sequence[str], np.ndarray]], fs: float = 500
+) -> Iterator[Features]:
+    """Measure an iterable of ``(record_ids, signals)`` shards, yielding one Features each.
+
+    Memory stays bounded by one shard; write each result out (e.g. Parquet) as it comes.
+    """
+    for ids, sig in shards:
+        yield extract(sig, fs=fs, record_ids=list(ids))
