@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import httpx2
 import openai
 from tenacity import (
     AsyncRetrying,
@@ -95,11 +96,10 @@ def describe_error(exc: BaseException) -> str:
     """A one-line reason for the ``error`` column."""
     if isinstance(exc, openai.APIStatusError):
         text = f"HTTP {exc.status_code} {type(exc).__name__}: {_api_message(exc)}"
-    elif isinstance(exc, openai.APITimeoutError):
-        text = "timeout: no answer within the request timeout"
     elif isinstance(exc, openai.APIConnectionError):
-        cause = exc.__cause__ or exc.__context__
-        text = f"connection error: {cause!r}" if cause else "connection error"
+        root = _root_cause(exc)
+        text = ("timeout: no answer within the request timeout" if _is_timeout(exc)
+                else f"connection error: {type(root).__name__}: {root}")
     else:
         text = f"{type(exc).__name__}: {exc}"
     return text[:ERROR_TEXT_MAX]
@@ -109,13 +109,23 @@ def error_kind(exc: BaseException) -> str:
     """A short class of failure for counts: ``http_429``, ``timeout``, ``blank_content``..."""
     if isinstance(exc, openai.APIStatusError):
         return f"http_{exc.status_code}"
-    if isinstance(exc, openai.APITimeoutError):
-        return "timeout"
     if isinstance(exc, openai.APIConnectionError):
-        return "connection"
+        return "timeout" if _is_timeout(exc) else "connection"
     if isinstance(exc, InvalidResponse):
         return exc.kind
     return type(exc).__name__
+
+
+def _root_cause(exc: BaseException) -> BaseException:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    """A timeout by its root cause: transports label some disconnects as timeouts."""
+    root = _root_cause(exc)
+    return isinstance(root, (TimeoutError, httpx2.TimeoutException))
 
 
 def _api_message(exc: openai.APIStatusError) -> Any:

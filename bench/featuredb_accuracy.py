@@ -1,0 +1,270 @@
+"""FeatureDB accuracy on LUDB against cardiologist marks, side by side with neurokit2.
+
+Usage::
+
+    python bench/featuredb_accuracy.py [--data ../shared/data] [--no-neurokit] [--workers 2]
+
+Reference per record (LUDB 1.0.1 marks, every lead): beats are clusters of the leads' QRS
+peak marks; per beat the global onset is the earliest lead onset and the global offset the
+latest lead offset after dropping the single most extreme lead at each end; the record
+value is the median over the annotated beats.  P duration = P off - P on, PR = QRS on -
+P on, QRS = QRS off - QRS on, QT = T off - QRS on; HR from the annotated RR intervals.
+neurokit2 (per-lead ``ecg_delineate(method="dwt")`` on lead-II R peaks) gets the same
+global rule.  Differences are method - reference (ms, bpm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT / ".." / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+FS = 500
+LEAD_FILES = ("i", "ii", "iii", "avr", "avl", "avf", "v1", "v2", "v3", "v4", "v5", "v6")
+MEASURES = ("p_dur_ms", "pr_ms", "qrs_ms", "qt_ms", "hr_bpm")
+#: (mean, SD) limits: IEC 60601-2-25 style targets and the stretch goals.
+TARGETS = {
+    "p_dur_ms": (10, 15),
+    "pr_ms": (10, 10),
+    "qrs_ms": (10, 10),
+    "qt_ms": (25, 30),
+    "hr_bpm": (1, 2),
+}
+STRETCH = {"qrs_ms": (5, 8), "qt_ms": (10, 20)}
+#: LUDB "Electric axis of the heart" classes, degrees [lo, hi).
+AXIS_CLASSES = (
+    ("left axis deviation", -180.0, 0.0),
+    ("horizontal", 0.0, 30.0),
+    ("normal", 30.0, 70.0),
+    ("vertical", 70.0, 90.0),
+    ("right axis deviation", 90.0, 180.01),
+)
+
+
+def read_ludb(path: Path) -> np.ndarray:
+    """(12, n) float32 mV in canonical order, leads mapped by name."""
+    import wfdb
+
+    rec = wfdb.rdrecord(str(path))
+    names = [s.lower() for s in rec.sig_name]
+    idx = [names.index(n) for n in LEAD_FILES]
+    return rec.p_signal[:, idx].T.astype(np.float32)
+
+
+def _triplets(path: Path, ext: str) -> dict[str, list[tuple[float, float, float]]]:
+    import wfdb
+
+    ann = wfdb.rdann(str(path), ext)
+    sym, smp = ann.symbol, ann.sample
+    out: dict[str, list] = {"p": [], "N": [], "t": []}
+    for i, s in enumerate(sym):
+        if s in out:
+            on = smp[i - 1] if i > 0 and sym[i - 1] == "(" else np.nan
+            off = smp[i + 1] if i + 1 < len(sym) and sym[i + 1] == ")" else np.nan
+            out[s].append((float(on), float(smp[i]), float(off)))
+    return out
+
+
+def _guard(v: list[float], latest: bool) -> float:
+    v = sorted(x for x in v if np.isfinite(x))
+    if len(v) < 3:
+        return np.nan
+    return v[-2] if latest else v[1]
+
+
+def ludb_reference(path: Path) -> dict[str, float]:
+    """Record-level reference intervals (ms) and HR (bpm) from LUDB marks."""
+    leads = [_triplets(path, ext) for ext in LEAD_FILES]
+    peaks = sorted((q[1], li) for li, t in enumerate(leads) for q in t["N"])
+    clusters: list[list[tuple[float, int]]] = []
+    for p, li in peaks:
+        if clusters and p - clusters[-1][0][0] < 0.15 * FS:
+            clusters[-1].append((p, li))
+        else:
+            clusters.append([(p, li)])
+    centers = [float(np.median([p for p, _ in c])) for c in clusters]
+    vals = {k: [] for k in ("p_dur_ms", "pr_ms", "qrs_ms", "qt_ms")}
+    for bi, c in enumerate(clusters):
+        center = centers[bi]
+        prev_c = centers[bi - 1] if bi > 0 else -np.inf
+        next_c = centers[bi + 1] if bi + 1 < len(centers) else np.inf
+        qon, qoff, pon, poff, toff = [], [], [], [], []
+        for li, t in enumerate(leads):
+            q = [x for x in t["N"] if abs(x[1] - center) < 0.15 * FS]
+            if not q:
+                continue
+            qon.append(q[0][0])
+            qoff.append(q[0][2])
+            ps = [x for x in t["p"] if prev_c < x[1] < q[0][1] and x[1] > center - 0.5 * FS]
+            if ps:
+                pon.append(ps[-1][0])
+                poff.append(ps[-1][2])
+            ts = [x for x in t["t"] if q[0][1] < x[1] < next_c]
+            if ts:
+                toff.append(ts[0][2])
+        on, off = _guard(qon, False), _guard(qoff, True)
+        p_on, p_off, t_off = _guard(pon, False), _guard(poff, True), _guard(toff, True)
+        ms = 1000.0 / FS
+        vals["qrs_ms"].append((off - on) * ms)
+        vals["qt_ms"].append((t_off - on) * ms)
+        vals["p_dur_ms"].append((p_off - p_on) * ms)
+        vals["pr_ms"].append((on - p_on) * ms)
+    ref = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for k, v in vals.items()}
+    rr = np.diff(centers)
+    if len(rr):
+        rr = rr[rr < 1.5 * np.median(rr)]
+    ref["hr_bpm"] = 60.0 * FS / float(np.mean(rr)) if len(rr) else np.nan
+    return ref
+
+
+def neurokit_measure(sig: np.ndarray) -> dict[str, float]:
+    """neurokit2 peer: lead-II R peaks, per-lead DWT delineation, the same global rule."""
+    import warnings
+
+    import neurokit2 as nk
+
+    warnings.filterwarnings("ignore")
+    clean = [nk.ecg_clean(s, sampling_rate=FS) for s in sig.astype(np.float64)]
+    _, info = nk.ecg_peaks(clean[1], sampling_rate=FS)
+    rpeaks = np.asarray(info["ECG_R_Peaks"])
+    nan = {k: np.nan for k in MEASURES}
+    if len(rpeaks) < 3:
+        return nan
+    keys = ("ECG_P_Onsets", "ECG_P_Offsets", "ECG_R_Onsets", "ECG_R_Offsets", "ECG_T_Offsets")
+    marks = {k: [] for k in keys}
+    for c in clean:
+        try:
+            _, w = nk.ecg_delineate(c, rpeaks=rpeaks, sampling_rate=FS, method="dwt")
+        except Exception:
+            continue
+        for k in keys:
+            a = np.asarray(w.get(k, [np.nan] * len(rpeaks)), dtype=float)
+            if len(a) == len(rpeaks):
+                marks[k].append(a)
+    if not marks["ECG_R_Onsets"]:
+        return nan
+    m = {k: np.array(v) for k, v in marks.items()}  # (leads, beats)
+
+    def g(a: np.ndarray, latest: bool) -> np.ndarray:
+        return np.array([_guard(list(a[:, b]), latest) for b in range(a.shape[1])])
+
+    on, off = g(m["ECG_R_Onsets"], False), g(m["ECG_R_Offsets"], True)
+    p_on, p_off, t_off = g(m["ECG_P_Onsets"], False), g(m["ECG_P_Offsets"], True), g(m["ECG_T_Offsets"], True)
+    ms = 1000.0 / FS
+    with np.errstate(all="ignore"):
+        out = {
+            "p_dur_ms": np.nanmedian((p_off - p_on) * ms),
+            "pr_ms": np.nanmedian((on - p_on) * ms),
+            "qrs_ms": np.nanmedian((off - on) * ms),
+            "qt_ms": np.nanmedian((t_off - on) * ms),
+            "hr_bpm": 60.0 * FS / np.mean(np.diff(rpeaks)),
+        }
+    return {k: float(v) for k, v in out.items()}
+
+
+def _nk_job(path: str) -> dict[str, float]:
+    return neurokit_measure(read_ludb(Path(path)))
+
+
+def axis_class(deg: float) -> str | None:
+    if not np.isfinite(deg):
+        return None
+    for name, lo, hi in AXIS_CLASSES:
+        if lo <= deg < hi:
+            return name
+    return "left axis deviation" if deg < -90 else None
+
+
+def _stats(d: np.ndarray) -> tuple[float, float, int]:
+    d = d[np.isfinite(d)]
+    if len(d) < 2:
+        return np.nan, np.nan, len(d)
+    return float(d.mean()), float(d.std(ddof=1)), len(d)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--no-neurokit", action="store_true", help="skip the neurokit2 peer")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the neurokit2 peer")
+    ap.add_argument("--details", action="store_true", help="print per-record differences")
+    args = ap.parse_args(argv)
+    ludb = args.data / "ludb-dev"
+    if not (ludb / "ludb.csv").exists():
+        print(f"LUDB not found at {ludb.resolve()}: nothing to score")
+        return 2
+    import polars as pl
+
+    import featuredb
+
+    meta = pl.read_csv(ludb / "ludb.csv")
+    ids = [int(i) for i in meta["ID"]]
+    paths = [ludb / "data" / str(i) for i in ids]
+    sig = np.stack([read_ludb(p) for p in paths])
+    ref = [ludb_reference(p) for p in paths]
+    t0 = time.perf_counter()
+    feats = featuredb.extract(sig, fs=FS, record_ids=[f"ludb:{i}" for i in ids]).records
+    t_fdb = time.perf_counter() - t0
+    ours = {m: feats[m].to_numpy() for m in MEASURES}
+    refs = {m: np.array([r[m] for r in ref]) for m in MEASURES}
+    nk = None
+    if not args.no_neurokit:
+        t0 = time.perf_counter()
+        with ProcessPoolExecutor(args.workers) as ex:
+            nk_rows = list(ex.map(_nk_job, [str(p) for p in paths]))
+        t_nk = time.perf_counter() - t0
+        nk = {m: np.array([r[m] for r in nk_rows]) for m in MEASURES}
+
+    print(f"LUDB records: {len(ids)} (FeatureDB {t_fdb:.2f} s incl. compile/cache load"
+          + (f", neurokit2 {t_nk:.1f} s on {args.workers} processes)" if nk else ")"))
+    print("difference = method - cardiologist reference; mean / SD (n records)")
+    hdr = f"{'measure':<10} {'target':>10} {'FeatureDB':>22} {'pass':>5} {'neurokit2':>22}"
+    print(hdr)
+    print("-" * len(hdr))
+    for m in MEASURES:
+        unit = "bpm" if m == "hr_bpm" else "ms"
+        mu, sd, n = _stats(ours[m] - refs[m])
+        tm, ts = TARGETS[m]
+        ok = abs(mu) <= tm and sd <= ts
+        st = STRETCH.get(m)
+        flag = ("yes" if ok else "no") + ("*" if st and abs(mu) <= st[0] and sd <= st[1] else "")
+        col_nk = ""
+        if nk is not None:
+            a, b, c = _stats(nk[m] - refs[m])
+            col_nk = f"{a:+7.1f} / {b:5.1f} ({c:3d})"
+        print(f"{m:<10} {f'±{tm}/{ts} {unit}':>10} {f'{mu:+7.1f} / {sd:5.1f} ({n:3d})':>22} {flag:>5} {col_nk:>22}")
+    print("(* also meets the stretch target)")
+    # P-wave presence against the reference (records with / without marked P waves)
+    has_p = np.isfinite(refs["p_dur_ms"])
+    ours_p = np.isfinite(ours["p_dur_ms"])
+    print(f"P wave reported: {int((ours_p & has_p).sum())}/{int(has_p.sum())} records with marked P; "
+          f"{int((ours_p & ~has_p).sum())}/{int((~has_p).sum())} records without")
+    # axis
+    truth = [str(s).replace("Electric axis of the heart:", "").strip() for s in meta["Electric axis of the heart"]]
+    pred = [axis_class(a) for a in feats["qrs_axis_deg"].to_numpy()]
+    agree = sum(p == t for p, t in zip(pred, truth))
+    print(f"\nQRS axis class agreement with ludb.csv: {agree}/{len(truth)} ({100 * agree / len(truth):.0f}%)")
+    classes = [c[0] for c in AXIS_CLASSES]
+    print(f"{'truth vs FeatureDB':<22}" + "".join(f"{c[:10]:>11}" for c in classes) + f"{'none':>6}")
+    for t in classes:
+        row = [sum(1 for p, tt in zip(pred, truth) if tt == t and p == c) for c in classes]
+        none = sum(1 for p, tt in zip(pred, truth) if tt == t and p is None)
+        print(f"{t:<22}" + "".join(f"{v:>11}" for v in row) + f"{none:>6}")
+    if args.details:
+        print("\nper record (ours - ref):")
+        for i, rid in enumerate(ids):
+            d = " ".join(f"{m}={ours[m][i] - refs[m][i]:+6.0f}" for m in MEASURES)
+            print(f"{rid:>4} {d}  ref qt={refs['qt_ms'][i]:.0f} qrs={refs['qrs_ms'][i]:.0f} pr={refs['pr_ms'][i]:.0f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,3 @@
+from ecg_corpus.cli import main
+
+main()

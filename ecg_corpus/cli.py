@@ -1,0 +1,150 @@
+"""``ecg-corpus``: one subcommand per stage (DESIGN.md, "Command line").
+
+Exit codes: 0 when the command did its work (error rows included), 2 for unusable arguments
+or paths (one line on stderr), 1 for a failure of the program itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry from an offline run
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Build the ECG-R1 protocol-guided reasoning corpus from raw 12-lead ECGs.")
+console = Console()
+WarehouseOpt = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder (created if missing).")]
+SourceOpt = Annotated[Optional[Path], typer.Option(help="Source folder.")]
+
+
+class UsageError(Exception):
+    """Unusable arguments or paths: printed as one line, exit code 2."""
+
+
+def _existing_dir(path: Path | None, what: str) -> str | None:
+    if path is None:
+        return None
+    if not path.is_dir():
+        raise UsageError(f"{what} folder not found: {path}")
+    return str(path)
+
+
+def _warehouse(path: Path):
+    from warehouse import Warehouse
+
+    try:
+        return Warehouse(path)
+    except (NotADirectoryError, FileExistsError, PermissionError) as exc:
+        raise UsageError(str(exc)) from None
+
+
+def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) -> None:
+    table = Table(title=title, show_lines=False)
+    for col in df.columns:
+        table.add_column(col, overflow="fold")
+    for row in df.head(max_rows).iter_rows():
+        table.add_row(*("" if v is None else str(v) for v in row))
+    console.print(table)
+    if df.height > max_rows:
+        console.print(f"... {df.height - max_rows} more rows")
+
+
+def print_ingest_summary(wh, counts: dict[str, dict[str, int]]) -> None:
+    table = Table(title="records")
+    for col in ("source", "ok", "error"):
+        table.add_column(col, justify="right" if col != "source" else "left")
+    for source, c in counts.items():
+        table.add_row(source, str(c["ok"]), str(c["error"]))
+    console.print(table)
+    if any(c["error"] for c in counts.values()):
+        print_frame(wh.sql("SELECT source, error, count(*) AS n FROM records WHERE status = 'error' "
+                           "GROUP BY ALL ORDER BY n DESC"), "errors")
+
+
+@app.command()
+def sample(out: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+           layout: Annotated[str, typer.Option(help="ptbxl or mimic")] = "ptbxl",
+           n: Annotated[int, typer.Option("--n", help="Number of records.")] = 20,
+           seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
+    """Write a synthetic dataset in the real PTB-XL or MIMIC-IV-ECG layout."""
+    from sources.sample import write_sample
+
+    if layout not in ("ptbxl", "mimic"):
+        raise UsageError(f"--layout must be ptbxl or mimic, not {layout!r}")
+    if n < 1:
+        raise UsageError("--n must be at least 1")
+    write_sample(out, layout, n, seed)
+    console.print(f"wrote {n} {layout} records to {out}")
+
+
+@app.command()
+def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None) -> None:
+    """Fill `records` from PTB-XL, MIMIC-IV-ECG and/or WFDB folders."""
+    from sources.errors import SourceError
+    from sources.ingest import ingest as run_ingest
+
+    sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+    if not sources:
+        raise UsageError("give at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
+    wh = _warehouse(warehouse)
+    try:
+        counts = run_ingest(wh, sources)
+    except SourceError as exc:
+        raise UsageError(str(exc)) from None
+    print_ingest_summary(wh, counts)
+
+
+@app.command()
+def sql(query: Annotated[str, typer.Argument(help="SQL over the warehouse views.")], warehouse: WarehouseOpt) -> None:
+    """Run a SQL query against the warehouse catalog and print the result."""
+    import duckdb
+
+    if not warehouse.is_dir():
+        raise UsageError(f"warehouse folder not found: {warehouse}")
+    try:
+        df = _warehouse(warehouse).sql(query)
+    except duckdb.Error as exc:
+        raise UsageError(f"SQL error: {str(exc).splitlines()[0]}") from None
+    print_frame(df, max_rows=200)
+
+
+@app.command()
+def run(warehouse: WarehouseOpt,
+        sample: Annotated[bool, typer.Option("--sample", help="Generate and use the embedded synthetic sample.")] = False,
+        n: Annotated[int, typer.Option("--n", help="Records per sample layout.")] = 12,
+        seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
+        ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None) -> None:
+    """All stages as the Prefect `corpus` flow."""
+    from flows.corpus import corpus_flow
+
+    sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+    if not sources and not sample:
+        raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
+    wh = _warehouse(warehouse)
+    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, **sources)
+    print_ingest_summary(wh, result["records"])
+    console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM records LIMIT 5\")")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    except typer.Abort:
+        sys.exit(1)
+    except Exception as exc:  # click's own usage errors carry exit code 2
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

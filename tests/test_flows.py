@@ -1,0 +1,29 @@
+"""Prefect flows on a temporary server (one per test session)."""
+
+from __future__ import annotations
+
+import pytest
+
+from sources.ingest import ingest
+from warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+
+def test_ingest_flow_matches_library(prefect_harness, sample_ptbxl, sample_mimic, tmp_path):
+    from flows.ingest import ingest_flow
+
+    counts = ingest_flow(str(tmp_path / "flow"), ptbxl=str(sample_ptbxl), mimic=str(sample_mimic), shard_size=3)
+    assert counts == {"ptbxl": {"ok": 8, "error": 0}, "mimic": {"ok": 8, "error": 0}}
+    lib = Warehouse(tmp_path / "lib")
+    ingest(lib, {"ptbxl": sample_ptbxl, "mimic": sample_mimic})
+    query = "SELECT * EXCLUDE (path) FROM records ORDER BY record_id"
+    assert Warehouse(tmp_path / "flow").sql(query).equals(lib.sql(query))
+    assert len(Warehouse(tmp_path / "flow").parts("records", "ptbxl-")) == 3  # 8 records in shards of 3
+
+
+def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
+    from flows.corpus import corpus_flow
+
+    result = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1)
+    assert result["records"] == {"ptbxl": {"ok": 3, "error": 0}, "mimic": {"ok": 3, "error": 0}}

@@ -1,0 +1,203 @@
+"""Ingest into the warehouse: real PTB-XL and LUDB, the sample layouts, and every bad input."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+import wfdb
+
+from sources.ingest import ingest
+from warehouse import Warehouse
+
+LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+
+def test_ptbxl_sample_all_ok_labels_and_subject_splits(ptbxl_dir, tmp_path):
+    wh = Warehouse(tmp_path / "w")
+    counts = ingest(wh, {"ptbxl": ptbxl_dir})
+    assert counts == {"ptbxl": {"ok": 300, "error": 0}}
+    rec = wh.read("records")
+    db = pl.read_csv(ptbxl_dir / "ptbxl_database.csv", infer_schema_length=0)
+    assert rec.height == db.height == 300
+    assert (rec["status"] == "ok").all()
+    assert rec["record_id"][0] == "ptbxl:00001" and rec["path"][0].endswith("records500/00000/00001_hr")
+    assert (rec["fs"] == 500).all() and (rec["n_samples"] == 5000).all()
+    with_codes = db["scp_codes"].str.len_chars() > 2
+    assert rec.filter(with_codes)["labels"].list.len().min() > 0
+    # PTB-XL's recommended folds: 9 = val, 10 = test
+    folds = db.select(record_id=pl.format("ptbxl:{}", pl.col("ecg_id").str.zfill(5)), fold=pl.col("strat_fold").cast(int))
+    joined = rec.join(folds, on="record_id")
+    assert joined.filter(pl.col("fold") == 9)["split"].unique().to_list() == ["val"]
+    assert joined.filter(pl.col("fold") == 10)["split"].unique().to_list() == ["test"]
+    assert set(joined.filter(pl.col("fold") <= 8)["split"]) == {"train"}
+    _assert_no_subject_leakage(rec)
+
+
+def _assert_no_subject_leakage(rec: pl.DataFrame) -> None:
+    per_subject = rec.group_by("source", "subject_id").agg(pl.col("split").n_unique().alias("n"))
+    assert per_subject["n"].max() == 1, "a subject appears in more than one split"
+
+
+def test_ludb_through_wfdb_source(ludb_dir, tmp_path):
+    wh = Warehouse(tmp_path / "w")
+    assert ingest(wh, {"wfdb": ludb_dir}) == {"wfdb": {"ok": 100, "error": 0}}
+    rec = wh.sql("SELECT * FROM records ORDER BY record_id")
+    assert rec.height == 100
+    one = rec.filter(pl.col("record_id") == "wfdb:data/1").row(0, named=True)
+    assert one["lead_names"].split(",")[3] == "avr"  # lower-case names mapped by name
+    assert one["sex"] == "F" and one["age"] == 51
+    assert "SBRAD" in one["labels"] and "Sinus bradycardia" in one["label_text"]
+    _assert_no_subject_leakage(rec)
+
+
+def test_mimic_layout_machine_measurements_and_sentinels(sample_mimic, tmp_path):
+    wh = Warehouse(tmp_path / "w")
+    counts = ingest(wh, {"mimic": sample_mimic})
+    assert counts == {"mimic": {"ok": 8, "error": 0}}
+    rec = wh.read("records")
+    mm = pl.read_csv(sample_mimic / "machine_measurements.csv")
+    assert rec["record_id"].str.starts_with("mimic:").all()
+    assert rec["labels"].list.len().min() > 0
+    no_p = mm.filter(pl.col("p_onset") == 29999)["study_id"].cast(pl.Utf8)
+    got = rec.filter(pl.col("study_id").is_in(no_p.to_list()))
+    assert got["machine_p_onset_ms"].is_null().all()
+    assert rec["machine_qrs_onset_ms"].is_not_null().all()
+    assert rec["machine_rr_interval_ms"].min() > 300
+    _assert_no_subject_leakage(rec)
+
+
+def test_rerun_replaces_rows(sample_ptbxl, tmp_path):
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"ptbxl": sample_ptbxl})
+    ingest(wh, {"ptbxl": sample_ptbxl})
+    assert wh.sql("SELECT count(*) AS n, count(DISTINCT record_id) AS d FROM records").row(0) == (8, 8)
+
+
+# --- bad input: each case is an error row with a reason, and the good records still land ---
+
+def _copy_good(sample_ptbxl: Path, root: Path, n: int = 3) -> list[Path]:
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for hea in sorted((sample_ptbxl / "records500").glob("*/*.hea"))[:n]:
+        for f in hea.parent.glob(hea.stem + ".*"):
+            shutil.copy(f, root / f.name)
+        out.append(root / hea.stem)
+    return out
+
+
+def _write(root: Path, name: str, adc: np.ndarray, leads=LEADS) -> Path:
+    wfdb.wrsamp(name, fs=500, units=["mV"] * len(leads), sig_name=list(leads), d_signal=adc.T.astype(np.int16),
+                fmt=["16"] * len(leads), adc_gain=[1000.0] * len(leads), baseline=[0] * len(leads),
+                write_dir=str(root))
+    return root / name
+
+
+def _adc(n_leads=12, n=5000) -> np.ndarray:
+    t = np.arange(n) / 500
+    return (800 * np.sin(2 * np.pi * 1.2 * t)[None, :] * np.linspace(0.5, 1.5, n_leads)[:, None]).astype(np.int16)
+
+
+def _bad_cases(root: Path, good: Path) -> dict[str, str]:
+    """Make one broken record per case; return record name -> expected error fragment."""
+    cases = {}
+    # missing .dat
+    for f in good.parent.glob(good.name + ".*"):
+        shutil.copy(f, root / f.name.replace(good.name, "missing_dat"))
+    (root / "missing_dat.hea").write_text((root / "missing_dat.hea").read_text().replace(good.name, "missing_dat"))
+    (root / "missing_dat.dat").unlink()
+    cases["missing_dat"] = "signal file not found: missing_dat.dat"
+    # truncated .dat
+    rec = _write(root, "truncated", _adc())
+    data = Path(f"{rec}.dat").read_bytes()
+    Path(f"{rec}.dat").write_bytes(data[: len(data) // 2])
+    cases["truncated"] = "truncated signal file truncated.dat"
+    # header that disagrees with its data: more bytes than declared, and a wrong checksum
+    rec = _write(root, "too_long", _adc())
+    Path(f"{rec}.dat").write_bytes(data + data[:240])
+    cases["too_long"] = "header disagrees with data: too_long.dat has"
+    rec = _write(root, "bad_checksum", _adc())
+    adc = _adc()
+    adc[2, 100] += 7
+    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
+    cases["bad_checksum"] = "checksum of lead III"
+    # unknown and missing leads
+    _write(root, "unknown_lead", _adc(), leads=LEADS[:11] + ["MLII"])
+    cases["unknown_lead"] = "unknown lead name 'MLII'"
+    _write(root, "missing_lead", _adc(11), leads=LEADS[:11])
+    cases["missing_lead"] = "missing leads: V6"
+    # all-NaN and flat signals
+    _write(root, "all_nan", np.full((12, 5000), -32768, dtype=np.int16))
+    cases["all_nan"] = "all samples missing"
+    _write(root, "flat", np.zeros((12, 5000), dtype=np.int16))
+    cases["flat"] = "flat signal"
+    # a header that cannot be parsed
+    (root / "garbage.hea").write_text("garbage\n")
+    cases["garbage"] = "malformed header garbage.hea"
+    return cases
+
+
+def test_every_bad_input_is_an_error_row_and_the_run_goes_on(sample_ptbxl, tmp_path):
+    root = tmp_path / "folder"
+    good = _copy_good(sample_ptbxl, root)
+    cases = _bad_cases(root, good[0])
+    wh = Warehouse(tmp_path / "w")
+    counts = ingest(wh, {"wfdb": root})
+    assert counts == {"wfdb": {"ok": len(good), "error": len(cases)}}
+    rec = wh.read("records")
+    for name, fragment in cases.items():
+        row = rec.filter(pl.col("record_id") == f"wfdb:{name}").row(0, named=True)
+        assert row["status"] == "error" and fragment in row["error"], (name, row["error"])
+    assert set(rec.filter(pl.col("status") == "ok")["record_id"]) == {f"wfdb:{g.name}" for g in good}
+
+
+def test_csv_row_pointing_to_nothing(sample_ptbxl, tmp_path):
+    root = tmp_path / "ptbxl"
+    shutil.copytree(sample_ptbxl, root)
+    db = pl.read_csv(root / "ptbxl_database.csv", infer_schema_length=0)
+    ghost = db.head(1).with_columns(ecg_id=pl.lit("999"), filename_hr=pl.lit("records500/00000/00999_hr"),
+                                    filename_lr=pl.lit("records100/00000/00999_lr"))
+    pl.concat([db, ghost]).write_csv(root / "ptbxl_database.csv")
+    wh = Warehouse(tmp_path / "w")
+    assert ingest(wh, {"ptbxl": root}) == {"ptbxl": {"ok": 8, "error": 1}}
+    row = wh.sql("SELECT status, error FROM records WHERE record_id = 'ptbxl:00999'").row(0)
+    assert row == ("error", "header not found: 00999_hr.hea")
+
+
+def test_ptbxl_falls_back_to_100hz(sample_ptbxl, tmp_path):
+    root = tmp_path / "ptbxl"
+    shutil.copytree(sample_ptbxl, root)
+    for f in (root / "records500/00000").glob("00001_hr.*"):
+        f.unlink()
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"ptbxl": root})
+    row = wh.sql("SELECT path, fs, status FROM records WHERE record_id = 'ptbxl:00001'").row(0)
+    assert row[0].endswith("records100/00000/00001_lr") and row[1] == 100 and row[2] == "ok"
+
+
+def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "ecg_corpus", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_wrong_path_is_one_line_and_exit_2(tmp_path):
+    res = _cli("ingest", "--warehouse", str(tmp_path / "w"), "--ptbxl", str(tmp_path / "nope"), cwd=tmp_path)
+    assert res.returncode == 2
+    assert res.stderr.strip().count("\n") == 0 and "ptbxl folder not found" in res.stderr
+    (tmp_path / "empty").mkdir()
+    res = _cli("ingest", "--warehouse", str(tmp_path / "w"), "--mimic", str(tmp_path / "empty"), cwd=tmp_path)
+    assert res.returncode == 2 and "no record_list.csv" in res.stderr
+
+
+def test_cli_ingest_and_sql(sample_mimic, tmp_path):
+    res = _cli("ingest", "-w", str(tmp_path / "w"), "--mimic", str(sample_mimic), cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "mimic" in res.stdout and "8" in res.stdout
+    res = _cli("sql", "-w", str(tmp_path / "w"), "SELECT count(*) AS n FROM records WHERE status = 'ok'", cwd=tmp_path)
+    assert res.returncode == 0 and "8" in res.stdout
+    res = _cli("sql", "-w", str(tmp_path / "w"), "SELECT * FROM nope", cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.startswith("error: SQL error")
