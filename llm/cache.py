@@ -3,7 +3,7 @@
 The key is the sha256 of the canonical JSON of ``{kind, model, messages, params}``; the
 answer lives in ``<cache_dir>/<key[:2]>/<key>.json``, written to a temporary file and
 renamed into place, so readers on any machine see a whole entry or none. An unreadable
-entry counts as a miss.
+entry counts as a miss. Entries are small and read and written on the caller's thread.
 """
 
 from __future__ import annotations
@@ -60,5 +60,6 @@ class ResponseCache:
         try:
             tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
             os.replace(tmp, path)
-        finally:
+        except BaseException:
             tmp.unlink(missing_ok=True)
+            raise

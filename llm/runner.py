@@ -192,7 +192,7 @@ class _Run:
             if shared is not None:
                 return await self._record_cached(req, key, base + 1, shared)
         if self.cache and not self.refresh:
-            hit = await asyncio.to_thread(self.cache.get, key)
+            hit = self.cache.get(key)
             if hit is not None:
                 return await self._record_cached(req, key, base + 1, hit)
         self.sharing[key] = asyncio.get_running_loop().create_future()
@@ -233,9 +233,8 @@ class _Run:
             self._count(req, "failed")
             return None
         if self.cache:
-            await asyncio.to_thread(self.cache.put, key, kind=self.backend.name,
-                                    model=self.backend.model, messages=req.messages,
-                                    params=req.params, response=response)
+            self.cache.put(key, kind=self.backend.name, model=self.backend.model,
+                           messages=req.messages, params=req.params, response=response)
         await self._journal(req, self._row(req, key, state.number, "ok", response,
                                            cost=self._cost(response)))
         self._count(req, "ok")
