@@ -87,7 +87,7 @@ class Journal:
                 os.fsync(fd)
 
     def _open(self, shard: str) -> int:
-        fd = os.open(self.directory / f"{shard}{SUFFIX}", os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        fd = os.open(self.directory / f"{shard}{SUFFIX}", os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":  # torn line of a killed writer
             os.write(fd, b"\n")

@@ -172,10 +172,7 @@ class _Run:
 
         async def worker() -> None:
             for req, key in queue:
-                if self.summary.budget_reached:
-                    self._count(req, "stopped")
-                else:
-                    await self._sample(req, key)
+                await self._sample(req, key)
 
         workers = min(len(todo), self.limiter.concurrency * WORKERS_PER_SLOT)
         async with Journal(self.journal_dir) as self.journal, asyncio.TaskGroup() as group:

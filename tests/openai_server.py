@@ -96,6 +96,7 @@ class OpenAIServer:
         self.faults = {kind: 0 for kind in FAULT_KINDS}
         self.port = 0
         self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.Task] = set()
         self._started = time.monotonic()
 
     async def start(self, port: int = 0) -> None:
@@ -103,10 +104,12 @@ class OpenAIServer:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        """Stop listening and end open connections."""
         if self._server is not None:
             self._server.close()
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._server.wait_closed(), 1.0)
+        for task in list(self._connections):
+            task.cancel()
+        await asyncio.gather(*self._connections, return_exceptions=True)
 
     @property
     def url(self) -> str:
@@ -127,6 +130,8 @@ class OpenAIServer:
         }
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        self._connections.add(task)
         try:
             while True:
                 request_line = await reader.readline()
@@ -153,9 +158,10 @@ class OpenAIServer:
                 await writer.drain()
                 if headers.get("connection", "").lower() == "close":
                     break
-        except (ConnectionError, asyncio.IncompleteReadError, ValueError):
+        except (ConnectionError, asyncio.IncompleteReadError, ValueError, asyncio.CancelledError):
             pass
         finally:
+            self._connections.discard(task)
             writer.close()
 
     async def _route(self, method: str, path: str, body: bytes):
