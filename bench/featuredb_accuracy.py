@@ -119,8 +119,6 @@ def ludb_reference(path: Path) -> dict[str, float]:
         vals["pr_ms"].append((on - p_on) * ms)
     ref = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for k, v in vals.items()}
     rr = np.diff(centers)
-    if len(rr):
-        rr = rr[rr < 1.5 * np.median(rr)]
     ref["hr_bpm"] = 60.0 * FS / float(np.mean(rr)) if len(rr) else np.nan
     return ref
 

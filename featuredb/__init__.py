@@ -12,7 +12,11 @@ RECORD_COLUMNS, LEAD_COLUMNS
     Output column names in order.
 """
 
-from .extract import (
+from ._cache import refresh as _refresh_numba_cache
+
+_refresh_numba_cache()
+
+from .extract import (  # noqa: E402
     LEAD_FLOAT_COLUMNS,
     LEADS,
     RECORD_FLOAT_COLUMNS,

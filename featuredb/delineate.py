@@ -6,8 +6,11 @@ its maximum, searched outward from the wave.  Global boundaries follow IEC 60601
 the representative beat, the earliest onset and latest offset over the leads, with the
 single most extreme lead dropped as a guard against one outlying lead.
 
-* QRS: per lead, the absolute first derivative of the 40 Hz median beat, threshold a
-  fraction of the lead's QRS slope maximum (Laguna 1994's "Kon/Koff" rule).
+* QRS: spatial velocity (L2 norm over the usable leads of the first derivative of the 40 Hz
+  median beat), onset/offset where it falls to a fraction of its QRS maximum (Laguna
+  1994's "Kon/Koff" rule on a multi-lead detector, which equals the earliest/latest lead
+  activity without one lead's noise deciding); per-lead QRS durations use the same rule on
+  the lead's own slope.
 * T end: trapezium-area method (Vázquez-Seisdedos et al. 2011, the area idea of Zhang et al.
   2006), on each lead with a T wave of meaningful amplitude, latest lead with guard.
 * P: spatial magnitude of the 20 Hz median beat relative to the PR level, onset/offset at
@@ -28,9 +31,10 @@ QRS_MAX_PRE_MS = 150.0
 QRS_MAX_POST_MS = 160.0
 #: Core of the QRS: samples whose slope exceeds this fraction of the maximum.
 QRS_CORE_FRAC = 0.3
-#: Onset / offset: slope falls below this fraction of the QRS slope maximum (per lead).
-QRS_ON_FRAC = 0.10
-QRS_OFF_FRAC = 0.10
+#: Onset / offset: slope falls below this fraction of the QRS slope maximum (global rule on
+#: the spatial velocity, and per lead on the lead's own slope).
+QRS_ON_FRAC = 0.02
+QRS_OFF_FRAC = 0.035
 #: A lead joins the global QRS rule if its slope maximum is at least this fraction of the
 #: largest lead's.
 QRS_LEAD_MIN_FRAC = 0.15
@@ -50,8 +54,11 @@ T_MIN_MV = 0.05
 T_FLAT_MV = 0.05
 #: Trapezium method: steepest-descent point searched within this after the terminal peak,
 #: reference point this far after it (ms).
-T_DESCENT_SEARCH_MS = 150.0
+T_DESCENT_SEARCH_MS = 100.0
 T_REF_MS = 150.0
+#: Global T end: lead T ends later than the median lead by more than this (ms) are outliers
+#: (U waves, noise), then the latest remaining lead after the guard is taken.
+T_OUTLIER_MS = 50.0
 #: T onset: ascending-limb slope falls below this fraction of its maximum.
 T_ON_SLOPE_FRAC = 0.2
 #: A lead joins the global T end rule if its T amplitude is at least this fraction of the
@@ -67,8 +74,8 @@ P_END_GUARD_MS = 6.0
 #: PR level: mean of the beat over [QRS onset - PR_LEVEL_MS, QRS onset - 2 ms] (ms).
 PR_LEVEL_MS = 14.0
 #: P onset / offset: spatial magnitude falls below this fraction of its maximum.
-P_ON_FRAC = 0.2
-P_OFF_FRAC = 0.2
+P_ON_FRAC = 0.1
+P_OFF_FRAC = 0.1
 #: P present on the median beat: spatial P magnitude above floor by this much (mV).
 P_MIN_MV = 0.04
 #: Per-lead P: amplitude below this (mV) leaves the lead's P duration unmeasured.
@@ -141,6 +148,35 @@ def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off):
 
 
 @njit(cache=True)
+def spatial_velocity(y, good, lo, hi, out):
+    """L2 norm over the good leads of ``(y[k+1] - y[k-1]) / 2`` on [lo+1, hi-1)."""
+    for k in range(lo, hi):
+        out[k] = 0.0
+    for k in range(lo + 1, hi - 1):
+        s = 0.0
+        for l in range(y.shape[0]):
+            if good[l]:
+                d = 0.5 * (y[l, k + 1] - y[l, k - 1])
+                s += d * d
+        out[k] = np.sqrt(s)
+
+
+@njit(cache=True)
+def latest_t_end(ends, n, fs):
+    """Global T end: drop leads later than the median by T_OUTLIER_MS, then guard."""
+    if n == 0:
+        return -1
+    s = np.sort(ends[:n])
+    med = s[(n - 1) // 2]
+    lim = med + ms(T_OUTLIER_MS, fs)
+    m = 0
+    for i in range(n):
+        if s[i] <= lim:
+            m = i + 1
+    return guarded_extreme(s, m, True, GUARD_LEADS)
+
+
+@njit(cache=True)
 def guarded_extreme(vals, n, latest, guard):
     """Earliest (``latest=False``) or latest value after dropping ``guard`` extreme ones."""
     if n == 0:
@@ -164,7 +200,7 @@ def level(y, a, b):
 
 
 @njit(cache=True)
-def t_wave(y, base, qrs_off, tlim, fs):
+def t_wave(y, base, qrs_off, tlim, fs, descent_ms=T_DESCENT_SEARCH_MS, ref_ms=T_REF_MS):
     """T wave of one lead (Vázquez-Seisdedos 2011 trapezium T end).
 
     Returns
@@ -209,7 +245,7 @@ def t_wave(y, base, qrs_off, tlim, fs):
         polarity = T_FLAT
     s = 1.0 if y[term] - base > 0 else -1.0
     # steepest return towards baseline after the terminal peak
-    e = min(b - 1, term + ms(T_DESCENT_SEARCH_MS, fs))
+    e = min(b - 1, term + ms(descent_ms, fs))
     xm = term
     best = 0.0
     for k in range(term + 1, e):
@@ -217,7 +253,7 @@ def t_wave(y, base, qrs_off, tlim, fs):
         if d > best:
             best = d
             xm = k
-    xr = min(b - 1, xm + ms(T_REF_MS, fs))
+    xr = min(b - 1, xm + ms(ref_ms, fs))
     tend = xm
     amax = -np.inf
     for k in range(xm, xr + 1):
@@ -242,21 +278,29 @@ def t_wave(y, base, qrs_off, tlim, fs):
 
 @njit(cache=True)
 def magnitude_bounds(s, pk, lo, hi, frac_on, frac_off):
-    """Outward search from ``pk`` for where ``s`` drops to floor + frac * (peak - floor)."""
-    fl = np.inf
-    for k in range(lo, hi):
-        if s[k] < fl:
-            fl = s[k]
-    amp = s[pk] - fl
+    """Outward search from ``pk`` for where ``s`` drops to floor + frac * (peak - floor).
+
+    The floor is taken separately on each side of the peak (a wave sitting on a raised
+    level on one side, e.g. the end of a T wave before a P wave, keeps a sharp onset).
+    Returns onset, offset and the amplitude above the higher floor.
+    """
+    f1 = s[pk]
+    for k in range(lo, pk + 1):
+        if s[k] < f1:
+            f1 = s[k]
+    f2 = s[pk]
+    for k in range(pk, hi):
+        if s[k] < f2:
+            f2 = s[k]
     on = pk
-    thr = fl + frac_on * amp
+    thr = f1 + frac_on * (s[pk] - f1)
     while on > lo and s[on] > thr:
         on -= 1
     off = pk
-    thr = fl + frac_off * amp
+    thr = f2 + frac_off * (s[pk] - f2)
     while off < hi - 1 and s[off] > thr:
         off += 1
-    return on, off, amp
+    return on, off, s[pk] - max(f1, f2)
 
 
 @njit(cache=True)

@@ -33,6 +33,10 @@ REFRACTORY_MS = 250.0
 SEARCHBACK_RR = 1.6
 #: ... with this fraction of the threshold.
 SEARCHBACK_FRAC = 0.5
+#: T-wave rejection (Pan & Tompkins): a candidate within this of the previous beat (ms) ...
+T_WAVE_WINDOW_MS = 360.0
+#: ... whose integrated slope is below this fraction of the previous beat's is a T wave.
+T_WAVE_SLOPE_FRAC = 0.6
 #: Alignment: maximum shift (ms) and half-width of the correlation window (ms).
 ALIGN_MAX_SHIFT_MS = 30.0
 ALIGN_HALF_WINDOW_MS = 100.0
@@ -82,6 +86,8 @@ def _peaks_above(es, thr, lo, hi, refractory):
                 if es[i] > es[best]:
                     best = i
                 i += 1
+            if best == 0 or best == es.shape[0] - 1:
+                continue  # a run cut by the record edge: truncated beat or filter transient
             if m > 0 and best - pk[m - 1] < refractory:
                 if es[best] > es[pk[m - 1]]:
                     pk[m - 1] = best
@@ -123,7 +129,7 @@ def detect_beats(es, fs):
         return np.empty(0, dtype=np.int64)
     thr = THRESHOLD_FRAC * level
     refr = int(REFRACTORY_MS * fs / 1000.0)
-    pk = _peaks_above(es, thr, 0, n, refr)
+    pk = reject_t_waves(es, _peaks_above(es, thr, 0, n, refr), fs)
     if pk.shape[0] < 3:
         return pk
     # search back in long gaps with a lower threshold
@@ -170,6 +176,26 @@ def detect_beats(es, fs):
         else:
             keep[m] = allp[i]
             m += 1
+    return reject_t_waves(es, keep[:m], fs)
+
+
+@njit(cache=True)
+def reject_t_waves(es, pk, fs):
+    """Drop candidates that follow a beat closely with a much smaller slope (T waves)."""
+    win = int(T_WAVE_WINDOW_MS * fs / 1000.0)
+    keep = np.empty(pk.shape[0], dtype=np.int64)
+    m = 0
+    for i in range(pk.shape[0]):
+        if m > 0 and pk[i] - keep[m - 1] < win:
+            a = es[pk[i]]
+            b = es[keep[m - 1]]
+            if a < T_WAVE_SLOPE_FRAC * b:
+                continue
+            if b < T_WAVE_SLOPE_FRAC * a:
+                keep[m - 1] = pk[i]
+                continue
+        keep[m] = pk[i]
+        m += 1
     return keep[:m]
 
 

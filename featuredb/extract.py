@@ -194,19 +194,10 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
-    vtop = vmax_l.max()
-    ons = np.empty(n_leads, dtype=np.int64)
-    offs = np.empty(n_leads, dtype=np.int64)
-    m = 0
-    for l in range(n_leads):
-        if good[l] and on_l[l] >= 0 and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vtop:
-            ons[m] = on_l[l]
-            offs[m] = off_l[l]
-            m += 1
-    if m == 0:
+    D.spatial_velocity(y, good, lo, hi, v)
+    qon, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC)
+    if qon < 0:
         return
-    qon = D.guarded_extreme(ons, m, False, D.GUARD_LEADS)
-    qoff = D.guarded_extreme(offs, m, True, D.GUARD_LEADS)
     for l in range(n_leads):
         if good[l] and on_l[l] >= 0:
             lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
@@ -240,7 +231,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
             ends[m] = tend_l[l]
             wt[l] = tamp_l[l]
             m += 1
-    tend_g = D.guarded_extreme(ends, m, True, D.GUARD_LEADS) if m > 0 else -1
+    tend_g = D.latest_t_end(ends, m, fs)
 
     # 6. P wave (spatial magnitude of the 20 Hz beat relative to the PR level)
     pe = qon - D.ms(D.P_END_GUARD_MS, fs)
