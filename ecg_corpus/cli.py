@@ -45,6 +45,12 @@ def _warehouse(path: Path):
         raise UsageError(str(exc)) from None
 
 
+def _existing_warehouse(path: Path):
+    if not path.is_dir():
+        raise UsageError(f"warehouse folder not found: {path}")
+    return _warehouse(path)
+
+
 def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) -> None:
     table = Table(title=title, show_lines=False)
     for col in df.columns:
@@ -102,14 +108,43 @@ def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = 
 
 
 @app.command()
+def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder.")] = None,
+             wfdb: Annotated[Optional[Path], typer.Option(help="Measure a WFDB folder alone (with --out).")] = None,
+             out: Annotated[Optional[Path], typer.Option(help="Parquet file for --wfdb.")] = None,
+             workers: Annotated[int, typer.Option(help="Processes.")] = 1,
+             force: Annotated[bool, typer.Option(help="Measure again shards already done.")] = False) -> None:
+    """Fill `features` and `lead_features` (or measure a WFDB folder into one Parquet file)."""
+    from sources.errors import SourceError
+    from stages import features as stage
+
+    if wfdb is not None:
+        if out is None:
+            raise UsageError("--wfdb needs --out FILE.parquet")
+        _existing_dir(wfdb, "WFDB")
+        try:
+            n = stage.run_folder(wfdb, out, workers=max(1, workers))
+        except SourceError as exc:
+            raise UsageError(str(exc)) from None
+        console.print(f"measured {n} records -> {out} (+ {out.with_name(out.stem + '.leads.parquet').name})")
+        return
+    if warehouse is None:
+        raise UsageError("give --warehouse W, or --wfdb DIR --out FILE.parquet")
+    wh = _existing_warehouse(warehouse)
+    counts = stage.run(wh, workers=max(1, workers), force=force)
+    console.print(f"features: {counts['shards']} shards, {counts['records']} records, {counts['usable']} usable")
+    if wh.parts("features"):
+        print_frame(wh.sql("SELECT quality, count(*) AS n, round(median(hr_bpm), 1) AS hr_bpm, "
+                           "round(median(qrs_ms)) AS qrs_ms, round(median(qt_ms)) AS qt_ms "
+                           "FROM features GROUP BY ALL ORDER BY quality"), "features")
+
+
+@app.command()
 def sql(query: Annotated[str, typer.Argument(help="SQL over the warehouse views.")], warehouse: WarehouseOpt) -> None:
     """Run a SQL query against the warehouse catalog and print the result."""
     import duckdb
 
-    if not warehouse.is_dir():
-        raise UsageError(f"warehouse folder not found: {warehouse}")
     try:
-        df = _warehouse(warehouse).sql(query)
+        df = _existing_warehouse(warehouse).sql(query)
     except duckdb.Error as exc:
         raise UsageError(f"SQL error: {str(exc).splitlines()[0]}") from None
     print_frame(df, max_rows=200)
@@ -120,7 +155,10 @@ def run(warehouse: WarehouseOpt,
         sample: Annotated[bool, typer.Option("--sample", help="Generate and use the embedded synthetic sample.")] = False,
         n: Annotated[int, typer.Option("--n", help="Records per sample layout.")] = 12,
         seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
-        ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None) -> None:
+        ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
+        workers: Annotated[int, typer.Option(help="Processes for feature extraction.")] = 2,
+        dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
+        ) -> None:
     """All stages as the Prefect `corpus` flow."""
     from flows.corpus import corpus_flow
 
@@ -128,8 +166,10 @@ def run(warehouse: WarehouseOpt,
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     wh = _warehouse(warehouse)
-    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, **sources)
+    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, workers=workers, dask_address=dask_address,
+                         **sources)
     print_ingest_summary(wh, result["records"])
+    console.print(f"features: {result['features']}")
     console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM records LIMIT 5\")")
 
 

@@ -47,14 +47,43 @@ RECORDS = pa.DataFrameSchema(
     )],
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {"records": RECORDS}
+GLOBAL_FEATURES = (  # DESIGN.md: units in the name, NaN when not measurable
+    "hr_bpm", "rr_mean_ms", "rr_sd_ms", "p_dur_ms", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms",
+    "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
+)
+QUALITY = ["ok", "poor", "unusable"]
+LEAD_QUALITY = ["ok", "flat", "saturated", "noisy", "missing"]
+LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+
+FEATURES = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False, unique=True),
+        **{c: _col(F64) for c in GLOBAL_FEATURES},
+        "quality": _col(STR, pa.Check.isin(QUALITY), nullable=False),
+        "error": _col(STR),
+    },
+    strict=False,
+)
+
+LEAD_FEATURES = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False),
+        "lead": _col(STR, pa.Check.isin(LEADS), nullable=False),
+        **{c: _col(F64) for c in ("p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "st_j_mv", "st_j60_mv")},
+        "quality": _col(STR, pa.Check.isin(LEAD_QUALITY), nullable=False),
+    },
+    strict=False,
+    unique=["record_id", "lead"],
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {"records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES}
 
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
-    """Add the schema's missing columns as nulls, order and cast them, then validate."""
+    """Cast the schema's columns (missing ones as nulls) and put them first, keep other columns
+    unless the schema is strict, then validate."""
     schema = SCHEMAS[table]
-    cols = []
-    for name, column in schema.columns.items():
-        dtype = column.dtype.type
-        cols.append(pl.col(name).cast(dtype) if name in df.columns else pl.lit(None, dtype).alias(name))
-    return schema.validate(df.select(cols))
+    cols = [pl.col(name).cast(c.dtype.type) if name in df.columns else pl.lit(None, c.dtype.type).alias(name)
+            for name, c in schema.columns.items()]
+    extra = [] if schema.strict else [c for c in df.columns if c not in schema.columns]
+    return schema.validate(df.select(*cols, *extra))

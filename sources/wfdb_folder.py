@@ -41,25 +41,30 @@ def parse_comments(lines: list[str]) -> dict:
     return meta
 
 
-def manifest(root: str | Path) -> pl.DataFrame:
-    """One row per ``*.hea`` under ``root``; record_id is ``wfdb:<path relative to root>``."""
+def list_records(root: str | Path) -> tuple[list[str], list[str]]:
+    """Record ids (``wfdb:<path relative to root>``) and paths of every ``*.hea`` under ``root``."""
     root = Path(root).resolve()
     if not root.is_dir():
         raise SourceError(f"WFDB folder not found: {root}")
+    rels = [hea.relative_to(root).with_suffix("").as_posix() for hea in sorted(root.rglob("*.hea"))]
+    if not rels:
+        raise SourceError(f"no WFDB headers (*.hea) under {root}")
+    return [f"wfdb:{r}" for r in rels], [str(root / r) for r in rels]
+
+
+def manifest(root: str | Path) -> pl.DataFrame:
+    """One row per ``*.hea`` under ``root``, with metadata from its comments."""
     rows = []
-    for hea in sorted(root.rglob("*.hea")):
-        rel = hea.relative_to(root).with_suffix("").as_posix()
-        text = hea.read_text(encoding="latin-1")
+    for record_id, path in zip(*list_records(root)):
+        text = Path(f"{path}.hea").read_text(encoding="latin-1")
         meta = parse_comments([ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")])
         mapped = map_statements(meta["statements"])
         rows.append({
-            "record_id": f"wfdb:{rel}", "source": SOURCE, "subject_id": meta.get("subject_id") or rel,
-            "path": str(root / rel), "sex": meta.get("sex"), "age": meta.get("age"),
+            "record_id": record_id, "source": SOURCE, "subject_id": meta.get("subject_id") or record_id[5:],
+            "path": path, "sex": meta.get("sex"), "age": meta.get("age"),
             "labels": mapped.concepts, "flags": mapped.flags,
             "label_text": "; ".join(s.strip().rstrip(".") for s in meta["statements"]) or None,
         })
-    if not rows:
-        raise SourceError(f"no WFDB headers (*.hea) under {root}")
     df = pl.DataFrame(rows, schema_overrides={"labels": pl.List(pl.Utf8), "flags": pl.List(pl.Utf8),
                                                "age": pl.Float64, "sex": pl.Utf8, "label_text": pl.Utf8})
     return df.with_columns(split=hashed_splits(SOURCE, df["subject_id"]))

@@ -27,3 +27,15 @@ def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
 
     result = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1)
     assert result["records"] == {"ptbxl": {"ok": 3, "error": 0}, "mimic": {"ok": 3, "error": 0}}
+    assert result["features"]["records"] == 6
+
+
+def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path):
+    from flows.features import features_flow_on
+
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"mimic": sample_mimic})
+    counts = features_flow_on(workers=2)(str(wh.root))
+    assert counts == {"shards": 1, "records": 8, "usable": 8}
+    assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
+    assert features_flow_on(workers=2)(str(wh.root))["shards"] == 0  # nothing left to do

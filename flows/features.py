@@ -1,0 +1,32 @@
+"""Prefect ``features`` flow: one task per records part, on a process pool or a Dask cluster."""
+
+from __future__ import annotations
+
+from prefect import flow, task
+from prefect.task_runners import ProcessPoolTaskRunner
+
+from stages import features as stage
+from warehouse import Warehouse
+
+
+@task(name="features-shard")
+def features_shard(warehouse: str, part: str) -> dict[str, int]:
+    return stage.run_shard(Warehouse(warehouse), part)
+
+
+@flow(name="features")
+def features_flow(warehouse: str, force: bool = False) -> dict[str, int]:
+    """Measure every pending records shard; returns summed counts."""
+    todo = stage.pending(Warehouse(warehouse), force)
+    results = [f.result() for f in features_shard.map(warehouse, todo)] if todo else []
+    Warehouse(warehouse).refresh()
+    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "usable")}}
+
+
+def features_flow_on(workers: int = 2, dask_address: str | None = None):
+    """The flow bound to a local process pool, or to a Dask scheduler (prefect-dask)."""
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return features_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    return features_flow.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))

@@ -1,0 +1,1 @@
+"""Warehouse glue for the pure libraries (featuredb, llm): read a shard, run, write its parts."""

@@ -1,0 +1,126 @@
+"""Features stage: ``records`` (status ok) -> FeatureDB -> ``features`` + ``lead_features``.
+
+A features shard is a ``records`` part: part ``ptbxl-00000`` of records gives parts of the same
+name in both feature tables, so a rerun replaces exactly what it measured, and a shard whose
+feature parts are newer than its records part is done.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pyarrow.parquet as pq
+
+import featuredb
+from sources.reader import FS, RecordError, read_signal
+from warehouse import Warehouse
+
+N_SAMPLES = 10 * FS  # records are measured on their first 10 s, padded with NaN when shorter
+BATCH = 256
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """Spawned workers: forking a process that runs polars or Numba threads can deadlock."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+
+
+def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
+    """(n, 12, 5000) float32 and a reason per record that could not be read (else None)."""
+    out = np.full((len(paths), 12, N_SAMPLES), np.nan, dtype=np.float32)
+    errors: list[str | None] = []
+    for i, path in enumerate(paths):
+        try:
+            x = read_signal(path)[:, :N_SAMPLES]
+        except RecordError as exc:
+            errors.append(str(exc))
+            continue
+        out[i, :, : x.shape[1]] = x
+        errors.append(None)
+    return out, errors
+
+
+def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
+    """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``."""
+    parts = []
+    for a in range(0, len(ids), BATCH):
+        signals, errors = load(paths[a : a + BATCH])
+        f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
+        parts.append(featuredb.Features(f.records.with_columns(error=pl.Series(errors, dtype=pl.Utf8)), f.leads))
+    if not parts:
+        empty = featuredb.extract(np.zeros((0, 12, N_SAMPLES), np.float32))
+        return featuredb.Features(empty.records.with_columns(error=pl.lit(None, pl.Utf8)), empty.leads)
+    return featuredb.Features(pl.concat([p.records for p in parts]), pl.concat([p.leads for p in parts]))
+
+
+def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
+    """Records parts whose features are missing or older than the part itself."""
+    todo = []
+    for part in warehouse.parts("records"):
+        done = [warehouse.table_dir(t) / part.name for t in ("features", "lead_features")]
+        if force or not all(d.exists() and d.stat().st_mtime >= part.stat().st_mtime for d in done):
+            todo.append(part.stem)
+    return todo
+
+
+def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
+    """Measure the ok records of one records part and write its two feature parts."""
+    rec = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet", columns=["record_id", "path", "status"])
+    rec = rec.filter(pl.col("status") == "ok")
+    f = measure(rec["record_id"].to_list(), rec["path"].to_list())
+    warehouse.write("lead_features", f.leads, part)
+    warehouse.write("features", f.records, part)
+    return {"records": f.records.height, "usable": int((f.records["quality"] != "unusable").sum())}
+
+
+def run(warehouse: Warehouse, workers: int = 1, force: bool = False) -> dict[str, int]:
+    """Every pending shard, over ``workers`` processes; returns summed counts."""
+    todo = pending(warehouse, force)
+    if workers > 1 and len(todo) > 1:
+        with _pool(workers) as pool:
+            results = list(pool.map(run_shard, [warehouse] * len(todo), todo))
+    else:
+        results = [run_shard(warehouse, p) for p in todo]
+    warehouse.refresh()
+    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "usable")}}
+
+
+def _folder_batches(ids: list[str], paths: list[str], size: int) -> Iterator[tuple[list[str], list[str]]]:
+    for a in range(0, len(ids), size):
+        yield ids[a : a + size], paths[a : a + size]
+
+
+def _measure_batch(batch: tuple[list[str], list[str]]) -> featuredb.Features:
+    return measure(*batch)
+
+
+def run_folder(root: str | Path, out: str | Path, workers: int = 1, shard: int = 2048) -> int:
+    """FeatureDB alone on a WFDB folder: one Parquet file of record features (streamed) and a
+    sibling ``<out>.leads.parquet`` of lead features; returns the number of records."""
+    from sources.wfdb_folder import list_records
+
+    ids, paths = list_records(root)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    leads_out = out.with_name(out.stem + ".leads.parquet")
+    writers: dict[Path, pq.ParquetWriter] = {}
+    batches = _folder_batches(ids, paths, shard)
+    pool = _pool(workers) if workers > 1 else None
+    try:
+        results = pool.map(_measure_batch, batches) if pool else map(_measure_batch, batches)
+        for f in results:
+            for path, df in ((out, f.records), (leads_out, f.leads)):
+                table = df.to_arrow()
+                if path not in writers:
+                    writers[path] = pq.ParquetWriter(path, table.schema, compression="zstd")
+                writers[path].write_table(table)
+    finally:
+        for w in writers.values():
+            w.close()
+        if pool:
+            pool.shutdown()
+    return len(ids)
