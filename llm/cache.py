@@ -3,19 +3,25 @@
 The key is the sha256 of the canonical JSON of ``{kind, model, messages, params}``; the
 answer lives in ``<cache_dir>/<key[:2]>/<key>.json``, written to a temporary file and
 renamed into place, so readers on any machine see a whole entry or none. An unreadable
-entry counts as a miss. Entries are small and read and written on the caller's thread.
+entry counts as a miss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import itertools
 import json
 import os
-import uuid
+import socket
 from datetime import datetime, timezone
 from pathlib import Path
 
 from llm.backend import Response, canonical_json, prompt_sha256
+
+# Temporary names unique across machines sharing the cache and within this process.
+_WRITER = f"{socket.gethostname()}-{os.getpid()}"
+_serial = itertools.count()
 
 
 def cache_key(kind: str, model: str, messages: list[dict], params: dict) -> str:
@@ -45,9 +51,13 @@ class ResponseCache:
     def put(self, key: str, *, kind: str, model: str, messages: list[dict], params: dict,
             response: Response) -> None:
         """Store an answer atomically (temporary file + rename); the last writer wins."""
-        path = self.path(key)
-        path.parent.mkdir(exist_ok=True)
-        entry = {
+        self.store(key, self.entry(key, kind=kind, model=model, messages=messages,
+                                   params=params, response=response))
+
+    def entry(self, key: str, *, kind: str, model: str, messages: list[dict], params: dict,
+              response: Response) -> bytes:
+        """The file content of an answer (built on the caller's thread)."""
+        return json.dumps({
             "key": key,
             "kind": kind,
             "model": model,
@@ -55,11 +65,21 @@ class ResponseCache:
             "params": params,
             "response": response.to_dict(),
             "created_at": datetime.now(timezone.utc).isoformat(),
-        }
-        tmp = path.parent / f".{key}.{uuid.uuid4().hex}.tmp"
+        }, ensure_ascii=False).encode("utf-8")
+
+    def store(self, key: str, data: bytes) -> None:
+        """Write an entry atomically; little Python work, so it suits a writer thread."""
+        folder = os.path.join(self.directory, key[:2])
+        os.makedirs(folder, exist_ok=True)
+        tmp = os.path.join(folder, f".{key}.{_WRITER}-{next(_serial)}.tmp")
         try:
-            tmp.write_text(json.dumps(entry, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
+            os.replace(tmp, os.path.join(folder, f"{key}.json"))
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
             raise

@@ -3,6 +3,8 @@
 Every attempt is one line. `Journal.append` returns only once the line is written and
 ``fsync``-ed, so a result counts only when it is durable; appends that arrive together are
 committed with one ``fsync`` per file (group commit) in a worker thread, off the event loop.
+An append may carry a ``before`` action (the runner's cache write), run in that thread
+ahead of the line: a crash in between leaves the answer cached, so it is not paid again.
 A process killed mid-write leaves at most a torn last line: readers skip it and the next
 writer starts on a fresh line.
 
@@ -16,7 +18,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -33,6 +35,8 @@ EXTRA_COLUMNS = (
 )
 COLUMNS = GENERATION_COLUMNS + EXTRA_COLUMNS + ("final",)
 
+_Pending = tuple[str, bytes, "Callable[[], None] | None", asyncio.Future]
+
 
 class Journal:
     """Appends rows to ``<directory>/<shard>.jsonl`` durably. Use as an async context manager."""
@@ -42,7 +46,7 @@ class Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self._files: dict[str, int] = {}
-        self._pending: list[tuple[str, bytes, asyncio.Future]] = []
+        self._pending: list[_Pending] = []
         self._flusher: asyncio.Task | None = None
 
     async def __aenter__(self) -> Journal:
@@ -51,11 +55,12 @@ class Journal:
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
-    async def append(self, shard: str, row: dict) -> None:
-        """Write one row; returns once it is on disk."""
+    async def append(self, shard: str, row: dict,
+                     before: Callable[[], None] | None = None) -> None:
+        """Write one row (after running ``before`` in the writer thread); returns once on disk."""
         line = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((shard, line, done))
+        self._pending.append((shard, line, before, done))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
         await done
@@ -66,17 +71,19 @@ class Journal:
             try:
                 await asyncio.to_thread(self._write, batch)
             except Exception as exc:  # every waiter of the batch learns it failed
-                for _, _, done in batch:
+                for *_, done in batch:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for _, _, done in batch:
+                for *_, done in batch:
                     if not done.done():
                         done.set_result(None)
 
-    def _write(self, batch: list[tuple[str, bytes, asyncio.Future]]) -> None:
+    def _write(self, batch: list[_Pending]) -> None:
         chunks: dict[str, list[bytes]] = {}
-        for shard, line, _ in batch:
+        for shard, line, before, _ in batch:
+            if before is not None:
+                before()
             chunks.setdefault(shard, []).append(line)
         for shard, lines in chunks.items():
             fd = self._files.get(shard) or self._open(shard)

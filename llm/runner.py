@@ -34,8 +34,9 @@ from llm.retry import RetryPolicy, describe_error, error_kind, is_retryable
 
 log = logging.getLogger(__name__)
 
-# Workers per concurrency slot: spare workers keep the slots busy while others back off.
-WORKERS_PER_SLOT = 2
+# Workers per concurrency slot: spare workers keep the slots busy while others back off
+# or wait for their journal commit.
+WORKERS_PER_SLOT = 4
 OUTCOMES = ("skipped", "cached", "ok", "failed", "stopped")
 
 
@@ -229,11 +230,9 @@ class _Run:
             await self._record_error(req, key, state, exc, verdict)
             self._count(req, "failed")
             return None
-        if self.cache:
-            self.cache.put(key, kind=self.backend.name, model=self.backend.model,
-                           messages=req.messages, params=req.params, response=response)
-        await self._journal(req, self._row(req, key, state.number, "ok", response,
-                                           cost=self._cost(response)))
+        await self.journal.append(
+            req.shard, self._row(req, key, state.number, "ok", response, cost=self._cost(response)),
+            before=self._cache_writer(req, key, response))
         self._count(req, "ok")
         return response
 
@@ -276,8 +275,23 @@ class _Run:
             s.cost_usd += self.price.cost(response)
             self.paid_attempts += 1
 
+    def _cache_writer(self, req: Request, key: str, response: Response) -> Callable[[], None] | None:
+        """Stores the answer in the cache; a failing cache is reported, never fatal."""
+        if self.cache is None:
+            return None
+        data = self.cache.entry(key, kind=self.backend.name, model=self.backend.model,
+                                messages=req.messages, params=req.params, response=response)
+
+        def write() -> None:
+            try:
+                self.cache.store(key, data)
+            except OSError as exc:
+                log.warning("cache write failed for %s: %s", req.sample_id, exc)
+
+        return write
+
     async def _record_cached(self, req: Request, key: str, attempt: int, response: Response) -> None:
-        await self._journal(req, self._row(req, key, attempt, "ok", response, cost=0.0, cached=True))
+        await self.journal.append(req.shard, self._row(req, key, attempt, "ok", response, cost=0.0, cached=True))
         self._count(req, "cached")
 
     async def _record_error(self, req: Request, key: str, state: _Attempts, exc: BaseException,
@@ -288,9 +302,6 @@ class _Run:
                         error=f"{describe_error(exc)}; {verdict}",
                         cost=self._cost(response) if response else None)
         row["latency_ms"] = _ms(state.latency_ms)
-        await self._journal(req, row)
-
-    async def _journal(self, req: Request, row: dict) -> None:
         await self.journal.append(req.shard, row)
 
     def _row(self, req: Request, key: str, attempt: int, status: str, response: Response | None,
