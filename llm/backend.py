@@ -76,14 +76,18 @@ class RetryableError(Exception):
     """A transient failure a backend reports; the runner retries it within its policy."""
 
 
-class InvalidResponse(RetryableError):
-    """An answer that arrived (and may have been paid for) but cannot be used."""
+class InvalidResponse(Exception):
+    """An answer that arrived (and may have been paid for) but cannot be used.
+
+    Retryable unless ``retryable=False`` (an answer cut at ``max_tokens`` would be cut again).
+    """
 
     def __init__(self, reason: str, response: Response | None = None, *,
-                 kind: str = "invalid_response") -> None:
+                 kind: str = "invalid_response", retryable: bool = True) -> None:
         super().__init__(reason)
         self.response = response
         self.kind = kind
+        self.retryable = retryable
 
 
 class Backend:

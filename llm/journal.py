@@ -94,10 +94,18 @@ class Journal:
                 os.fsync(fd)
 
     def _open(self, shard: str) -> int:
-        fd = os.open(self.directory / f"{shard}{SUFFIX}", os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        path = self.directory / f"{shard}{SUFFIX}"
+        new = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         size = os.fstat(fd).st_size
         if size and os.pread(fd, 1, size - 1) != b"\n":  # torn line of a killed writer
             os.write(fd, b"\n")
+        if new and self.fsync:  # make the new file's name durable too
+            folder = os.open(self.directory, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
         self._files[shard] = fd
         return fd
 

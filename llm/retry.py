@@ -1,7 +1,8 @@
 """Retry policy: which failures are retried, how long to wait, when to give up.
 
-Retried: HTTP 408/409/429 and 5xx, timeouts, connection errors, and `RetryableError`
-(blank content, malformed JSON in JSON mode). Waits grow exponentially with full jitter and
+Retried: HTTP 408/409/429 and 5xx, timeouts, connection errors, `RetryableError` and
+`InvalidResponse` (blank content, malformed JSON in JSON mode) unless the answer was cut
+at ``max_tokens``. Waits grow exponentially with full jitter and
 are at least the server's ``Retry-After``; a request gives up after ``max_attempts`` or
 once the next wait would pass ``give_up_after_s`` since its first attempt.
 """
@@ -66,6 +67,8 @@ def is_retryable(exc: BaseException) -> bool:
     """True for transient failures worth another attempt."""
     if isinstance(exc, openai.APIStatusError):
         return exc.status_code in RETRYABLE_STATUS or exc.status_code >= 500
+    if isinstance(exc, InvalidResponse):
+        return exc.retryable
     return isinstance(
         exc, (openai.APIConnectionError, RetryableError, asyncio.TimeoutError, ConnectionError)
     )

@@ -211,10 +211,6 @@ class _Run:
         try:
             async for attempt in self.retry.retrying(before_sleep):
                 with attempt:
-                    if self._budget_exhausted():
-                        raise _BudgetReached
-                    state.number += 1
-                    state.latency_ms = state.response = None
                     response = await self._call(req, state)
         except _BudgetReached:
             self._count(req, "stopped")
@@ -240,6 +236,10 @@ class _Run:
         """One request within the limits; raises on failure, blank or invalid answers."""
         estimate = estimate_tokens(req.messages, req.params) if self.limiter.tpm else 0
         async with self.limiter.slot(estimate) as slot:
+            if self._budget_exhausted():  # checked last, with the slot in hand
+                raise _BudgetReached
+            state.number += 1
+            state.latency_ms = state.response = None
             self.in_flight += 1
             self.summary.attempts += 1
             start = time.perf_counter()
@@ -337,19 +337,23 @@ class _Run:
 
 
 def _validate(response: Response, params: dict) -> None:
-    """Blank content, and in JSON mode anything but a JSON object, are retryable failures."""
+    """Blank content, and in JSON mode anything but a JSON object, are failures; retryable
+    unless the answer was cut at ``max_tokens`` (it would be cut again)."""
     text = response.text
+    retryable = response.finish_reason != "length"
     if text is None or not text.strip():
         raise InvalidResponse(f"blank content (finish_reason={response.finish_reason})",
-                              response, kind="blank_content")
+                              response, kind="blank_content", retryable=retryable)
     if params.get(JSON_MODE):
         try:
             value = json.loads(text)
         except ValueError:
-            raise InvalidResponse(f"invalid JSON in JSON mode: {text[:80]!r}", response,
-                                  kind="invalid_json") from None
+            raise InvalidResponse(
+                f"invalid JSON in JSON mode (finish_reason={response.finish_reason}): {text[:80]!r}",
+                response, kind="invalid_json", retryable=retryable) from None
         if not isinstance(value, dict):
-            raise InvalidResponse("JSON mode answer is not an object", response, kind="invalid_json")
+            raise InvalidResponse("JSON mode answer is not an object", response,
+                                  kind="invalid_json", retryable=retryable)
 
 
 def _journal_state(journal_dir) -> tuple[dict[str, set[str]], dict[str, int]]:

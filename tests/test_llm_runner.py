@@ -287,3 +287,48 @@ def test_sigkill_midway_then_resume_loses_nothing_and_pays_once(tmp_path):
     # The raw journal itself holds exactly one answer per sample.
     raw_ok = Counter(r["sample_id"] for r in iter_journal(journal) if r["status"] == "ok")
     assert raw_ok == Counter(r.sample_id for r in requests)
+
+
+def test_an_answer_cut_at_max_tokens_is_not_retried(tmp_path):
+    async def truncated(messages, params):
+        return Response(text='{"answer": "cut', finish_reason="length", tokens_in=5, tokens_out=9)
+
+    backend = FunctionBackend(truncated, name="openai", model="deepseek-chat")
+    summary = asyncio.run(generate(make_requests(3, json_mode=True), backend,
+                                   journal_dir=tmp_path / "journal", retry=FAST))
+    rows = read_rows(tmp_path / "journal")
+    assert summary.failed == 3 and summary.attempts == 3 and summary.cost_usd > 0
+    assert all("invalid JSON" in r["error"] and "not retryable" in r["error"]
+               and r["response"] == '{"answer": "cut' and r["cost_usd"] > 0 for r in rows)
+
+
+def test_cost_limit_needs_a_price(tmp_path):
+    backend = FunctionBackend(None, name="openai", model="unpriced-model")
+    with pytest.raises(ValueError, match="no price"):
+        asyncio.run(generate(make_requests(1), backend, journal_dir=tmp_path, max_cost_usd=1.0))
+
+
+def test_progress_bar_shows_counts(tmp_path):
+    from io import StringIO
+
+    from rich.console import Console
+
+    from llm.progress import RichProgress
+
+    async def answer(messages, params):
+        return Response(text="ok")
+
+    out = StringIO()
+    backend = FunctionBackend(answer, name="rules", model="rules")
+    with RichProgress(console=Console(file=out, width=160)) as bar:
+        summary = asyncio.run(generate(make_requests(7), backend, journal_dir=tmp_path,
+                                       progress=bar))
+    assert summary.ok == 7
+    assert "7/7" in out.getvalue() and "failed 0" in out.getvalue()
+
+
+def test_driver_rejects_unusable_arguments(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "llm", str(tmp_path / "missing.jsonl"),
+                             "--journal", str(tmp_path / "j")], cwd=REPO, capture_output=True,
+                            text=True, env={**os.environ, "OPENAI_API_KEY": "test"})
+    assert result.returncode == 2 and "missing.jsonl" in result.stderr
