@@ -139,6 +139,21 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
 
 
 @app.command()
+def findings(warehouse: WarehouseOpt,
+             force: Annotated[bool, typer.Option(help="Evaluate again shards already done.")] = False) -> None:
+    """Evaluate the protocol criteria (protocol/criteria.csv) into `findings`."""
+    from protocol import findings as stage
+
+    wh = _existing_warehouse(warehouse)
+    counts = stage.run(wh, force=force)
+    console.print(f"findings: {counts['shards']} shards, {counts['records']} records")
+    if wh.parts("findings"):
+        print_frame(wh.sql("SELECT step, criterion, count(*) FILTER (WHERE positive) AS positive, "
+                           "count(*) FILTER (WHERE positive IS NULL) AS unknown, count(*) AS records "
+                           "FROM findings GROUP BY ALL ORDER BY step, criterion"), "findings", max_rows=100)
+
+
+@app.command()
 def sql(query: Annotated[str, typer.Argument(help="SQL over the warehouse views.")], warehouse: WarehouseOpt) -> None:
     """Run a SQL query against the warehouse catalog and print the result."""
     import duckdb

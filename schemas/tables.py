@@ -76,7 +76,26 @@ LEAD_FEATURES = pa.DataFrameSchema(
     unique=["record_id", "lead"],
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {"records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES}
+FINDINGS = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False),
+        "criterion": _col(STR, nullable=False),
+        "step": _col(I64, pa.Check.in_range(1, 6), nullable=False),
+        "value": _col(F64),
+        "threshold": _col(F64),
+        "positive": _col(BOOL),
+        "unit": _col(STR),
+    },
+    strict=True,
+    unique=["record_id", "criterion"],
+    checks=[pa.Check(
+        lambda data: data.lazyframe.select(pl.col("value").is_not_null() | pl.col("positive").is_null()),
+        error="an unmeasurable value must give positive = NULL, not false",
+    )],
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {"records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
+                                          "findings": FINDINGS}
 
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:

@@ -1,0 +1,74 @@
+"""Protocol findings against the cardiologists' labels of LUDB (ludb.csv).
+
+Runs FeatureDB and the criteria of protocol/criteria.csv on the 100 LUDB records in
+../shared/data/ludb-dev and prints sensitivity and specificity per criterion, with the counts
+behind them. Records with a pacemaker are left out (their wide paced QRS is not a conduction
+label in LUDB); a criterion whose value could not be measured (positive = NULL) is counted as
+"unknown", outside both rates.
+
+    python bench/protocol_ludb.py
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import polars as pl
+
+from protocol.criteria import evaluate, facts
+from sources.wfdb_folder import manifest
+from stages.features import measure
+
+LUDB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb-dev"
+
+# (LUDB column, label text matched case-insensitively, our criterion, measurable by the signal?)
+ROWS = (
+    ("Electric axis of the heart", "left axis deviation", "left_axis_deviation"),
+    ("Electric axis of the heart", "right axis deviation", "right_axis_deviation"),
+    ("Rhythms", "sinus bradycardia", "bradycardia"),
+    ("Rhythms", "sinus tachycardia", "tachycardia"),
+    ("Rhythms", "atrial fibrillation", "atrial_fibrillation_suspected"),
+    ("Hypertrophies", "left ventricular hypertrophy", "lvh_voltage"),
+    ("Conduction abnormalities", "i degree av block", "pr_prolonged"),
+    ("Conduction abnormalities", "complete (left|right) bundle branch block", "wide_qrs"),
+    ("Conduction abnormalities", "incomplete right bundle branch block", "rsr_prime_v1"),
+)
+
+
+def main() -> int:
+    if not LUDB.is_dir():
+        print(f"LUDB not found at {LUDB}; place the shared data next to the repository.")
+        return 0
+    man = manifest(LUDB)
+    f = measure(man["record_id"].to_list(), man["path"].to_list())
+    found = evaluate(facts(f.records, f.leads, man))
+    labels = pl.read_csv(LUDB / "ludb.csv", infer_schema_length=0).with_columns(
+        record_id=pl.format("wfdb:data/{}", pl.col("ID")))
+    headers = dict(zip(man["record_id"], man["label_text"].fill_null("")))
+    # ludb.csv lists conduction blocks by name; complete bundle branch blocks are only in the headers
+    labels = labels.with_columns(pl.concat_str(
+        [pl.col("Conduction abnormalities").fill_null(""), pl.col("record_id").replace_strict(headers, default="")],
+        separator="\n").alias("Conduction abnormalities"))
+    paced = labels.filter(pl.col("Cardiac pacing").is_not_null())["record_id"]
+    labels = labels.filter(~pl.col("record_id").is_in(paced.implode()))
+    print(f"LUDB: {labels.height} records ({paced.len()} paced left out)\n")
+    head = f"{'LUDB label':<42} {'criterion':<30} {'pos':>4} {'neg':>4} {'unk':>4} {'sens':>6} {'spec':>6}"
+    print(head)
+    print("-" * len(head))
+    for column, pattern, criterion in ROWS:
+        truth = labels.select("record_id", truth=pl.col(column).fill_null("").str.to_lowercase().str.contains(pattern))
+        got = found.filter(pl.col("criterion") == criterion).select("record_id", "positive").join(truth, on="record_id")
+        known = got.filter(pl.col("positive").is_not_null())
+        tp = known.filter(pl.col("truth") & pl.col("positive")).height
+        pos = known.filter(pl.col("truth")).height
+        tn = known.filter(~pl.col("truth") & ~pl.col("positive")).height
+        neg = known.filter(~pl.col("truth")).height
+        sens = f"{tp / pos:.2f}" if pos else "-"
+        spec = f"{tn / neg:.2f}" if neg else "-"
+        print(f"{pattern:<42} {criterion:<30} {pos:>4} {neg:>4} {got.height - known.height:>4} {sens:>6} {spec:>6}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
