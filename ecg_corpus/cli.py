@@ -154,6 +154,21 @@ def findings(warehouse: WarehouseOpt,
 
 
 @app.command()
+def labels(warehouse: WarehouseOpt,
+           unmapped: Annotated[bool, typer.Option("--unmapped", help="Only the statements no mapping row matched.")] = False
+           ) -> None:
+    """Count label concepts per source, and list the statements left unmapped."""
+    wh = _existing_warehouse(warehouse)
+    if not unmapped:
+        print_frame(wh.sql("SELECT source, label AS concept, count(*) AS records FROM "
+                           "(SELECT source, unnest(labels) AS label FROM records) GROUP BY ALL "
+                           "ORDER BY source, records DESC"), "concepts", max_rows=200)
+    left = wh.sql("SELECT source, statement, count(*) AS records FROM "
+                  "(SELECT source, unnest(unmapped) AS statement FROM records) GROUP BY ALL ORDER BY records DESC")
+    print_frame(left, f"unmapped statements: {left.height}", max_rows=500)
+
+
+@app.command()
 def sql(query: Annotated[str, typer.Argument(help="SQL over the warehouse views.")], warehouse: WarehouseOpt) -> None:
     """Run a SQL query against the warehouse catalog and print the result."""
     import duckdb

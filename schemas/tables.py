@@ -34,6 +34,7 @@ RECORDS = pa.DataFrameSchema(
         "label_likelihood": _col(F64S),
         "label_text": _col(STR),
         "flags": _col(STRS),
+        "unmapped": _col(STRS),
         "split": _col(STR, pa.Check.isin(["train", "val", "test"]), nullable=False),
         "status": _col(STR, pa.Check.isin(["ok", "error"]), nullable=False),
         "error": _col(STR),

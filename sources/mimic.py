@@ -10,7 +10,7 @@ import polars as pl
 
 from sources.errors import SourceError
 from sources.splits import hashed_splits
-from sources.statements import map_statements
+from sources.vocabulary import map_statements
 
 SOURCE = "mimic"
 SENTINEL = 29999  # the cart's "not measured"
@@ -49,6 +49,7 @@ def manifest(root: str | Path) -> pl.DataFrame:
     ).with_columns(
         labels=pl.Series([m.concepts for m in mapped], dtype=pl.List(pl.Utf8)),
         flags=pl.Series([m.flags for m in mapped], dtype=pl.List(pl.Utf8)),
+        unmapped=pl.Series([m.unmapped for m in mapped], dtype=pl.List(pl.Utf8)),
         label_text=pl.Series(["; ".join(s) or None for s in statements], dtype=pl.Utf8),
         split=hashed_splits(SOURCE, subjects),
     )

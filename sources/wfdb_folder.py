@@ -11,7 +11,7 @@ import polars as pl
 
 from sources.errors import SourceError
 from sources.splits import hashed_splits
-from sources.statements import map_statements
+from sources.vocabulary import map_statements
 
 SOURCE = "wfdb"
 _KEY_VALUE = re.compile(r"^<?([A-Za-z_ ]+)>?:\s*(.*)$")
@@ -62,9 +62,10 @@ def manifest(root: str | Path) -> pl.DataFrame:
         rows.append({
             "record_id": record_id, "source": SOURCE, "subject_id": meta.get("subject_id") or record_id[5:],
             "path": path, "sex": meta.get("sex"), "age": meta.get("age"),
-            "labels": mapped.concepts, "flags": mapped.flags,
+            "labels": mapped.concepts, "flags": mapped.flags, "unmapped": mapped.unmapped,
             "label_text": "; ".join(s.strip().rstrip(".") for s in meta["statements"]) or None,
         })
     df = pl.DataFrame(rows, schema_overrides={"labels": pl.List(pl.Utf8), "flags": pl.List(pl.Utf8),
+                                               "unmapped": pl.List(pl.Utf8),
                                                "age": pl.Float64, "sex": pl.Utf8, "label_text": pl.Utf8})
     return df.with_columns(split=hashed_splits(SOURCE, df["subject_id"]))

@@ -1,0 +1,74 @@
+"""Label vocabulary: SCP-ECG statement codes (as PTB-XL ships them in scp_statements.csv,
+plus the axis codes LAD/RAD) are the canonical concept ids, in ``sources/data/concepts.csv``.
+
+Free-text statements (MIMIC-IV-ECG machine reports, WFDB header comments) are mapped through
+the reviewable table ``sources/data/statements.csv``: each statement is normalised (lower case,
+trailing punctuation and spaces removed) and matched against its case-insensitive regular
+expressions in order; the first match wins. ``kind='flag'`` rows are recording-quality warnings
+(kept as flags, never as diagnoses); ``kind='none'`` rows carry no label (hedged statements
+such as "possible ...", overall grades such as "abnormal ECG"). A statement no row matches is
+returned as unmapped, stored with its record and listed by ``ecg-corpus labels``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+DATA = Path(__file__).with_name("data")
+
+
+@dataclass
+class Mapped:
+    concepts: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    unmapped: list[str] = field(default_factory=list)
+
+
+@lru_cache(maxsize=1)
+def concepts() -> dict[str, str]:
+    """Concept id -> description."""
+    with (DATA / "concepts.csv").open(newline="") as fh:
+        return {r["concept"]: r["description"] for r in csv.DictReader(fh)}
+
+
+@lru_cache(maxsize=1)
+def _rules() -> tuple[tuple[re.Pattern, str, str], ...]:
+    with (DATA / "statements.csv").open(newline="") as fh:
+        rules = tuple((re.compile(r["pattern"], re.IGNORECASE), r["concept"], r["kind"]) for r in csv.DictReader(fh))
+    unknown = {c for _, c, _ in rules if c and c not in concepts()}
+    if unknown:
+        raise ValueError(f"statements.csv maps to concepts missing from concepts.csv: {sorted(unknown)}")
+    return rules
+
+
+def normalise(statement: str) -> str:
+    return re.sub(r"\s+", " ", statement).strip().rstrip(".;,").strip().lower()
+
+
+def map_statements(statements: list[str]) -> Mapped:
+    """Concept ids (deduplicated, in order), quality flags and unmapped statements."""
+    out = Mapped()
+    for raw in statements:
+        text = normalise(raw)
+        if not text:
+            continue
+        for pattern, concept, kind in _rules():
+            if pattern.search(text):
+                if kind == "flag":
+                    out.flags.append(text)
+                elif concept and concept not in out.concepts:
+                    out.concepts.append(concept)
+                break
+        else:
+            out.unmapped.append(text)
+    return out
+
+
+def map_codes(codes: list[str]) -> Mapped:
+    """SCP-ECG codes (PTB-XL ``scp_codes``): known ones are concepts, the rest unmapped."""
+    known = concepts()
+    return Mapped(concepts=[c for c in codes if c in known], unmapped=[c for c in codes if c not in known])
