@@ -105,7 +105,7 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
         v[i] = np.sqrt(s)
     vs = np.zeros(L)
     moving_average(v, ms(BEAT_VEL_SMOOTH_MS, fs) | 1, vs)
-    on, off, pk, vmax = slope_bounds(vs, F, lo, hi, fs, QRS_ON_FRAC, QRS_OFF_FRAC)
+    on, off, pk, vmax = slope_bounds(vs, F, lo, hi, fs, QRS_ON_FRAC, QRS_OFF_FRAC, True)
     if on < 0:
         return ev
     ev[EV_QRS_ON] = on

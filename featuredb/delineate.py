@@ -30,7 +30,7 @@ QRS_PEAK_SEARCH_MS = 60.0
 QRS_MAX_PRE_MS = 150.0
 QRS_MAX_POST_MS = 160.0
 #: Core of the QRS: samples whose slope exceeds this fraction of the maximum.
-QRS_CORE_FRAC = 0.3
+QRS_CORE_FRAC = 0.15
 #: Onset / offset: slope falls below this fraction of the QRS slope maximum (global rule on
 #: the spatial velocity, and per lead on the lead's own slope).
 QRS_ON_FRAC = 0.02
@@ -74,8 +74,8 @@ P_END_GUARD_MS = 6.0
 #: PR level: mean of the beat over [QRS onset - PR_LEVEL_MS, QRS onset - 2 ms] (ms).
 PR_LEVEL_MS = 14.0
 #: P onset / offset: spatial magnitude falls below this fraction of its maximum.
-P_ON_FRAC = 0.1
-P_OFF_FRAC = 0.1
+P_ON_FRAC = 0.15
+P_OFF_FRAC = 0.15
 #: P present on the median beat: spatial P magnitude above floor by this much (mV).
 P_MIN_MV = 0.04
 #: Per-lead P: amplitude below this (mV) leaves the lead's P duration unmeasured.
@@ -105,12 +105,19 @@ def abs_slope(y, lo, hi, out):
 
 
 @njit(cache=True)
-def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off):
+def _median_range(v, a, b):
+    return np.median(v[a:b])
+
+
+@njit(cache=True)
+def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False):
     """Onset, offset, peak and maximum of a slope curve ``v`` around fiducial ``F``.
 
     The peak is the maximum within +-QRS_PEAK_SEARCH_MS; the QRS core spans the first to
     the last sample above QRS_CORE_FRAC of it (within the QRS limits); onset/offset are
-    where ``v`` falls below ``frac_on``/``frac_off`` of the maximum, searched outward.
+    where ``v`` falls below its noise floor (with ``noise_floor``: the median slope between
+    the search limit and the QRS core on that side, for single noisy beats; else 0) plus ``frac_on``/``frac_off`` of the rise above it, searched
+    outward.
     """
     a = max(lo + 1, F - ms(QRS_PEAK_SEARCH_MS, fs))
     b = min(hi - 1, F + ms(QRS_PEAK_SEARCH_MS, fs) + 1)
@@ -136,11 +143,17 @@ def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off):
         if v[k] >= core:
             last = k
             break
-    thr_on = frac_on * vmax
+    # noise floor on each side: median slope between the QRS limit and the QRS core
+    f_on = 0.0
+    f_off = 0.0
+    if noise_floor:
+        f_on = _median_range(v, a2, first) if first > a2 else 0.0
+        f_off = _median_range(v, last + 1, b2) if b2 > last + 1 else 0.0
+    thr_on = f_on + frac_on * (vmax - f_on)
     on = first
     while on > a2 and v[on] > thr_on:
         on -= 1
-    thr_off = frac_off * vmax
+    thr_off = f_off + frac_off * (vmax - f_off)
     off = last
     while off < b2 - 1 and v[off] > thr_off:
         off += 1
@@ -186,6 +199,31 @@ def guarded_extreme(vals, n, latest, guard):
     if latest:
         return s[n - 1 - g]
     return s[g]
+
+
+#: PR (isoelectric) level: the flattest ISO_WIN_MS window within ISO_SEARCH_MS before the
+#: QRS onset (least summed absolute slope over the leads).
+ISO_SEARCH_MS = 50.0
+ISO_WIN_MS = 10.0
+
+
+@njit(cache=True)
+def iso_window(y, good, qon, lo, fs):
+    """Start and end of the flattest window before the QRS onset (the PR segment)."""
+    w = max(2, ms(ISO_WIN_MS, fs))
+    a0 = max(lo + 1, qon - ms(ISO_SEARCH_MS, fs))
+    best = np.inf
+    ba = max(lo, qon - w)
+    for a in range(a0, qon - w + 1):
+        s = 0.0
+        for l in range(y.shape[0]):
+            if good[l]:
+                for k in range(a, a + w):
+                    s += abs(y[l, k + 1] - y[l, k - 1])
+        if s < best:
+            best = s
+            ba = a
+    return ba, ba + w
 
 
 @njit(cache=True)

@@ -204,7 +204,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
 
     # 5. T waves
     tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
-    pr_a = max(lo, qon - D.ms(D.PR_LEVEL_MS, fs))
+    iso_a, iso_b = D.iso_window(y, good, qon, lo, fs)
     base_y = np.full(n_leads, np.nan)
     tend_l = np.full(n_leads, -1, dtype=np.int64)
     tamp_l = np.full(n_leads, np.nan)
@@ -212,7 +212,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
     for l in range(n_leads):
         if not good[l]:
             continue
-        base_y[l] = D.level(y[l], pr_a, qon - 1)
+        base_y[l] = D.level(y[l], iso_a, iso_b)
         ton, tpk, tend, tamp, pol = D.t_wave(y[l], base_y[l], qoff, tlim, fs)
         if tend >= 0:
             tend_l[l] = tend
@@ -246,7 +246,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
         sp = np.zeros(L)
         for l in range(n_leads):
             if good[l]:
-                base_z[l] = D.level(z[l], pr_a, qon - 1)
+                base_z[l] = D.level(z[l], iso_a, iso_b)
         for k in range(ps, pe):
             s = 0.0
             for l in range(n_leads):
@@ -335,7 +335,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
     for l in range(n_leads):
         if not good[l]:
             continue
-        base = D.level(mf[l], pr_a, qon - 1)
+        base = D.level(mf[l], iso_a, iso_b)
         q, r_, s, rp, rpa, qd, qdep = qrs_morphology(mf[l], base, qon, qoff, fs)
         lf[l, L_QAMP] = q
         lf[l, L_RAMP] = r_
