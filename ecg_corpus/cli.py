@@ -62,6 +62,13 @@ def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) 
         console.print(f"... {df.height - max_rows} more rows")
 
 
+def print_row(df: pl.DataFrame, title: str) -> None:
+    """The first row of ``df`` as a column / value table."""
+    if not df.is_empty():
+        row = df.row(0, named=True)
+        print_frame(pl.DataFrame({"column": list(row), "value": [str(v) for v in row.values()]}), title, 200)
+
+
 def print_ingest_summary(wh, counts: dict[str, dict[str, int]]) -> None:
     table = Table(title="records")
     for col in ("source", "ok", "error"):
@@ -151,6 +158,41 @@ def findings(warehouse: WarehouseOpt,
         print_frame(wh.sql("SELECT step, criterion, count(*) FILTER (WHERE positive) AS positive, "
                            "count(*) FILTER (WHERE positive IS NULL) AS unknown, count(*) AS records "
                            "FROM findings GROUP BY ALL ORDER BY step, criterion"), "findings", max_rows=100)
+
+
+@app.command()
+def prompts(warehouse: WarehouseOpt,
+            force: Annotated[bool, typer.Option(help="Render again shards already done.")] = False) -> None:
+    """Render the interpretation prompts into `prompts`."""
+    from prompts import stage
+
+    counts = stage.run(_existing_warehouse(warehouse), force=force)
+    console.print(f"prompts: {counts['shards']} shards, {counts['prompts']} prompts, "
+                  f"{counts['refused']} refused by the identifier guard")
+
+
+@app.command()
+def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], warehouse: WarehouseOpt) -> None:
+    """Print a record's features, findings and rendered prompt."""
+    import json
+
+    wh = _existing_warehouse(warehouse)
+    quoted = record_id.replace("'", "''")
+    rec = wh.sql(f"SELECT * FROM records WHERE record_id = '{quoted}'")
+    if rec.is_empty():
+        raise UsageError(f"no record {record_id!r} in {warehouse}")
+    print_row(rec.drop("path"), "record")
+    tables = set(wh.tables())
+    if "features" in tables:
+        print_row(wh.sql(f"SELECT * FROM features WHERE record_id = '{quoted}'"), "features")
+    if "findings" in tables:
+        print_frame(wh.sql(f"SELECT step, criterion, round(value, 3) AS value, threshold, positive, unit FROM findings "
+                           f"WHERE record_id = '{quoted}' ORDER BY step"), "findings", 100)
+    if "prompts" in tables:
+        for kind, messages in wh.sql(f"SELECT kind, messages FROM prompts WHERE record_id = '{quoted}'").rows():
+            for m in json.loads(messages):
+                console.rule(f"{kind} prompt: {m['role']}")
+                console.print(m["content"], markup=False, highlight=False)
 
 
 @app.command()

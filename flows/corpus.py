@@ -8,7 +8,9 @@ from pathlib import Path
 from prefect import flow, task
 
 from flows.features import features_flow_on
+from flows.findings import findings_flow
 from flows.ingest import ingest_flow
+from flows.prompts import prompts_flow
 from sources.sample import write_sample
 
 SAMPLE_DIR = "_sample"
@@ -30,10 +32,12 @@ def write_sample_task(warehouse: str, layout: str, n: int, seed: int) -> str:
 def corpus_flow(warehouse: str, sample: bool = False, n: int = 12, seed: int = 0,
                 ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None,
                 workers: int = 2, dask_address: str | None = None) -> dict:
-    """Sample (optional) -> ingest -> features; returns each stage's counts."""
+    """Sample (optional) -> ingest -> features -> findings -> prompts; returns each stage's counts."""
     if sample:
         ptbxl = ptbxl or write_sample_task(warehouse, "ptbxl", n, seed)
         mimic = mimic or write_sample_task(warehouse, "mimic", n, seed + 1)
     counts = {"records": ingest_flow(warehouse, ptbxl=ptbxl, mimic=mimic, wfdb=wfdb)}
     counts["features"] = features_flow_on(workers, dask_address)(warehouse)
+    counts["findings"] = findings_flow(warehouse)
+    counts["prompts"] = prompts_flow(warehouse)
     return counts

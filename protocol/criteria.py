@@ -68,6 +68,8 @@ def load() -> tuple[Criterion, ...]:
             raise ValueError(f"criteria.csv: {c.id}: unknown op {c.op!r}")
         if c.combines and any(x not in {o.id for o in out} for x in c.combines[1]):
             raise ValueError(f"criteria.csv: {c.id} combines criteria that are not defined above it")
+        if c.combines and c.combines[0] == "all" and c.threshold != len(c.combines[1]):
+            raise ValueError(f"criteria.csv: {c.id}: all() needs a threshold equal to its number of parts")
         out.append(c)
     return tuple(out)
 
@@ -100,7 +102,7 @@ def _positive(c: Criterion, value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
 
 
 def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
-    """Long ``findings``: record_id, criterion, step, value, threshold, positive, unit.
+    """Long ``findings``: record_id, criterion, step, value, threshold, threshold_high, positive, unit.
 
     ``any``/``all`` follow Kleene logic: unknown parts make the result unknown only when the
     known parts cannot decide it."""
@@ -119,17 +121,18 @@ def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
             value = pl.when(pl.all_horizontal(f.is_null() for f in flags)).then(None) \
                 .otherwise(pl.sum_horizontal(f.cast(pl.Float64) for f in flags))
             combined = pl.any_horizontal(flags) if how == "any" else pl.all_horizontal(flags)
-            df = df.with_columns(value.alias(f"v:{c.id}"), pl.lit(float(len(parts)) if how == "all" else c.threshold)
-                                 .alias(f"t:{c.id}"), combined.alias(f"p:{c.id}"))
+            df = df.with_columns(value.alias(f"v:{c.id}"), pl.lit(c.threshold).alias(f"t:{c.id}"),
+                                 combined.alias(f"p:{c.id}"))
         else:
             threshold = _threshold(c)
             df = df.with_columns(threshold.alias(f"t:{c.id}"), _positive(c, pl.col(f"v:{c.id}"), threshold).alias(f"p:{c.id}"))
     steps = pl.DataFrame({"criterion": [c.id for c in criteria], "step": [c.step for c in criteria],
-                          "unit": [c.unit for c in criteria]})
+                          "threshold_high": [c.threshold_high for c in criteria], "unit": [c.unit for c in criteria]},
+                         schema_overrides={"threshold_high": pl.Float64})
     long = pl.concat([
         df.select("record_id", pl.lit(c.id).alias("criterion"), pl.col(f"v:{c.id}").alias("value"),
                   pl.col(f"t:{c.id}").cast(pl.Float64).alias("threshold"), pl.col(f"p:{c.id}").alias("positive"))
         for c in criteria
     ])
     return long.join(steps, on="criterion").select("record_id", "criterion", "step", "value", "threshold",
-                                                   "positive", "unit").sort("record_id", maintain_order=True)
+                                                   "threshold_high", "positive", "unit").sort("record_id", maintain_order=True)

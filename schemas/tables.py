@@ -84,6 +84,7 @@ FINDINGS = pa.DataFrameSchema(
         "step": _col(I64, pa.Check.in_range(1, 6), nullable=False),
         "value": _col(F64),
         "threshold": _col(F64),
+        "threshold_high": _col(F64),
         "positive": _col(BOOL),
         "unit": _col(STR),
     },
@@ -95,7 +96,19 @@ FINDINGS = pa.DataFrameSchema(
     )],
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {"records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
+PROMPTS = pa.DataFrameSchema(
+    {
+        "sample_id": _col(STR, nullable=False, unique=True),
+        "record_id": _col(STR, nullable=False),
+        "kind": _col(STR, pa.Check.isin(["interpretation", "evidence"]), nullable=False),
+        "template_version": _col(STR, nullable=False),
+        "prompt_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$"), nullable=False),
+        "messages": _col(STR, nullable=False),
+    },
+    strict=True,
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {"prompts": PROMPTS, "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
                                           "findings": FINDINGS}
 
 
