@@ -386,6 +386,30 @@ def _shard(x, fs, sos_d, sos_p, rec, lf):
         _record(x[i], fs, sos_d, sos_p, rec[i], lf[i])
 
 
+@njit(cache=True, parallel=True)
+def _detect_shard(x, fs, n_beats):
+    for i in prange(x.shape[0]):
+        n_leads, n = x[i].shape
+        sig = np.empty((n_leads, n))
+        good = np.zeros(n_leads, dtype=np.bool_)
+        for l in range(n_leads):
+            good[l] = Q.raw_lead_quality(x[i, l], fs, sig[l]) == Q.Q_OK
+        e = np.empty(n)
+        es = np.empty(n)
+        ea = np.empty(n)
+        slope_signals(sig, good, fs, e, es, ea)
+        fid, _ = align_beats(ea, detect_beats(es, fs), fs)
+        n_beats[i] = fid.shape[0]
+
+
+def detect_only(signals: np.ndarray, fs: float = 500) -> np.ndarray:
+    """Quality screening, QRS detection and beat alignment only (for stage timing)."""
+    x = np.ascontiguousarray(signals, dtype=np.float32)
+    out = np.zeros(x.shape[0], dtype=np.int64)
+    _detect_shard(x, float(fs), out)
+    return out
+
+
 @dataclass(frozen=True)
 class Features:
     """FeatureDB output: one row per record and one row per record x lead."""
