@@ -56,7 +56,7 @@ class ResponseCache:
 
     def entry(self, key: str, *, kind: str, model: str, messages: list[dict], params: dict,
               response: Response) -> bytes:
-        """The file content of an answer (built on the caller's thread)."""
+        """The file content of an answer."""
         return json.dumps({
             "key": key,
             "kind": kind,
@@ -68,7 +68,7 @@ class ResponseCache:
         }, ensure_ascii=False).encode("utf-8")
 
     def store(self, key: str, data: bytes) -> None:
-        """Write an entry atomically; little Python work, so it suits a writer thread."""
+        """Write an entry atomically: a temporary file renamed into place."""
         folder = os.path.join(self.directory, key[:2])
         os.makedirs(folder, exist_ok=True)
         tmp = os.path.join(folder, f".{key}.{_WRITER}-{next(_serial)}.tmp")

@@ -1,10 +1,9 @@
 """Crash-safe, append-only journal of attempts: one JSONL file per shard.
 
-Every attempt is one line. `Journal.append` returns only once the line is written and
-``fsync``-ed, so a result counts only when it is durable; appends that arrive together are
-committed with one ``fsync`` per file (group commit) in a worker thread, off the event loop.
-An append may carry a ``before`` action (the runner's cache write), run in that thread
-ahead of the line: a crash in between leaves the answer cached, so it is not paid again.
+Every attempt is one line. `Journal.append` writes the line at once and returns only when
+it is ``fsync``-ed, so a result counts only when it is durable; appends that arrive while
+an ``fsync`` runs share the next one (group commit), which runs in a worker thread, off
+the event loop.
 A process killed mid-write leaves at most a torn last line: readers skip it and the next
 writer starts on a fresh line.
 
@@ -18,7 +17,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -35,9 +34,6 @@ EXTRA_COLUMNS = (
 )
 COLUMNS = GENERATION_COLUMNS + EXTRA_COLUMNS + ("final",)
 
-_Pending = tuple[str, bytes, "Callable[[], None] | None", asyncio.Future]
-
-
 class Journal:
     """Appends rows to ``<directory>/<shard>.jsonl`` durably. Use as an async context manager."""
 
@@ -46,8 +42,9 @@ class Journal:
         self.directory.mkdir(parents=True, exist_ok=True)
         self.fsync = fsync
         self._files: dict[str, int] = {}
-        self._pending: list[_Pending] = []
-        self._flusher: asyncio.Task | None = None
+        self._unsynced: set[int] = set()
+        self._waiters: list[asyncio.Future] = []
+        self._syncer: asyncio.Task | None = None
 
     async def __aenter__(self) -> Journal:
         return self
@@ -55,43 +52,37 @@ class Journal:
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
-    async def append(self, shard: str, row: dict,
-                     before: Callable[[], None] | None = None) -> None:
-        """Write one row (after running ``before`` in the writer thread); returns once on disk."""
+    async def append(self, shard: str, row: dict) -> None:
+        """Write one row; returns once it is on disk."""
         line = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        fd = self._files.get(shard) or self._open(shard)
+        data = memoryview(line)
+        while data:  # O_APPEND: one write per line, whole lines at the end of the file
+            data = data[os.write(fd, data):]
+        if not self.fsync:
+            return
+        self._unsynced.add(fd)
         done = asyncio.get_running_loop().create_future()
-        self._pending.append((shard, line, before, done))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        self._waiters.append(done)
+        if self._syncer is None or self._syncer.done():
+            self._syncer = asyncio.create_task(self._sync())
         await done
 
-    async def _flush(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
+    async def _sync(self) -> None:
+        """Group commit: one fsync per file covers every line written before it started."""
+        while self._waiters:
+            waiters, self._waiters = self._waiters, []
+            files, self._unsynced = self._unsynced, set()
             try:
-                await asyncio.to_thread(self._write, batch)
-            except Exception as exc:  # every waiter of the batch learns it failed
-                for *_, done in batch:
+                await asyncio.to_thread(_fsync_all, files)
+            except Exception as exc:
+                for done in waiters:
                     if not done.done():
                         done.set_exception(exc)
             else:
-                for *_, done in batch:
+                for done in waiters:
                     if not done.done():
                         done.set_result(None)
-
-    def _write(self, batch: list[_Pending]) -> None:
-        chunks: dict[str, list[bytes]] = {}
-        for shard, line, before, _ in batch:
-            if before is not None:
-                before()
-            chunks.setdefault(shard, []).append(line)
-        for shard, lines in chunks.items():
-            fd = self._files.get(shard) or self._open(shard)
-            data = memoryview(b"".join(lines))
-            while data:
-                data = data[os.write(fd, data):]
-            if self.fsync:
-                os.fsync(fd)
 
     def _open(self, shard: str) -> int:
         path = self.directory / f"{shard}{SUFFIX}"
@@ -101,18 +92,14 @@ class Journal:
         if size and os.pread(fd, 1, size - 1) != b"\n":  # torn line of a killed writer
             os.write(fd, b"\n")
         if new and self.fsync:  # make the new file's name durable too
-            folder = os.open(self.directory, os.O_RDONLY)
-            try:
-                os.fsync(folder)
-            finally:
-                os.close(folder)
+            _fsync_all([os.open(self.directory, os.O_RDONLY)], close=True)
         self._files[shard] = fd
         return fd
 
     async def aclose(self) -> None:
         """Wait for pending rows, then close the files."""
-        if self._flusher is not None:
-            await self._flusher
+        if self._syncer is not None:
+            await self._syncer
         for fd in self._files.values():
             os.close(fd)
         self._files.clear()
@@ -167,6 +154,15 @@ def read_frame(directory: str | os.PathLike):
     }
     frame = pl.DataFrame(read_rows(directory), schema=schema, orient="row")
     return frame.with_columns(pl.col("created_at").str.to_datetime(time_zone="UTC"))
+
+
+def _fsync_all(fds, *, close: bool = False) -> None:
+    for fd in fds:
+        try:
+            os.fsync(fd)
+        finally:
+            if close:
+                os.close(fd)
 
 
 def _order(row: dict) -> tuple:
