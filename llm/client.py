@@ -11,11 +11,9 @@ the CPU per request of the default one).
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import time
-import uuid
 
 import httpx2
 import openai
@@ -107,9 +105,6 @@ class OpenAIBackend(Backend):
                                     max_keepalive_connections=concurrency)
         self._client: openai.AsyncOpenAI | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        # Our own idempotency keys spare the client a uuid4 (an os.urandom call) per request.
-        self._run_id = uuid.uuid4().hex
-        self._serial = itertools.count()
 
     def _connect(self) -> openai.AsyncOpenAI:
         """The client of the running event loop (connections belong to one loop)."""
@@ -129,7 +124,6 @@ class OpenAIBackend(Backend):
         client = self._connect()
         start = time.perf_counter()
         raw = await client.post("/chat/completions", body=request_body(self.model, messages, params),
-                                options={"idempotency_key": f"{self._run_id}-{next(self._serial)}"},
                                 cast_to=httpx2.Response)
         latency_ms = (time.perf_counter() - start) * 1000
         try:

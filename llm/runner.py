@@ -148,7 +148,8 @@ class _Run:
         self.summary = RunSummary()
         self.in_flight = 0
         self.paid_attempts = 0
-        self.sharing: dict[str, asyncio.Future] = {}
+        self.sharing: dict[str, asyncio.Future] = {}  # request key -> answer of the sample asking
+        self.prior_attempts: dict[str, int] = {}
         self.journal: Journal | None = None
 
     async def execute(self, requests: list[Request]) -> RunSummary:

@@ -332,3 +332,9 @@ def test_driver_rejects_unusable_arguments(tmp_path):
                              "--journal", str(tmp_path / "j")], cwd=REPO, capture_output=True,
                             text=True, env={**os.environ, "OPENAI_API_KEY": "test"})
     assert result.returncode == 2 and "missing.jsonl" in result.stderr
+
+
+def test_rate_limits_pass_every_request(tmp_path):
+    with serve_in_thread(ServerConfig()) as server:
+        summary = run(make_requests(40), server, tmp_path, rpm=60_000, tpm=10_000_000)
+    assert summary.ok == 40
