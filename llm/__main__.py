@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-attempts", type=int, default=MAX_ATTEMPTS)
     p.add_argument("--give-up-after", type=float, default=GIVE_UP_AFTER_S, help="seconds")
     p.add_argument("--backoff", type=float, default=BACKOFF_INITIAL_S, help="first backoff, seconds")
-    p.add_argument("--progress", action="store_true", help="show a live progress bar")
+    p.add_argument("--progress", action="store_true", help="live progress bar on stderr")
     args = p.parse_args(argv)
     try:
         requests = read_requests(args.requests)
@@ -56,9 +56,11 @@ def main(argv: list[str] | None = None) -> int:
     with contextlib.ExitStack() as stack:
         bar = None
         if args.progress:
+            from rich.console import Console
+
             from llm.progress import RichProgress
 
-            bar = stack.enter_context(RichProgress())
+            bar = stack.enter_context(RichProgress(console=Console(stderr=True)))
         summary = asyncio.run(generate(
             requests, backend, journal_dir=args.journal, cache_dir=args.cache,
             concurrency=args.concurrency, max_cost_usd=args.max_cost, rpm=args.rpm,
