@@ -441,7 +441,7 @@ _REC_BOOL = {"p_absent", "rr_irregular"}
 def _codes(values: np.ndarray, names: Sequence[str]) -> pl.Series:
     idx = np.where(np.isnan(values), -1, values).astype(np.int64)
     lut = np.array(list(names) + [None], dtype=object)
-    return pl.Series(lut[idx], dtype=pl.Utf8)
+    return pl.Series(lut[idx].tolist(), dtype=pl.Utf8)  # an all-None object array cannot be cast
 
 
 def _flags(rec: np.ndarray, lf: np.ndarray) -> list[list[str]]:
