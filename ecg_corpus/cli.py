@@ -171,6 +171,57 @@ def prompts(warehouse: WarehouseOpt,
                   f"{counts['refused']} refused by the identifier guard")
 
 
+BackendOpt = Annotated[Optional[str], typer.Option(
+    help="rules (offline protocol writer) or openai (any OpenAI-compatible endpoint); default: openai when "
+         "DEEPSEEK_API_KEY or OPENAI_API_KEY is set, else rules.")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="Endpoint root (default DeepSeek).")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="Model name (default deepseek-chat).")]
+ConcurrencyOpt = Annotated[int, typer.Option(help="Requests in flight, all shards together.")]
+MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="Stop new requests at this cost (USD).")]
+LimitOpt = Annotated[Optional[int], typer.Option(help="At most this many samples.")]
+
+
+def _backend_name(backend: str | None) -> str:
+    from flows.generate import default_backend
+
+    name = backend or default_backend()
+    if name not in ("rules", "openai"):
+        raise UsageError(f"--backend must be rules or openai, not {name!r}")
+    return name
+
+
+@app.command()
+def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+             concurrency: ConcurrencyOpt = 32, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
+             rpm: Annotated[Optional[float], typer.Option(help="Requests per minute.")] = None,
+             tpm: Annotated[Optional[float], typer.Option(help="Tokens per minute.")] = None,
+             timeout: Annotated[Optional[float], typer.Option(help="Longest silence per request, s.")] = None,
+             refresh: Annotated[bool, typer.Option(help="Bypass the response cache.")] = False) -> None:
+    """Answer the pending prompts with the LLM (or the rules writer) into `generations`."""
+    from flows.generate import make_backend
+    from llm.progress import RichProgress
+    from stages import generate as stage
+
+    wh = _existing_warehouse(warehouse)
+    name = _backend_name(backend)
+    try:
+        client = make_backend(name, model, base_url, concurrency, timeout)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if concurrency < 1 or (limit is not None and limit < 0):
+        raise UsageError("--concurrency must be at least 1 and --limit not negative")
+    with RichProgress(f"generate ({name})", console=console) as bar:
+        try:
+            summary = stage.run(wh, client, limit=limit, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm,
+                                tpm=tpm, refresh=refresh, progress=bar)
+        except ValueError as exc:  # e.g. --max-cost for a model with no price
+            raise UsageError(str(exc)) from None
+    d = summary.to_dict()
+    console.print(f"generate: {d['total']} samples: {d['ok']} answered, {d['cached']} from cache, {d['skipped']} "
+                  f"already done, {d['failed']} failed, {d['stopped']} stopped by the budget; {d['attempts']} requests, "
+                  f"${d['cost_usd']:.4f}" + (f"; errors {d['errors']}" if d["errors"] else ""))
+
+
 @app.command()
 def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], warehouse: WarehouseOpt) -> None:
     """Print a record's features, findings and rendered prompt."""
@@ -230,7 +281,8 @@ def run(warehouse: WarehouseOpt,
         ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
         workers: Annotated[int, typer.Option(help="Processes for feature extraction.")] = 2,
         dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
-        ) -> None:
+        backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+        concurrency: ConcurrencyOpt = 32, max_cost: MaxCostOpt = None, limit: LimitOpt = None) -> None:
     """All stages as the Prefect `corpus` flow."""
     from flows.corpus import corpus_flow
 
@@ -238,10 +290,20 @@ def run(warehouse: WarehouseOpt,
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     wh = _warehouse(warehouse)
+    name = _backend_name(backend)
     result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, workers=workers, dask_address=dask_address,
-                         **sources)
+                         backend=name, model=model, base_url=base_url, concurrency=concurrency, max_cost_usd=max_cost,
+                         limit=limit, **sources)
     print_ingest_summary(wh, result["records"])
-    console.print(f"features: {result['features']}")
+    summary = Table(title="stages")
+    for col in ("stage", "counts"):
+        summary.add_column(col)
+    for stage in ("features", "findings", "prompts"):
+        summary.add_row(stage, ", ".join(f"{k} {v}" for k, v in result[stage].items()))
+    g = result["generate"]
+    summary.add_row(f"generate ({name})", f"samples {g['total']}, ok {g['ok']}, cached {g['cached']}, "
+                                          f"already done {g['skipped']}, failed {g['failed']}, cost ${g['cost_usd']:.4f}")
+    console.print(summary)
     console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM records LIMIT 5\")")
 
 

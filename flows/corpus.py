@@ -9,6 +9,7 @@ from prefect import flow, task
 
 from flows.features import features_flow_on
 from flows.findings import findings_flow
+from flows.generate import generate_flow
 from flows.ingest import ingest_flow
 from flows.prompts import prompts_flow
 from sources.sample import write_sample
@@ -31,8 +32,11 @@ def write_sample_task(warehouse: str, layout: str, n: int, seed: int) -> str:
 @flow(name="corpus")
 def corpus_flow(warehouse: str, sample: bool = False, n: int = 12, seed: int = 0,
                 ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None,
-                workers: int = 2, dask_address: str | None = None) -> dict:
-    """Sample (optional) -> ingest -> features -> findings -> prompts; returns each stage's counts."""
+                workers: int = 2, dask_address: str | None = None, backend: str = "rules",
+                model: str | None = None, base_url: str | None = None, concurrency: int = 32,
+                max_cost_usd: float | None = None, limit: int | None = None) -> dict:
+    """Sample (optional) -> ingest -> features -> findings -> prompts -> generate; returns each
+    stage's counts."""
     if sample:
         ptbxl = ptbxl or write_sample_task(warehouse, "ptbxl", n, seed)
         mimic = mimic or write_sample_task(warehouse, "mimic", n, seed + 1)
@@ -40,4 +44,5 @@ def corpus_flow(warehouse: str, sample: bool = False, n: int = 12, seed: int = 0
     counts["features"] = features_flow_on(workers, dask_address)(warehouse)
     counts["findings"] = findings_flow(warehouse)
     counts["prompts"] = prompts_flow(warehouse)
+    counts["generate"] = generate_flow(warehouse, backend, model, base_url, concurrency, max_cost_usd, limit)
     return counts

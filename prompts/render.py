@@ -8,7 +8,6 @@ context caching) serves the shared part. Every number in a rendered prompt is a 
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import re
 from functools import lru_cache
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import jinja2
 
+from llm import prompt_sha256  # noqa: F401 - the one hash of a prompt, shared with generations
 from protocol.criteria import load as load_criteria
 from protocol.steps import STEPS
 
@@ -71,10 +71,6 @@ def template_version(kind: str) -> str:
     """sha256 (16 hex) of the template texts behind a prompt kind."""
     names = {"interpretation": ("system.j2", "interpretation.j2"), "evidence": ("evidence.j2",)}[kind]
     return hashlib.sha256("\0".join(_text(n) for n in names).encode()).hexdigest()[:16]
-
-
-def prompt_sha256(messages: list[dict]) -> str:
-    return hashlib.sha256(json.dumps(messages, ensure_ascii=False, sort_keys=True).encode()).hexdigest()
 
 
 def label_text(labels: list[str], descriptions: dict[str, str]) -> str:

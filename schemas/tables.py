@@ -108,7 +108,28 @@ PROMPTS = pa.DataFrameSchema(
     strict=True,
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {"prompts": PROMPTS, "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
+GENERATIONS = pa.DataFrameSchema(
+    {
+        "sample_id": _col(STR, nullable=False),
+        "prompt_sha256": _col(STR, nullable=False),
+        "backend": _col(STR, nullable=False),
+        "model": _col(STR),
+        "attempt": _col(I64, pa.Check.ge(1), nullable=False),
+        "status": _col(STR, pa.Check.isin(["ok", "error"]), nullable=False),
+        "response": _col(STR),
+        "tokens_in": _col(I64, pa.Check.ge(0)),
+        "tokens_out": _col(I64, pa.Check.ge(0)),
+        "latency_ms": _col(F64, pa.Check.ge(0)),
+        "error": _col(STR),
+    },
+    strict=False,
+    checks=[pa.Check(
+        lambda data: data.lazyframe.select((pl.col("status") == "ok") | pl.col("error").is_not_null()),
+        error="a failed attempt needs its reason",
+    )],
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {"prompts": PROMPTS, "generations": GENERATIONS, "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
                                           "findings": FINDINGS}
 
 

@@ -1,0 +1,117 @@
+"""Generate stage: ``prompts`` -> LLM (``llm.generate``) -> ``generations``.
+
+Requests are the prompts not yet answered; their journal shard is the prompts part they come
+from, under ``<warehouse>/_llm/journal/<backend>-<model>/``, and the content-addressed cache is
+``<warehouse>/_llm/cache/`` (shared by every run and machine that shares the warehouse). After
+the run each touched shard's journal becomes its ``generations`` part, all attempts included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Callable
+
+import polars as pl
+
+import llm
+from prompts import rules_writer
+from prompts.render import label_text
+from sources.vocabulary import concepts
+from warehouse import Warehouse
+
+LLM_DIR = "_llm"
+INTERPRETATION_PARAMS = {"temperature": 0.3, "max_tokens": 4096}
+
+
+class RulesBackend(llm.Backend):
+    """The deterministic protocol writer behind the client interface (``backend='rules'``).
+
+    It answers a prompt from the record's measured facts, looked up by the prompt's hash."""
+
+    name = "rules"
+    model = "rules-protocol-writer-1"  # priced by the "rules" row of llm/prices.csv (free)
+    cacheable = False
+
+    def __init__(self, answers: dict[str, Callable[[], str]]) -> None:
+        self._answers = answers
+
+    async def generate(self, messages: list[dict], params: dict) -> llm.Response:
+        key = llm.prompt_sha256(messages)
+        if key not in self._answers:
+            raise ValueError("the rules backend answers only prompts built by this warehouse's prompts stage")
+        text = self._answers[key]()
+        return llm.Response(text=text, tokens_in=0, tokens_out=0, finish_reason="stop", model=self.model)
+
+
+def rules_backend(warehouse: Warehouse, prompts: pl.DataFrame) -> RulesBackend:
+    """A rules backend for these prompt rows, from their records' features, findings and labels."""
+    ids = prompts["record_id"].unique().implode()
+    feats = {r["record_id"]: r for r in warehouse.read("features").filter(pl.col("record_id").is_in(ids)).iter_rows(named=True)}
+    found = warehouse.read("findings").filter(pl.col("record_id").is_in(ids)).partition_by("record_id", as_dict=True)
+    labels = dict(warehouse.read("records", ["record_id", "labels"]).filter(pl.col("record_id").is_in(ids)).rows())
+    names = concepts()
+
+    def answer(rid: str) -> Callable[[], str]:
+        def write() -> str:
+            fd = {r["criterion"]: r for r in found[(rid,)].iter_rows(named=True)}
+            described = [x for x in label_text(labels.get(rid) or [], names).split("; ") if x]
+            return rules_writer.write(feats[rid], fd, described)
+        return write
+
+    return RulesBackend({sha: answer(rid) for sha, rid in prompts.select("prompt_sha256", "record_id").rows()})
+
+
+def journal_dir(warehouse: Warehouse, backend: llm.Backend):
+    slug = re.sub(r"[^A-Za-z0-9._-]", "_", f"{backend.name}-{backend.model}")
+    return warehouse.root / LLM_DIR / "journal" / slug
+
+
+def requests(prompts: pl.DataFrame) -> list[llm.Request]:
+    return [llm.Request(sample_id=sid, shard=part, messages=json.loads(messages), params=dict(INTERPRETATION_PARAMS))
+            for sid, part, messages in prompts.select("sample_id", "part", "messages").rows()]
+
+
+def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None = None) -> pl.DataFrame:
+    """Interpretation prompts whose sample has no ``ok`` answer from this backend yet, in order."""
+    frames = [pl.read_parquet(p).with_columns(part=pl.lit(p.stem)) for p in warehouse.parts("prompts")]
+    if not frames:
+        return pl.DataFrame(schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "prompt_sha256": pl.Utf8,
+                                    "messages": pl.Utf8, "part": pl.Utf8})
+    prompts = pl.concat(frames).filter(pl.col("kind") == "interpretation").sort("sample_id")
+    done = llm.read_frame(journal_dir(warehouse, backend)) if journal_dir(warehouse, backend).exists() else None
+    if done is not None and done.height:
+        ok = done.filter((pl.col("status") == "ok") & pl.col("final"))
+        prompts = prompts.join(ok.select("sample_id", "prompt_sha256"), on=["sample_id", "prompt_sha256"], how="anti")
+    return prompts.head(limit) if limit is not None else prompts
+
+
+def publish(warehouse: Warehouse, backend: llm.Backend, shards: list[str]) -> int:
+    """Turn the journals of ``shards`` into ``generations`` parts; returns the rows written."""
+    rows = llm.read_frame(journal_dir(warehouse, backend))
+    n = 0
+    for shard in shards:
+        part = rows.filter(pl.col("shard") == shard)
+        if part.height:
+            warehouse.write("generations", part, f"{shard}.{journal_dir(warehouse, backend).name}")
+            n += part.height
+    warehouse.refresh()
+    return n
+
+
+def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, limit: int | None = None,
+        concurrency: int = llm.runner.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None,
+        rpm: float | None = None, tpm: float | None = None, refresh: bool = False, progress=None,
+        retry: llm.RetryPolicy | None = None) -> llm.RunSummary:
+    """Answer the pending interpretation prompts with ``backend`` (``None``: the rules writer)
+    and publish ``generations``."""
+    prompts = select_prompts(warehouse, backend or RulesBackend({}), limit)
+    backend = backend or rules_backend(warehouse, prompts)
+    reqs = requests(prompts) if prompts.height else []
+    summary = asyncio.run(llm.generate(
+        reqs, backend, journal_dir=journal_dir(warehouse, backend), cache_dir=warehouse.root / LLM_DIR / "cache",
+        concurrency=concurrency, max_cost_usd=max_cost_usd, rpm=rpm, tpm=tpm, refresh=refresh, progress=progress,
+        **({"retry": retry} if retry else {})))
+    publish(warehouse, backend, sorted({r.shard for r in reqs}))
+    return summary
