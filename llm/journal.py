@@ -1,11 +1,12 @@
 """Crash-safe, append-only journal of attempts: one JSONL file per shard.
 
-Every attempt is one line. `Journal.append` writes the line at once and returns only when
-it is ``fsync``-ed, so a result counts only when it is durable; appends that arrive while
-an ``fsync`` runs share the next one (group commit), which runs in a worker thread, off
-the event loop.
-A process killed mid-write leaves at most a torn last line: readers skip it and the next
-writer starts on a fresh line.
+Every attempt is one line. `Journal.append` writes the line at once (so it survives the
+process being killed) and returns only once it is ``fsync``-ed (so it survives the machine
+failing): a result counts only when it is durable. Appends that arrive while an ``fsync``
+runs share the next one (group commit), run in a worker thread off the event loop, along
+with each append's optional ``then`` action (the runner's cache write). A process killed
+mid-write leaves at most a torn last line: readers skip it and the next writer starts on a
+fresh line.
 
 `read_rows` turns a journal into the ``generations`` table: every attempt, except that a
 sample keeps only its latest ``ok`` row, and ``final`` marks each sample's outcome.
@@ -17,7 +18,7 @@ import asyncio
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,7 @@ EXTRA_COLUMNS = (
 )
 COLUMNS = GENERATION_COLUMNS + EXTRA_COLUMNS + ("final",)
 
+
 class Journal:
     """Appends rows to ``<directory>/<shard>.jsonl`` durably. Use as an async context manager."""
 
@@ -44,6 +46,7 @@ class Journal:
         self._files: dict[str, int] = {}
         self._unsynced: set[int] = set()
         self._waiters: list[asyncio.Future] = []
+        self._actions: list[Callable[[], None]] = []
         self._syncer: asyncio.Task | None = None
 
     async def __aenter__(self) -> Journal:
@@ -52,16 +55,19 @@ class Journal:
     async def __aexit__(self, *exc) -> None:
         await self.aclose()
 
-    async def append(self, shard: str, row: dict) -> None:
-        """Write one row; returns once it is on disk."""
+    async def append(self, shard: str, row: dict, then: Callable[[], None] | None = None) -> None:
+        """Write one row; returns once it is on disk and ``then`` has run in the writer thread."""
         line = (json.dumps(row, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
         fd = self._files.get(shard) or self._open(shard)
         data = memoryview(line)
         while data:  # O_APPEND: one write per line, whole lines at the end of the file
             data = data[os.write(fd, data):]
-        if not self.fsync:
+        if self.fsync:
+            self._unsynced.add(fd)
+        if then is not None:
+            self._actions.append(then)
+        elif not self.fsync:
             return
-        self._unsynced.add(fd)
         done = asyncio.get_running_loop().create_future()
         self._waiters.append(done)
         if self._syncer is None or self._syncer.done():
@@ -73,8 +79,9 @@ class Journal:
         while self._waiters:
             waiters, self._waiters = self._waiters, []
             files, self._unsynced = self._unsynced, set()
+            actions, self._actions = self._actions, []
             try:
-                await asyncio.to_thread(_fsync_all, files)
+                await asyncio.to_thread(_run_then_fsync, actions, files)
             except Exception as exc:
                 for done in waiters:
                     if not done.done():
@@ -154,6 +161,15 @@ def read_frame(directory: str | os.PathLike):
     }
     frame = pl.DataFrame(read_rows(directory), schema=schema, orient="row")
     return frame.with_columns(pl.col("created_at").str.to_datetime(time_zone="UTC"))
+
+
+def _run_then_fsync(actions: list[Callable[[], None]], fds: set[int]) -> None:
+    for action in actions:
+        try:
+            action()
+        except Exception:  # an action's failure must not fail the rows of the batch
+            log.exception("journal: a post-write action failed")
+    _fsync_all(fds)
 
 
 def _fsync_all(fds, *, close: bool = False) -> None:

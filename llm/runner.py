@@ -227,14 +227,9 @@ class _Run:
             await self._record_error(req, key, state, exc, verdict)
             self._count(req, "failed")
             return None
-        if self.cache:  # before the journal: a crash in between leaves it cached, not lost
-            try:
-                self.cache.put(key, kind=self.backend.name, model=self.backend.model,
-                               messages=req.messages, params=req.params, response=response)
-            except OSError as exc:
-                log.warning("cache write failed for %s: %s", req.sample_id, exc)
         await self.journal.append(
-            req.shard, self._row(req, key, state.number, "ok", response, cost=self._cost(response)))
+            req.shard, self._row(req, key, state.number, "ok", response, cost=self._cost(response)),
+            then=self._cache_writer(req, key, response))
         self._count(req, "ok")
         return response
 
@@ -280,6 +275,14 @@ class _Run:
         if self.price:
             s.cost_usd += self.price.cost(response)
             self.paid_attempts += 1
+
+    def _cache_writer(self, req: Request, key: str, response: Response) -> Callable[[], None] | None:
+        """Stores the answer in the cache; run by the journal's writer thread."""
+        if self.cache is None:
+            return None
+        data = self.cache.entry(key, kind=self.backend.name, model=self.backend.model,
+                                messages=req.messages, params=req.params, response=response)
+        return lambda: self.cache.store(key, data)
 
     async def _record_cached(self, req: Request, key: str, attempt: int, response: Response) -> None:
         await self.journal.append(req.shard, self._row(req, key, attempt, "ok", response, cost=0.0, cached=True))

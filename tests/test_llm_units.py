@@ -166,3 +166,15 @@ def test_token_bucket_never_exceeds_its_rate():
 
     # The first take is free; each later one waits for a refill.
     assert asyncio.run(drain()) >= (takes - 1) / rate_per_s * 0.95
+
+
+def test_journal_runs_actions_and_survives_their_failure(tmp_path):
+    ran = []
+
+    async def write():
+        async with Journal(tmp_path) as journal:
+            await journal.append("s0", {"sample_id": "a"}, then=lambda: ran.append("a"))
+            await journal.append("s0", {"sample_id": "b"}, then=lambda: 1 / 0)
+
+    asyncio.run(write())
+    assert ran == ["a"] and [r["sample_id"] for r in iter_journal(tmp_path)] == ["a", "b"]
