@@ -1,10 +1,12 @@
 """`generate`: run requests through a backend, at most once per answer, surviving crashes.
 
 For each request, in order: skip it if the journal already holds an ``ok`` answer to the
-same request (same `cache_key`); else serve it from the response cache; else send it,
-retrying within the `RetryPolicy`. Every attempt becomes one journal row, durable before
-it counts. Requests run in shard order through one pool of workers, so consecutive shards
-overlap within the global cap (``concurrency``, plus optional RPM/TPM limits).
+same request (same `cache_key`); else take the answer of an identical request of this run,
+or the response cache's; else send it, retrying within the `RetryPolicy`. Every attempt
+becomes one journal row, written at once and counted once ``fsync``-ed; a new answer is
+stored in the cache alongside. Requests run in shard order through one pool of workers, so
+consecutive shards overlap within the global cap (``concurrency``, plus optional RPM/TPM
+limits).
 
 ``max_cost_usd`` applies to this call: no new request starts once the cost so far plus
 the expected cost of the requests in flight reaches it; finished work is kept.
