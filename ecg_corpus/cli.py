@@ -279,7 +279,8 @@ def run(warehouse: WarehouseOpt,
         n: Annotated[int, typer.Option("--n", help="Records per sample layout.")] = 12,
         seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
         ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
-        workers: Annotated[int, typer.Option(help="Processes for feature extraction.")] = 2,
+        workers: Annotated[int, typer.Option(help="Processes for feature extraction (1: one process, "
+                                                  "Numba threads on every core).")] = 1,
         dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
         backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
         concurrency: ConcurrencyOpt = 32, max_cost: MaxCostOpt = None, limit: LimitOpt = None) -> None:

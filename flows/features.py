@@ -23,10 +23,12 @@ def features_flow(warehouse: str, force: bool = False) -> dict[str, int]:
     return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "usable")}}
 
 
-def features_flow_on(workers: int = 2, dask_address: str | None = None):
-    """The flow bound to a local process pool, or to a Dask scheduler (prefect-dask)."""
+def features_flow_on(workers: int = 1, dask_address: str | None = None):
+    """The flow on threads (FeatureDB's Numba kernels already use every core of the process),
+    on a local pool of ``workers`` processes, or on a Dask scheduler (prefect-dask)."""
     if dask_address:
         from prefect_dask import DaskTaskRunner
 
         return features_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
-    return features_flow.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers))
+    return features_flow.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers)) if workers > 1 \
+        else features_flow

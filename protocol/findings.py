@@ -25,8 +25,7 @@ def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     feats = pl.read_parquet(warehouse.table_dir("features") / f"{part}.parquet")
     leads = pl.read_parquet(warehouse.table_dir("lead_features") / f"{part}.parquet")
-    records = warehouse.sql(f"SELECT record_id, sex, age FROM records WHERE record_id IN "
-                            f"(SELECT record_id FROM read_parquet('{warehouse.table_dir('features') / part}.parquet'))")
+    records = warehouse.read("records", ["record_id", "sex", "age"]).filter(pl.col("record_id").is_in(feats["record_id"].implode()))
     found = evaluate(facts(feats, leads, records))
     warehouse.write("findings", found, part)
     return {"records": feats.height, "positive": int(found["positive"].sum())}

@@ -8,6 +8,7 @@ feature parts are newer than its records part is done.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -22,6 +23,9 @@ from warehouse import Warehouse
 
 N_SAMPLES = 10 * FS  # records are measured on their first 10 s, padded with NaN when shorter
 BATCH = 256
+# FeatureDB's Numba kernels already run on every core; one call at a time per process (the
+# default "workqueue" threading layer refuses concurrent parallel calls from several threads).
+_EXTRACT = threading.Lock()
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
@@ -49,7 +53,8 @@ def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
     parts = []
     for a in range(0, len(ids), BATCH):
         signals, errors = load(paths[a : a + BATCH])
-        f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
+        with _EXTRACT:
+            f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
         parts.append(featuredb.Features(f.records.with_columns(error=pl.Series(errors, dtype=pl.Utf8)), f.leads))
     if not parts:
         empty = featuredb.extract(np.zeros((0, 12, N_SAMPLES), np.float32))
