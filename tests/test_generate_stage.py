@@ -1,0 +1,91 @@
+"""The generate stage over the warehouse: the offline rules writer, and the OpenAI-compatible
+client against the loopback server, faults included; reruns send nothing."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import polars as pl
+import pytest
+
+import llm
+from prompts import stage as prompts_stage
+from protocol import findings
+from protocol.steps import STEPS
+from sources.ingest import ingest
+from stages import features, generate
+from tests.openai_server import ServerConfig, serve_in_thread
+from tests.test_prompts import _numbers, _traceable
+from warehouse import Warehouse
+
+FAST = llm.RetryPolicy(max_attempts=8, give_up_after_s=60, backoff_initial_s=0.005, backoff_max_s=0.02)
+FORMAT = re.compile(r"^<think>\n" + "".join(rf"\*\*{re.escape(s.heading)}\*\*\n[^\n*]+\n" for s in STEPS)
+                    + r"</think>\n[^\n]+\n<answer>[^<\n]*</answer>$")
+
+
+@pytest.fixture()
+def prompted(sample_mimic, tmp_path) -> Warehouse:
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"mimic": sample_mimic})
+    features.run(wh)
+    findings.run(wh)
+    prompts_stage.run(wh)
+    return wh
+
+
+def test_rules_writer_fills_generations_in_the_fixed_format(prompted):
+    summary = generate.run(prompted)
+    assert (summary.total, summary.ok, summary.failed) == (8, 8, 0)
+    gen = prompted.sql("SELECT * FROM generations ORDER BY sample_id")
+    assert gen.height == 8 and set(gen["backend"]) == {"rules"} and set(gen["status"]) == {"ok"}
+    prompts = prompted.read("prompts")
+    assert gen.join(prompts, on=["sample_id", "prompt_sha256"]).height == 8  # every answer names its prompt
+    feats, leads, found = prompted.read("features"), prompted.read("lead_features"), prompted.read("findings")
+    for sid, text in gen.select("sample_id", "response").rows():
+        assert FORMAT.match(text), text
+        rid = sid.split("#")[0]
+        allowed = _traceable(*(t.filter(pl.col("record_id") == rid) for t in (feats, leads, found)))
+        assert [n for n in _numbers(text) if n not in allowed] == []
+    labels = prompted.sql("SELECT labels FROM records WHERE record_id = 'mimic:40000000'").item()
+    answer = gen.filter(pl.col("sample_id") == "mimic:40000000#interpretation")["response"].item()
+    assert len(re.search("<answer>(.*)</answer>", answer).group(1).split("; ")) == len(labels)
+    assert generate.run(prompted).total == 0  # nothing left to do
+
+
+def test_limit_then_the_rest(prompted):
+    assert generate.run(prompted, limit=3).ok == 3
+    assert prompted.sql("SELECT count(*) FROM generations").item() == 3
+    assert generate.run(prompted).ok == 5
+    assert prompted.sql("SELECT count(DISTINCT sample_id) FROM generations").item() == 8
+
+
+def test_openai_backend_with_faults_then_a_rerun_sends_nothing(prompted):
+    config = ServerConfig(faults={"rate_limit": 0.15, "server_error": 0.15, "blank": 0.1}, retry_after_s=0.01, seed=3)
+    with serve_in_thread(config) as server:
+        backend = llm.OpenAIBackend("deepseek-chat", base_url=server.url, api_key="test", timeout_s=5)
+        summary = generate.run(prompted, backend, concurrency=4, retry=FAST)
+        assert summary.ok + summary.failed == 8 and summary.ok >= 7
+        first = server.stats()
+        assert all(p["ok"] <= 1 for p in first["prompts"].values())  # no prompt paid twice
+        backend = llm.OpenAIBackend("deepseek-chat", base_url=server.url, api_key="test", timeout_s=5)
+        again = generate.run(prompted, backend, concurrency=4, retry=FAST)
+        assert server.stats()["requests"] == first["requests"] + again.attempts
+        assert again.ok == 0 and again.attempts <= 8 - summary.ok
+    gen = prompted.sql("SELECT * FROM generations WHERE final")
+    assert gen.height == 8 and gen["sample_id"].n_unique() == 8
+    assert set(gen["backend"]) == {"openai"}
+    errors = prompted.sql("SELECT error FROM generations WHERE status = 'error'")["error"]
+    assert errors.is_not_null().all()
+
+
+def test_cli_generate(prompted):
+    run = lambda *a: subprocess.run([sys.executable, "-m", "ecg_corpus", "generate", "-w", str(prompted.root), *a],  # noqa: E731
+                                    capture_output=True, text=True, env={"PATH": "", "HOME": str(prompted.root)})
+    res = run("--backend", "rules", "--limit", "2")
+    assert res.returncode == 0 and "2 answered" in res.stdout, res.stderr
+    res = run("--backend", "openai")
+    assert res.returncode == 2 and "no API key" in res.stderr
+    res = run()  # no key set: the offline rules writer
+    assert res.returncode == 0 and "6 answered" in res.stdout
