@@ -74,8 +74,8 @@ P_END_GUARD_MS = 6.0
 #: PR level: mean of the beat over [QRS onset - PR_LEVEL_MS, QRS onset - 2 ms] (ms).
 PR_LEVEL_MS = 14.0
 #: P onset / offset: spatial magnitude falls below this fraction of its maximum.
-P_ON_FRAC = 0.15
-P_OFF_FRAC = 0.15
+P_ON_FRAC = 0.12
+P_OFF_FRAC = 0.05
 #: P present on the median beat: spatial P magnitude above floor by this much (mV).
 P_MIN_MV = 0.04
 #: Per-lead P: amplitude below this (mV) leaves the lead's P duration unmeasured.

@@ -34,7 +34,7 @@ SEARCHBACK_RR = 1.6
 #: ... with this fraction of the threshold.
 SEARCHBACK_FRAC = 0.5
 #: T-wave rejection (Pan & Tompkins): a candidate within this of the previous beat (ms) ...
-T_WAVE_WINDOW_MS = 360.0
+T_WAVE_WINDOW_MS = 420.0
 #: ... whose integrated slope is below this fraction of the previous beat's is a T wave.
 T_WAVE_SLOPE_FRAC = 0.6
 #: Alignment: maximum shift (ms) and half-width of the correlation window (ms).

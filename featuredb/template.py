@@ -152,17 +152,23 @@ def median_beats(g, good, fs):
     excl = int(round(NOISE_EXCLUDE_MS * fs / 1000.0))
     buf = np.empty(max(ns, 1))
     min_count = max(1, (ns + 2) // 3)
+    # per lead, beats are first copied sample-major (L, ns) so each sample's values are
+    # contiguous, then sorted in place (insertion sort, NaN dropped)
+    tb = np.empty((L, max(ns, 1)))
     for l in range(n_leads):
         if not good[l]:
             continue
+        for s in range(ns):
+            for k in range(L):
+                tb[k, s] = g[s, l, k]
         acc = 0.0
         nacc = 0
         for k in range(L):
+            row = tb[k]
             m = 0
             for s in range(ns):
-                v = g[s, l, k]
+                v = row[s]
                 if not np.isnan(v):
-                    # insertion sort
                     j = m
                     while j > 0 and buf[j - 1] > v:
                         buf[j] = buf[j - 1]
