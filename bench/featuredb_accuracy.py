@@ -9,8 +9,9 @@ peak marks; per beat the global onset is the earliest lead onset and the global 
 latest lead offset after dropping the single most extreme lead at each end; the record
 value is the median over the annotated beats.  P duration = P off - P on, PR = QRS on -
 P on, QRS = QRS off - QRS on, QT = T off - QRS on; HR from the annotated RR intervals.
-neurokit2 (per-lead ``ecg_delineate(method="dwt")`` on lead-II R peaks) gets the same
-global rule.  Differences are method - reference (ms, bpm).
+neurokit2 (its own pipeline per lead: ``ecg_clean``, ``ecg_peaks``,
+``ecg_delineate(method="dwt")``) gets the same global rule over the beats in the annotated
+span.  Differences are method - reference (ms, bpm).
 """
 
 from __future__ import annotations
@@ -80,6 +81,12 @@ def _guard(v: list[float], latest: bool) -> float:
     return v[-2] if latest else v[1]
 
 
+def ludb_span(path: Path) -> tuple[float, float]:
+    """First and last annotated QRS peak (samples, lead II marks)."""
+    n = _triplets(path, "ii")["N"]
+    return (n[0][1], n[-1][1]) if n else (0.0, np.inf)
+
+
 def ludb_reference(path: Path) -> dict[str, float]:
     """Record-level reference intervals (ms) and HR (bpm) from LUDB marks."""
     leads = [_triplets(path, ext) for ext in LEAD_FILES]
@@ -123,53 +130,77 @@ def ludb_reference(path: Path) -> dict[str, float]:
     return ref
 
 
-def neurokit_measure(sig: np.ndarray) -> dict[str, float]:
-    """neurokit2 peer: lead-II R peaks, per-lead DWT delineation, the same global rule."""
+def neurokit_measure(sig: np.ndarray, span: tuple[float, float] | None = None) -> dict[str, float]:
+    """neurokit2 peer: its own pipeline on every lead, then the reference's global rule.
+
+    Per lead: ``ecg_clean`` -> ``ecg_peaks`` -> ``ecg_delineate(method="dwt")`` with that
+    lead's own R peaks.  Beats are clusters of the leads' R peaks (as the reference clusters
+    the cardiologists' QRS marks); per beat the global onset is the earliest lead onset and
+    the global offset the latest lead offset after dropping the single most extreme lead at
+    each end; the record value is the median over the beats inside ``span`` (the annotated
+    part of the record, in samples), HR from the mean RR of those beats.
+    """
     import warnings
 
     import neurokit2 as nk
 
     warnings.filterwarnings("ignore")
-    clean = [nk.ecg_clean(s, sampling_rate=FS) for s in sig.astype(np.float64)]
-    _, info = nk.ecg_peaks(clean[1], sampling_rate=FS)
-    rpeaks = np.asarray(info["ECG_R_Peaks"])
     nan = {k: np.nan for k in MEASURES}
-    if len(rpeaks) < 3:
-        return nan
     keys = ("ECG_P_Onsets", "ECG_P_Offsets", "ECG_R_Onsets", "ECG_R_Offsets", "ECG_T_Offsets")
-    marks = {k: [] for k in keys}
-    for c in clean:
+    per_lead = []  # (lead, r peak, {key: sample})
+    for li, s in enumerate(sig.astype(np.float64)):
         try:
-            _, w = nk.ecg_delineate(c, rpeaks=rpeaks, sampling_rate=FS, method="dwt")
+            clean = nk.ecg_clean(s, sampling_rate=FS)
+            _, info = nk.ecg_peaks(clean, sampling_rate=FS)
+            r = np.asarray(info["ECG_R_Peaks"], dtype=int)
+            if len(r) < 3:
+                continue
+            _, w = nk.ecg_delineate(clean, rpeaks=r, sampling_rate=FS, method="dwt")
         except Exception:
             continue
-        for k in keys:
-            a = np.asarray(w.get(k, [np.nan] * len(rpeaks)), dtype=float)
-            if len(a) == len(rpeaks):
-                marks[k].append(a)
-    if not marks["ECG_R_Onsets"]:
+        cols = {k: np.asarray(w.get(k, [np.nan] * len(r)), dtype=float) for k in keys}
+        for b, rp in enumerate(r):
+            per_lead.append((li, float(rp), {k: (cols[k][b] if len(cols[k]) == len(r) else np.nan) for k in keys}))
+    if not per_lead:
         return nan
-    m = {k: np.array(v) for k, v in marks.items()}  # (leads, beats)
-
-    def g(a: np.ndarray, latest: bool) -> np.ndarray:
-        return np.array([_guard(list(a[:, b]), latest) for b in range(a.shape[1])])
-
-    on, off = g(m["ECG_R_Onsets"], False), g(m["ECG_R_Offsets"], True)
-    p_on, p_off, t_off = g(m["ECG_P_Onsets"], False), g(m["ECG_P_Offsets"], True), g(m["ECG_T_Offsets"], True)
+    per_lead.sort(key=lambda x: x[1])
+    clusters: list[list] = []
+    for item in per_lead:
+        if clusters and item[1] - clusters[-1][0][1] < 0.15 * FS:
+            clusters[-1].append(item)
+        else:
+            clusters.append([item])
+    # a beat is seen by at least half the leads (one entry per lead)
+    beats = []
+    for c in clusters:
+        by_lead = {}
+        for li, rp, ev in c:
+            by_lead.setdefault(li, (rp, ev))
+        if len(by_lead) >= 6:
+            beats.append((float(np.median([v[0] for v in by_lead.values()])), list(by_lead.values())))
+    if span is not None:
+        beats = [b for b in beats if span[0] - 0.15 * FS <= b[0] <= span[1] + 0.15 * FS]
+    if len(beats) < 2:
+        return nan
     ms = 1000.0 / FS
-    with np.errstate(all="ignore"):
-        out = {
-            "p_dur_ms": np.nanmedian((p_off - p_on) * ms),
-            "pr_ms": np.nanmedian((on - p_on) * ms),
-            "qrs_ms": np.nanmedian((off - on) * ms),
-            "qt_ms": np.nanmedian((t_off - on) * ms),
-            "hr_bpm": 60.0 * FS / np.mean(np.diff(rpeaks)),
-        }
-    return {k: float(v) for k, v in out.items()}
+    vals = {k: [] for k in ("p_dur_ms", "pr_ms", "qrs_ms", "qt_ms")}
+    for _, leads in beats:
+        def ev(k):
+            return [e[k] for _, e in leads]
+        on, off = _guard(ev("ECG_R_Onsets"), False), _guard(ev("ECG_R_Offsets"), True)
+        p_on, p_off = _guard(ev("ECG_P_Onsets"), False), _guard(ev("ECG_P_Offsets"), True)
+        t_off = _guard(ev("ECG_T_Offsets"), True)
+        vals["qrs_ms"].append((off - on) * ms)
+        vals["qt_ms"].append((t_off - on) * ms)
+        vals["p_dur_ms"].append((p_off - p_on) * ms)
+        vals["pr_ms"].append((on - p_on) * ms)
+    out = {k: float(np.nanmedian(v)) if np.isfinite(v).any() else np.nan for k, v in vals.items()}
+    out["hr_bpm"] = 60.0 * FS / float(np.mean(np.diff([b[0] for b in beats])))
+    return out
 
 
 def _nk_job(path: str) -> dict[str, float]:
-    return neurokit_measure(read_ludb(Path(path)))
+    return neurokit_measure(read_ludb(Path(path)), ludb_span(Path(path)))
 
 
 def axis_class(deg: float) -> str | None:

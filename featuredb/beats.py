@@ -16,6 +16,8 @@ from numba import njit
 
 from .delineate import (
     PR_LEVEL_MS,
+    QRS_MAX_POST_MS,
+    QRS_MAX_PRE_MS,
     QRS_OFF_FRAC,
     QRS_ON_FRAC,
     largest_interior_max,
@@ -95,8 +97,12 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
     if hi - lo < ms(200.0, fs):
         return ev
     k = max(1, ms(BEAT_DIFF_MS, fs))
+    hv = ms(BEAT_VEL_SMOOTH_MS, fs) | 1
+    # the velocity is only needed where slope_bounds looks (QRS limits + smoothing)
+    va = max(lo + k, F - ms(QRS_MAX_PRE_MS, fs) - hv)
+    vb = min(hi - k, F + ms(QRS_MAX_POST_MS, fs) + hv)
     v = np.zeros(L)
-    for i in range(lo + k, hi - k):
+    for i in range(va, vb):
         s = 0.0
         for l in range(n_leads):
             if good[l]:
@@ -104,42 +110,49 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
                 s += d * d
         v[i] = np.sqrt(s)
     vs = np.zeros(L)
-    moving_average(v, ms(BEAT_VEL_SMOOTH_MS, fs) | 1, vs)
+    moving_average(v, hv, vs)
     on, off, pk, vmax = slope_bounds(vs, F, lo, hi, fs, QRS_ON_FRAC, QRS_OFF_FRAC, True)
     if on < 0:
         return ev
     ev[EV_QRS_ON] = on
     ev[EV_QRS_OFF] = off
-    # T end on the projected T lead
-    proj = np.zeros(L)
-    for i in range(lo, hi):
-        s = 0.0
-        for l in range(n_leads):
-            if wt[l] != 0.0:
-                s += wt[l] * x[l, i]
-        proj[i] = s
-    pt = proj.copy()
-    moving_average(proj[lo:hi], ms(BEAT_T_SMOOTH_MS, fs) | 1, pt[lo:hi])
-    base = level(pt, max(lo, on - ms(PR_LEVEL_MS, fs)), on - 1)
+    # T end on the projected T lead, computed from the PR level to the T search limit
     tl = min(hi - 1, t_lim)
-    if not np.isnan(base):
-        ton, tpk, tend, tamp, pol = t_wave(pt, base, off, tl, fs)
-        if tend >= 0:
-            ev[EV_T_END] = tend
+    ht = ms(BEAT_T_SMOOTH_MS, fs) | 1
+    ta = max(lo, min(on - ms(PR_LEVEL_MS, fs), off - 1) - ht)
+    tb = min(hi, tl + 2 + ht)
+    proj = np.zeros(L)
+    pt = np.zeros(L)
+    if tb - ta > 2:
+        for i in range(ta, tb):
+            s = 0.0
+            for l in range(n_leads):
+                if wt[l] != 0.0:
+                    s += wt[l] * x[l, i]
+            proj[i] = s
+        moving_average(proj[ta:tb], ht, pt[ta:tb])
+        base = level(pt, max(lo, on - ms(PR_LEVEL_MS, fs)), on - 1)
+        if not np.isnan(base):
+            ton, tpk, tend, tamp, pol = t_wave(pt, base, off, tl, fs)
+            if tend >= 0:
+                ev[EV_T_END] = tend
     # P on the projected P lead
     ev[EV_P_OK] = 0.0
     if p_on >= 0:
         a = max(lo, p_on - ms(BEAT_P_MARGIN_MS, fs))
         b = min(on - 1, p_off + ms(BEAT_P_MARGIN_MS, fs))
         if b - a > ms(40.0, fs):
-            for i in range(lo, hi):
+            hp = ms(BEAT_P_SMOOTH_MS, fs) | 1
+            pa_ = max(lo, min(a, on - ms(PR_LEVEL_MS, fs)) - hp)
+            pb_ = min(hi, on + hp)
+            for i in range(pa_, pb_):
                 s = 0.0
                 for l in range(n_leads):
                     if wp[l] != 0.0:
                         s += wp[l] * x[l, i]
                 proj[i] = s
-            pp = proj.copy()
-            moving_average(proj[lo:hi], ms(BEAT_P_SMOOTH_MS, fs) | 1, pp[lo:hi])
+            pp = np.zeros(L)
+            moving_average(proj[pa_:pb_], hp, pp[pa_:pb_])
             pb = level(pp, max(lo, on - ms(PR_LEVEL_MS, fs)), on - 1)
             for i in range(a, b):
                 pp[i] -= pb

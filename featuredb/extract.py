@@ -96,6 +96,12 @@ def _fill_edges(m, good, lo, hi):
 @njit(cache=True)
 def _record(x, fs, sos_d, sos_p, rec, lf):
     """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD)."""
+    _record_upto(x, fs, sos_d, sos_p, rec, lf, 99)
+
+
+@njit(cache=True)
+def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
+    """:func:`_record`, stopping after stage ``upto`` (for stage timing)."""
     n_leads, n = x.shape
     for i in range(N_REC):
         rec[i] = np.nan
@@ -138,7 +144,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
     rec[R_RR_NRMSSD] = rr[RR_NRMSSD]
     if not np.isnan(rr[RR_NRMSSD]):
         rec[R_IRREG] = 1.0 if (rr[RR_NRMSSD] > IRREGULAR_NRMSSD and rr[RR_PNN50] > IRREGULAR_PNN50) else 0.0
-    if nb < 2:
+    if nb < 2 or upto <= 2:
         return
     # 3. median beat and noise
     sel = select_beats(fid, corr)
@@ -170,7 +176,7 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
         rec[R_QUALITY] = Q.RQ_UNUSABLE
         return
     lo, hi = B._span(med, good, F)
-    if hi - lo < D.ms(300.0, fs):
+    if hi - lo < D.ms(300.0, fs) or upto <= 3:
         return
     mf = _fill_edges(med, good, lo, hi)
     y = np.zeros((n_leads, L))
@@ -264,6 +270,8 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
                 for l in range(n_leads):
                     if good[l]:
                         wp[l] = z[l, ppk] - base_z[l]
+    if upto <= 6:
+        return
     # 7. per-beat events (QRS, T end, P) relative to the median beat
     ns = g.shape[0]
     empty = np.zeros((0, 0))
@@ -295,6 +303,8 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
         pon = -1
         poff = -1
     rec[R_PABSENT] = 1.0 if pon < 0 else 0.0
+    if upto <= 7:
+        return
 
     # 8. global intervals
     to_ms = 1000.0 / fs
@@ -384,6 +394,12 @@ def _record(x, fs, sos_d, sos_p, rec, lf):
 def _shard(x, fs, sos_d, sos_p, rec, lf):
     for i in prange(x.shape[0]):
         _record(x[i], fs, sos_d, sos_p, rec[i], lf[i])
+
+
+@njit(cache=True, parallel=True)
+def _shard_upto(x, fs, sos_d, sos_p, rec, lf, upto):
+    for i in prange(x.shape[0]):
+        _record_upto(x[i], fs, sos_d, sos_p, rec[i], lf[i], upto)
 
 
 @njit(cache=True, parallel=True)

@@ -57,39 +57,53 @@ def raw_lead_quality(x, fs, out):
     """
     n = x.shape[0]
     n_nan = 0
-    last = np.nan
     for i in range(n):
-        v = x[i]
-        if np.isnan(v):
-            n_nan += 1
-        elif np.isnan(last):
-            last = v
+        n_nan += np.isnan(x[i])
     if n_nan > MISSING_NAN_FRAC * n or n_nan == n:
         for i in range(n):
             out[i] = 0.0
         return Q_MISSING
-    # hold NaN at the previous valid value (first valid value at the start)
     lo = np.inf
     hi = -np.inf
-    prev = last
     n_zero = 0
-    for i in range(n):
-        v = x[i]
-        if np.isnan(v):
-            v = prev
-        out[i] = v
-        if i > 0 and v == prev:
-            n_zero += 1
-        prev = v
-        if v < lo:
-            lo = v
-        if v > hi:
-            hi = v
+    if n_nan == 0:
+        # common case, branch-free passes
+        for i in range(n):
+            out[i] = x[i]
+        for i in range(n):
+            lo = min(lo, out[i])
+            hi = max(hi, out[i])
+        for i in range(1, n):
+            n_zero += out[i] == out[i - 1]
+    else:
+        # hold NaN at the previous valid value (first valid value at the start)
+        prev = np.nan
+        for i in range(n):
+            if not np.isnan(x[i]):
+                prev = x[i]
+                break
+        for i in range(n):
+            v = x[i]
+            if np.isnan(v):
+                v = prev
+            out[i] = v
+            if i > 0 and v == prev:
+                n_zero += 1
+            prev = v
+            if v < lo:
+                lo = v
+            if v > hi:
+                hi = v
     ptp = hi - lo
     if ptp < FLAT_PTP_MV or n_zero > FLAT_ZERO_DIFF_FRAC * (n - 1):
         return Q_FLAT
     tol = SATURATION_REL_TOL * ptp
     min_run = max(2, int(SATURATION_RUN_MS * fs / 1000.0))
+    n_ext = 0
+    for i in range(n):
+        n_ext += (out[i] >= hi - tol) + (out[i] <= lo + tol)
+    if n_ext < SATURATION_FRAC * n:
+        return Q_OK  # too few samples at the rails to be saturated
     n_sat = 0
     run_hi = 0
     run_lo = 0

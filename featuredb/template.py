@@ -150,41 +150,46 @@ def median_beats(g, good, fs):
     cnt = np.zeros(L, dtype=np.int64)
     noise = np.full(n_leads, np.nan)
     excl = int(round(NOISE_EXCLUDE_MS * fs / 1000.0))
-    buf = np.empty(max(ns, 1))
     min_count = max(1, (ns + 2) // 3)
-    # per lead, beats are first copied sample-major (L, ns) so each sample's values are
-    # contiguous, then sorted in place (insertion sort, NaN dropped)
-    tb = np.empty((L, max(ns, 1)))
+    # per lead, the beats (ns, L) are sorted column-wise by an odd-even transposition
+    # network of row compare-exchanges (branch-free, vectorised over the samples); missing
+    # samples sort last as +inf and are left out by the per-sample count
+    tb = np.empty((max(ns, 1), L))
     for l in range(n_leads):
         if not good[l]:
             continue
+        m_k = np.zeros(L, dtype=np.int64)
         for s in range(ns):
             for k in range(L):
-                tb[k, s] = g[s, l, k]
+                v = g[s, l, k]
+                if np.isnan(v):
+                    tb[s, k] = np.inf
+                else:
+                    tb[s, k] = v
+                    m_k[k] += 1
+        for rnd in range(ns):
+            for s in range(rnd % 2, ns - 1, 2):
+                r1 = tb[s]
+                r2 = tb[s + 1]
+                for k in range(L):
+                    u = r1[k]
+                    w = r2[k]
+                    r1[k] = min(u, w)
+                    r2[k] = max(u, w)
         acc = 0.0
         nacc = 0
         for k in range(L):
-            row = tb[k]
-            m = 0
-            for s in range(ns):
-                v = row[s]
-                if not np.isnan(v):
-                    j = m
-                    while j > 0 and buf[j - 1] > v:
-                        buf[j] = buf[j - 1]
-                        j -= 1
-                    buf[j] = v
-                    m += 1
+            m = m_k[k]
             if m > cnt[k]:
                 cnt[k] = m
             if m >= min_count:
                 if m % 2 == 1:
-                    med[l, k] = buf[m // 2]
+                    med[l, k] = tb[m // 2, k]
                 else:
-                    med[l, k] = 0.5 * (buf[m // 2 - 1] + buf[m // 2])
+                    med[l, k] = 0.5 * (tb[m // 2 - 1, k] + tb[m // 2, k])
                 if m >= NOISE_MIN_BEATS and abs(k - pre) > excl:
-                    q1 = buf[(m - 1) // 4]
-                    q3 = buf[(3 * (m - 1) + 3) // 4]
+                    q1 = tb[(m - 1) // 4, k]
+                    q3 = tb[(3 * (m - 1) + 3) // 4, k]
                     acc += (q3 - q1) / 1.349
                     nacc += 1
         if nacc > 0:

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+from numba import njit
 from scipy.signal import resample_poly
 
 LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
@@ -111,14 +112,14 @@ def read_record(path: str | os.PathLike, fs: int = FS) -> tuple[Header, np.ndarr
     header = read_header(path)
     order = lead_order(header.leads)
     if _is_plain_format16(header):
-        raw = _decode_format16(Path(path).parent, header)
+        signal = _decode_format16(Path(path).parent, header, order)
     else:
         raw = _read_with_wfdb(path)
-    if raw.shape[0] != len(order):
-        raise RecordError(f"header lists {len(order)} leads, data has {raw.shape[0]}")
-    signal = np.empty((len(LEADS), raw.shape[1]), dtype=np.float32)
-    signal[order] = raw
-    _check_content(signal)
+        if raw.shape[0] != len(order):
+            raise RecordError(f"header lists {len(order)} leads, data has {raw.shape[0]}")
+        signal = np.empty((len(LEADS), raw.shape[1]), dtype=np.float32)
+        signal[order] = raw
+        _check_content(signal)
     if header.fs != fs:
         ratio = Fraction(fs) / Fraction(header.fs).limit_denominator(1000)
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
@@ -134,35 +135,84 @@ def _is_plain_format16(h: Header) -> bool:
     return set(h.fmts) == {"16"} and len(set(h.files)) == 1 and set(h.byte_offsets) == {0}
 
 
-def _decode_format16(folder: Path, h: Header) -> np.ndarray:
+@njit(cache=True, nogil=True)
+def _decode_kernel(adc, order, base, scale, out, sums, lo, hi):
+    """One pass over the interleaved int16 samples (n, n_sig): checksums, min/max of the
+    non-missing samples, and the scaled float32 values in canonical lead order."""
+    n, n_sig = adc.shape
+    for j in range(n_sig):
+        sums[j] = 0
+        lo[j] = 32767
+        hi[j] = -32768
+    n_nan = 0
+    for j in range(n_sig):
+        o = order[j]
+        b = base[j]
+        c = scale[j]
+        sm = 0
+        mn = 32767
+        mx = -32768
+        for i in range(n):
+            v = adc[i, j]
+            sm += v
+            if v == -32768:
+                out[o, i] = np.nan
+                n_nan += 1
+            else:
+                out[o, i] = (np.float32(v) - b) * c
+                mn = min(mn, v)
+                mx = max(mx, v)
+        sums[j] = sm
+        lo[j] = mn
+        hi[j] = mx
+    return n_nan
+
+
+def _decode_format16(folder: Path, h: Header, order: np.ndarray) -> np.ndarray:
+    """Decode, verify and scale a format-16 file straight into canonical lead order.
+
+    One read of the file and one pass over its samples (:func:`_decode_kernel`): checksums,
+    the flat screen and the float32 (12, n) output in mV.
+    """
     dat = folder / h.files[0]
     n_sig = len(h.leads)
+    expected = 2 * n_sig * h.n_samples
     try:
-        size = dat.stat().st_size
+        with open(dat, "rb") as fh:
+            buf = fh.read(expected + 1)
     except FileNotFoundError:
         raise RecordError(f"signal file not found: {dat.name}") from None
-    expected = 2 * n_sig * h.n_samples
+    size = len(buf)
     if size < expected:
         raise RecordError(
             f"truncated signal file {dat.name}: {size} bytes, header expects {expected} "
             f"({h.n_samples} samples x {n_sig} signals)"
         )
     if size > expected:
+        size = dat.stat().st_size
         raise RecordError(
             f"header disagrees with data: {dat.name} has {size} bytes, header expects "
             f"{expected} ({h.n_samples} samples x {n_sig} signals)"
         )
-    adc = np.fromfile(dat, dtype="<i2").reshape(h.n_samples, n_sig).T
-    for lead, expected_sum, got in zip(h.leads, h.checksums, _checksums(adc)):
+    adc = np.frombuffer(buf, dtype="<i2").reshape(h.n_samples, n_sig)
+    scale = np.array([_unit_scale(u) / g for u, g in zip(h.units, h.gains)], dtype=np.float32)
+    base = np.array(h.baselines, dtype=np.float32)
+    out = np.empty((n_sig, h.n_samples), dtype=np.float32)
+    sums = np.empty(n_sig, dtype=np.int64)
+    lo = np.empty(n_sig, dtype=np.int64)
+    hi = np.empty(n_sig, dtype=np.int64)
+    n_nan = _decode_kernel(adc, order.astype(np.int64), base, scale, out, sums, lo, hi)
+    for lead, expected_sum, got in zip(h.leads, h.checksums, (sums & 0xFFFF).tolist()):
         if expected_sum is not None and expected_sum & 0xFFFF != got:
             raise RecordError(
                 f"header disagrees with data: checksum of lead {lead} is {got}, "
                 f"header says {expected_sum}"
             )
-    scale = np.array([_unit_scale(u) / g for u, g in zip(h.units, h.gains)], dtype=np.float32)
-    base = np.array(h.baselines, dtype=np.float32)
-    out = (adc.astype(np.float32) - base[:, None]) * scale[:, None]
-    out[adc == _NAN_ADC_16] = np.nan
+    if n_nan == n_sig * h.n_samples:
+        raise RecordError("all samples missing (NaN)")
+    ptp = np.where(hi >= lo, hi - lo, 0) * np.abs(scale.astype(np.float64))
+    if not (ptp >= _FLAT_PEAK_TO_PEAK_MV).any():
+        raise RecordError("flat signal: no lead moves more than 0.01 mV")
     return out
 
 
