@@ -23,6 +23,7 @@ from .measure import (
     ST_FORM_NAMES,
     area,
     frontal_axis,
+    qrs_axis,
     qrs_morphology,
     qtc,
     st_levels,
@@ -342,6 +343,7 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
     a_qrs = np.full(6, np.nan)
     a_t = np.full(6, np.nan)
     a_p = np.full(6, np.nan)
+    net = np.full(6, np.nan)
     for l in range(n_leads):
         if not good[l]:
             continue
@@ -378,12 +380,13 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
                 lf[l, L_PDUR] = (pb_ - pa_) * to_ms
         if l < 6:
             lim_ok[l] = True
+            net[l] = q if (r_ == 0.0 and q == s) else q + r_ + s  # QS: depth once
             a_qrs[l] = area(y[l], base_y[l], qon, qoff, fs)
             if tend_g >= 0:
                 a_t[l] = area(y[l], base_y[l], qoff, tend_g, fs)
             if pon >= 0:
                 a_p[l] = area(z[l], base_z[l], pon, poff, fs)
-    rec[R_QRSAX] = frontal_axis(a_qrs, lim_ok)
+    rec[R_QRSAX] = qrs_axis(net, lim_ok, a_qrs)
     if tend_g >= 0:
         rec[R_TAX] = frontal_axis(a_t, lim_ok)
     if pon >= 0:
