@@ -18,9 +18,8 @@ def features_shard(warehouse: str, part: str) -> dict[str, int]:
 def features_flow(warehouse: str, force: bool = False) -> dict[str, int]:
     """Measure every pending records shard; returns summed counts."""
     todo = stage.pending(Warehouse(warehouse), force)
-    results = [f.result() for f in features_shard.map(warehouse, todo)] if todo else []
-    Warehouse(warehouse).refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "usable")}}
+    return Warehouse(warehouse).finish(todo, [f.result() for f in features_shard.map(warehouse, todo)] if todo else [],
+                                       stage.COUNTS)
 
 
 def features_flow_on(workers: int = 1, dask_address: str | None = None):

@@ -16,6 +16,5 @@ def findings_shard(warehouse: str, part: str) -> dict[str, int]:
 @flow(name="findings")
 def findings_flow(warehouse: str, force: bool = False) -> dict[str, int]:
     todo = stage.pending(Warehouse(warehouse), force)
-    results = [f.result() for f in findings_shard.map(warehouse, todo)] if todo else []
-    Warehouse(warehouse).refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "positive")}}
+    return Warehouse(warehouse).finish(todo, [f.result() for f in findings_shard.map(warehouse, todo)] if todo else [],
+                                       stage.COUNTS)

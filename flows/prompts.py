@@ -16,6 +16,5 @@ def prompts_shard(warehouse: str, part: str) -> dict[str, int]:
 @flow(name="prompts")
 def prompts_flow(warehouse: str, force: bool = False) -> dict[str, int]:
     todo = stage.pending(Warehouse(warehouse), force)
-    results = [f.result() for f in prompts_shard.map(warehouse, todo)] if todo else []
-    Warehouse(warehouse).refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("prompts", "refused")}}
+    return Warehouse(warehouse).finish(todo, [f.result() for f in prompts_shard.map(warehouse, todo)] if todo else [],
+                                       stage.COUNTS)

@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 KIND = "interpretation"
 
 
+COUNTS = ("prompts", "refused")
+
 def sample_id(record_id: str, kind: str = KIND) -> str:
     return f"{record_id}#{kind}"
 
@@ -37,12 +39,7 @@ def identifiers(record: dict) -> list[str]:
 
 def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
     newest_template = max(p.stat().st_mtime for p in TEMPLATES.iterdir())
-    todo = []
-    for part in warehouse.parts("findings"):
-        done = warehouse.table_dir("prompts") / part.name
-        if force or not done.exists() or done.stat().st_mtime < max(part.stat().st_mtime, newest_template):
-            todo.append(part.stem)
-    return todo
+    return warehouse.pending("findings", ("prompts",), force, newer_than=newest_template)
 
 
 def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, records: pl.DataFrame) -> tuple[pl.DataFrame, int]:
@@ -85,6 +82,4 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
 
 def run(warehouse: Warehouse, force: bool = False) -> dict[str, int]:
     todo = pending(warehouse, force)
-    results = [run_shard(warehouse, p) for p in todo]
-    warehouse.refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("prompts", "refused")}}
+    return warehouse.finish(todo, [run_shard(warehouse, p) for p in todo], COUNTS)

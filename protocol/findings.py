@@ -12,14 +12,10 @@ from protocol.criteria import TABLE, evaluate, facts
 from warehouse import Warehouse
 
 
+COUNTS = ("records", "positive")
+
 def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
-    criteria_mtime = TABLE.stat().st_mtime
-    todo = []
-    for part in warehouse.parts("features"):
-        done = warehouse.table_dir("findings") / part.name
-        if force or not done.exists() or done.stat().st_mtime < max(part.stat().st_mtime, criteria_mtime):
-            todo.append(part.stem)
-    return todo
+    return warehouse.pending("features", ("findings",), force, newer_than=TABLE.stat().st_mtime)
 
 
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
@@ -33,6 +29,4 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
 
 def run(warehouse: Warehouse, force: bool = False) -> dict[str, int]:
     todo = pending(warehouse, force)
-    results = [run_shard(warehouse, p) for p in todo]
-    warehouse.refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "positive")}}
+    return warehouse.finish(todo, [run_shard(warehouse, p) for p in todo], COUNTS)

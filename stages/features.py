@@ -28,6 +28,8 @@ BATCH = 256
 _EXTRACT = threading.Lock()
 
 
+COUNTS = ("records", "usable")
+
 def _pool(workers: int) -> ProcessPoolExecutor:
     """Spawned workers: forking a process that runs polars or Numba threads can deadlock."""
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
@@ -64,12 +66,7 @@ def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
 
 def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
     """Records parts whose features are missing or older than the part itself."""
-    todo = []
-    for part in warehouse.parts("records"):
-        done = [warehouse.table_dir(t) / part.name for t in ("features", "lead_features")]
-        if force or not all(d.exists() and d.stat().st_mtime >= part.stat().st_mtime for d in done):
-            todo.append(part.stem)
-    return todo
+    return warehouse.pending("records", ("features", "lead_features"), force)
 
 
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
@@ -90,8 +87,7 @@ def run(warehouse: Warehouse, workers: int = 1, force: bool = False) -> dict[str
             results = list(pool.map(run_shard, [warehouse] * len(todo), todo))
     else:
         results = [run_shard(warehouse, p) for p in todo]
-    warehouse.refresh()
-    return {"shards": len(todo), **{k: sum(r[k] for r in results) for k in ("records", "usable")}}
+    return warehouse.finish(todo, results, COUNTS)
 
 
 def _folder_batches(ids: list[str], paths: list[str], size: int) -> Iterator[tuple[list[str], list[str]]]:

@@ -51,6 +51,22 @@ class Warehouse:
         os.replace(tmp, final)
         return final
 
+    def pending(self, source: str, targets: tuple[str, ...], force: bool = False, newer_than: float = 0.0) -> list[str]:
+        """Names of the ``source`` parts whose parts of the same name in ``targets`` are missing
+        or older than the source part (or than ``newer_than``, e.g. a rules file's mtime)."""
+        todo = []
+        for part in self.parts(source):
+            stamp = max(part.stat().st_mtime, newer_than)
+            done = [self.table_dir(t) / part.name for t in targets]
+            if force or not all(d.exists() and d.stat().st_mtime >= stamp for d in done):
+                todo.append(part.stem)
+        return todo
+
+    def finish(self, shards: list[str], counts: list[dict[str, int]], keys: tuple[str, ...]) -> dict[str, int]:
+        """Refresh the catalog after a stage; its ``keys`` counts summed over its shards."""
+        self.refresh()
+        return {"shards": len(shards), **{k: sum(c[k] for c in counts) for k in keys}}
+
     def drop_parts(self, table: str, prefix: str) -> int:
         """Delete the parts whose name starts with ``prefix``; returns how many."""
         parts = self.parts(table, prefix)
