@@ -35,6 +35,13 @@ QRS_CORE_FRAC = 0.15
 #: the spatial velocity, and per lead on the lead's own slope).
 QRS_ON_FRAC = 0.02
 QRS_OFF_FRAC = 0.035
+#: Global QRS on the median beat's spatial velocity: onset / offset where it falls to its
+#: noise floor (median slope between the QRS search limit and the QRS core, on each side)
+#: plus this fraction of the rise above it.  LUDB's cardiologists mark the QRS where the
+#: spatial velocity is within ~1 % of its peak; the floor keeps fibrillatory or paced
+#: baselines from dragging the boundaries outward.
+QRS_GLOBAL_ON_FRAC = 0.01
+QRS_GLOBAL_OFF_FRAC = 0.0075
 #: A lead joins the global QRS rule if its slope maximum is at least this fraction of the
 #: largest lead's.
 QRS_LEAD_MIN_FRAC = 0.15

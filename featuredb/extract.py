@@ -202,7 +202,7 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
         off_l[l] = b
         vmax_l[l] = vm
     D.spatial_velocity(y, good, lo, hi, v)
-    qon, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC)
+    qon, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True)
     if qon < 0:
         return
     for l in range(n_leads):
