@@ -201,3 +201,11 @@ def test_cli_ingest_and_sql(sample_mimic, tmp_path):
     assert res.returncode == 0 and "8" in res.stdout
     res = _cli("sql", "-w", str(tmp_path / "w"), "SELECT * FROM nope", cwd=tmp_path)
     assert res.returncode == 2 and res.stderr.startswith("error: SQL error")
+
+
+def test_unusable_arguments_exit_2(tmp_path):
+    for args in (("ingest",), ("features", "-w", str(tmp_path), "--workers", "x"), ("nope",),
+                 ("sample", str(tmp_path / "s"), "--layout", "foo"), ("findings", "-w", str(tmp_path / "missing"))):
+        res = _cli(*args, cwd=tmp_path)
+        assert res.returncode == 2, (args, res.stderr)
+        assert "Traceback" not in res.stderr
