@@ -11,7 +11,10 @@ value is the median over the annotated beats.  P duration = P off - P on, PR = Q
 P on, QRS = QRS off - QRS on, QT = T off - QRS on; HR from the annotated RR intervals.
 neurokit2 (its own pipeline per lead: ``ecg_clean``, ``ecg_peaks``,
 ``ecg_delineate(method="dwt")``) gets the same global rule over the beats in the annotated
-span.  Differences are method - reference (ms, bpm).
+span; a second column takes the median lead's marks per beat instead (a diagnostic: it
+reproduces the neurokit2 figures quoted in the issue, so those were per-lead, not global).
+The QRS axis is scored against ludb.csv's "Electric axis of the heart" classes on the
+records that carry one.  Differences are method - reference (ms, bpm).
 """
 
 from __future__ import annotations

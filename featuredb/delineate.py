@@ -80,7 +80,10 @@ P_AFTER_T_MS = 40.0
 P_END_GUARD_MS = 6.0
 #: PR level: mean of the beat over [QRS onset - PR_LEVEL_MS, QRS onset - 2 ms] (ms).
 PR_LEVEL_MS = 14.0
-#: P onset / offset: spatial magnitude falls below this fraction of its maximum.
+#: P onset / offset: spatial magnitude falls below this fraction of its maximum.  The
+#: atrial repolarisation tail makes the offset shallower than the onset, hence the lower
+#: offset fraction (on LUDB 15 %/15 % read P 18 ms short; 12 %/5 % is within 4 ms, lower
+#: onset fractions start to pick up noise: the PR SD grows).
 P_ON_FRAC = 0.12
 P_OFF_FRAC = 0.05
 #: P present on the median beat: spatial P magnitude above floor by this much (mV).

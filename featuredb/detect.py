@@ -34,6 +34,9 @@ SEARCHBACK_RR = 1.6
 #: ... with this fraction of the threshold.
 SEARCHBACK_FRAC = 0.5
 #: T-wave rejection (Pan & Tompkins): a candidate within this of the previous beat (ms) ...
+#: (Pan & Tompkins use 360 ms; the tall T waves of ventricular pacing peak in slope ~380 ms
+#: after the paced QRS and doubled the rate of LUDB record 74; a real beat that early keeps
+#: a comparable slope and is not rejected)
 T_WAVE_WINDOW_MS = 420.0
 #: ... whose integrated slope is below this fraction of the previous beat's is a T wave.
 T_WAVE_SLOPE_FRAC = 0.6
