@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import pytest
 import wfdb
 
 from sources.ingest import ingest
