@@ -95,6 +95,39 @@ def _fill_edges(m, good, lo, hi):
 
 
 @njit(cache=True)
+def _blank_pacing(mf, y, z, good, F, lo, hi, fs, sos_d, sos_p, v):
+    """Blank pacing spikes (:func:`delineate.pacing_spike`) out of the delineation beats.
+
+    ``y`` / ``z`` (40 / 20 Hz beats) are refiltered from a copy of ``mf`` with each spike
+    replaced by a straight line across it; ``mf`` itself is left as it is.  Returns the
+    first sample after the last spike, or -1 without one.  ``v`` is scratch (L,).
+    """
+    n_leads, L = mf.shape
+    raw = np.zeros(L)
+    end = -1
+    mb = mf
+    for _ in range(D.PACE_MAX_SPIKES):
+        D.spatial_velocity(mb, good, lo, hi, raw)
+        D.spatial_velocity(y, good, lo, hi, v)
+        s0, s1 = D.pacing_spike(raw, v, F, lo, hi, fs)
+        if s0 < 0:
+            break
+        if end < 0:
+            mb = mf.copy()
+        p = max(lo, s0 - 1)
+        q = min(hi - 1, s1 + 1)
+        for l in range(n_leads):
+            if not good[l]:
+                continue
+            for k in range(p + 1, q):
+                mb[l, k] = mb[l, p] + (mb[l, q] - mb[l, p]) * (k - p) / (q - p)
+            sosfiltfilt(sos_d, mb[l], lo, hi, y[l])
+            sosfiltfilt(sos_p, mb[l], lo, hi, z[l])
+        end = max(end, s1 + 1)
+    return end
+
+
+@njit(cache=True)
 def _record(x, fs, sos_d, sos_p, rec, lf):
     """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD)."""
     _record_upto(x, fs, sos_d, sos_p, rec, lf, 99)
@@ -190,6 +223,9 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
 
     # 4. QRS per lead and global
     v = np.zeros(L)
+    # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
+    # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
+    pace_end = _blank_pacing(mf, y, z, good, F, lo, hi, fs, sos_d, sos_p, v)
     on_l = np.full(n_leads, -1, dtype=np.int64)
     off_l = np.full(n_leads, -1, dtype=np.int64)
     vmax_l = np.zeros(n_leads)
@@ -197,12 +233,14 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
         if not good[l]:
             continue
         D.abs_slope(y[l], lo, hi, v)
-        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC)
+        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC, False, pace_end)
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
     D.spatial_velocity(y, good, lo, hi, v)
-    qon, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True)
+    qon, qoff, _, _ = D.slope_bounds(
+        v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
+    )
     if qon < 0:
         return
     for l in range(n_leads):
