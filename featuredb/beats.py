@@ -175,8 +175,6 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
 def _corr_window(x, t, good, wp, a, b):
     """Pearson r between x and t over leads with P weight and samples [a, b]."""
     n_leads = x.shape[0]
-    sx = 0.0
-    st = 0.0
     n = 0
     for l in range(n_leads):
         if not good[l] or wp[l] == 0.0:
@@ -184,13 +182,9 @@ def _corr_window(x, t, good, wp, a, b):
         for i in range(a, b + 1):
             if np.isnan(x[l, i]) or np.isnan(t[l, i]):
                 return -1.0
-            sx += x[l, i]
-            st += t[l, i]
             n += 1
     if n < 3:
         return -1.0
-    mx = sx / n
-    mt = st / n
     num = 0.0
     dx = 0.0
     dt = 0.0

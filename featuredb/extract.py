@@ -18,7 +18,7 @@ from . import beats as B
 from . import delineate as D
 from . import quality as Q
 from .detect import align_beats, detect_beats, slope_signals
-from .filter import DELINEATION_LOWPASS_HZ, P_LOWPASS_HZ, lowpass_sos, sosfiltfilt
+from .filter import DELINEATION_LOWPASS_HZ, P_LOWPASS_HZ, QRS_ONSET_LOWPASS_HZ, lowpass_sos, sosfiltfilt
 from .measure import (
     ST_FORM_NAMES,
     area,
@@ -95,10 +95,10 @@ def _fill_edges(m, good, lo, hi):
 
 
 @njit(cache=True)
-def _blank_pacing(mf, y, z, good, F, lo, hi, fs, sos_d, sos_p, v):
+def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
     """Blank pacing spikes (:func:`delineate.pacing_spike`) out of the delineation beats.
 
-    ``y`` / ``z`` (40 / 20 Hz beats) are refiltered from a copy of ``mf`` with each spike
+    ``y`` / ``z`` / ``w`` (40 / 20 / 60 Hz beats) are refiltered from a copy of ``mf`` with each spike
     replaced by a straight line across it; ``mf`` itself is left as it is.  Returns the
     first sample after the last spike, or -1 without one.  ``v`` is scratch (L,).
     """
@@ -123,18 +123,19 @@ def _blank_pacing(mf, y, z, good, F, lo, hi, fs, sos_d, sos_p, v):
                 mb[l, k] = mb[l, p] + (mb[l, q] - mb[l, p]) * (k - p) / (q - p)
             sosfiltfilt(sos_d, mb[l], lo, hi, y[l])
             sosfiltfilt(sos_p, mb[l], lo, hi, z[l])
+            sosfiltfilt(sos_q, mb[l], lo, hi, w[l])
         end = max(end, s1 + 1)
     return end
 
 
 @njit(cache=True)
-def _record(x, fs, sos_d, sos_p, rec, lf):
+def _record(x, fs, sos_d, sos_p, sos_q, rec, lf):
     """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD)."""
-    _record_upto(x, fs, sos_d, sos_p, rec, lf, 99)
+    _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, 99)
 
 
 @njit(cache=True)
-def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
+def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     """:func:`_record`, stopping after stage ``upto`` (for stage timing)."""
     n_leads, n = x.shape
     for i in range(N_REC):
@@ -215,17 +216,19 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
     mf = _fill_edges(med, good, lo, hi)
     y = np.zeros((n_leads, L))
     z = np.zeros((n_leads, L))
+    w = np.zeros((n_leads, L))
     for l in range(n_leads):
         if good[l]:
             sosfiltfilt(sos_d, mf[l], lo, hi, y[l])
             sosfiltfilt(sos_p, mf[l], lo, hi, z[l])
+            sosfiltfilt(sos_q, mf[l], lo, hi, w[l])
     rr_med_s = rr[RR_MED] * fs / 1000.0 if not np.isnan(rr[RR_MED]) else 1.0 * fs
 
     # 4. QRS per lead and global
     v = np.zeros(L)
     # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
     # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
-    pace_end = _blank_pacing(mf, y, z, good, F, lo, hi, fs, sos_d, sos_p, v)
+    pace_end = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v)
     on_l = np.full(n_leads, -1, dtype=np.int64)
     off_l = np.full(n_leads, -1, dtype=np.int64)
     vmax_l = np.zeros(n_leads)
@@ -237,11 +240,16 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
-    D.spatial_velocity(y, good, lo, hi, v)
-    qon, qoff, _, _ = D.slope_bounds(
+    # global onset on the 60 Hz beat, offset on the 40 Hz beat (filter.QRS_ONSET_LOWPASS_HZ)
+    D.spatial_velocity(w, good, lo, hi, v)
+    qon, _, _, _ = D.slope_bounds(
         v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
     )
-    if qon < 0:
+    D.spatial_velocity(y, good, lo, hi, v)
+    _, qoff, _, _ = D.slope_bounds(
+        v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
+    )
+    if qon < 0 or qoff < 0:
         return
     for l in range(n_leads):
         if good[l] and on_l[l] >= 0:
@@ -432,15 +440,15 @@ def _record_upto(x, fs, sos_d, sos_p, rec, lf, upto):
 
 
 @njit(cache=True, parallel=True)
-def _shard(x, fs, sos_d, sos_p, rec, lf):
+def _shard(x, fs, sos_d, sos_p, sos_q, rec, lf):
     for i in prange(x.shape[0]):
-        _record(x[i], fs, sos_d, sos_p, rec[i], lf[i])
+        _record(x[i], fs, sos_d, sos_p, sos_q, rec[i], lf[i])
 
 
 @njit(cache=True, parallel=True)
-def _shard_upto(x, fs, sos_d, sos_p, rec, lf, upto):
+def _shard_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     for i in prange(x.shape[0]):
-        _record_upto(x[i], fs, sos_d, sos_p, rec[i], lf[i], upto)
+        _record_upto(x[i], fs, sos_d, sos_p, sos_q, rec[i], lf[i], upto)
 
 
 @njit(cache=True, parallel=True)
@@ -487,7 +495,10 @@ def compute_arrays(signals: np.ndarray, fs: float = 500) -> tuple[np.ndarray, np
     if x.shape[0]:
         sos_d = lowpass_sos(fs, DELINEATION_LOWPASS_HZ)
         sos_p = lowpass_sos(fs, P_LOWPASS_HZ)
-        _shard(x, float(fs), sos_d, sos_p, rec, lf)
+        # below 150 Hz sampling the onset beat keeps the delineation bandwidth (Nyquist)
+        hz_q = QRS_ONSET_LOWPASS_HZ if fs >= 2.5 * QRS_ONSET_LOWPASS_HZ else DELINEATION_LOWPASS_HZ
+        sos_q = lowpass_sos(fs, hz_q)
+        _shard(x, float(fs), sos_d, sos_p, sos_q, rec, lf)
     return rec, lf
 
 
