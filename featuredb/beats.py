@@ -83,6 +83,17 @@ def _span(x, good, F):
 
 
 @njit(cache=True)
+def _project(x, w, a, b, out):
+    """``out[a:b]`` = the lead combination ``sum_l w[l] * x[l]`` (leads of weight 0 skipped)."""
+    for i in range(a, b):
+        s = 0.0
+        for l in range(x.shape[0]):
+            if w[l] != 0.0:
+                s += w[l] * x[l, i]
+        out[i] = s
+
+
+@njit(cache=True)
 def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
     """Events of one beat (or of the median beat) ``x`` (leads, L); -1 / NaN if missing.
 
@@ -124,12 +135,7 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
     proj = np.zeros(L)
     pt = np.zeros(L)
     if tb - ta > 2:
-        for i in range(ta, tb):
-            s = 0.0
-            for l in range(n_leads):
-                if wt[l] != 0.0:
-                    s += wt[l] * x[l, i]
-            proj[i] = s
+        _project(x, wt, ta, tb, proj)
         moving_average(proj[ta:tb], ht, pt[ta:tb])
         base = level(pt, max(lo, on - ms(PR_LEVEL_MS, fs)), on - 1)
         if not np.isnan(base):
@@ -145,12 +151,7 @@ def beat_events(x, good, F, fs, wt, wp, p_on, p_off, t_lim, tmpl_p, p_ref_amp):
             hp = ms(BEAT_P_SMOOTH_MS, fs) | 1
             pa_ = max(lo, min(a, on - ms(PR_LEVEL_MS, fs)) - hp)
             pb_ = min(hi, on + hp)
-            for i in range(pa_, pb_):
-                s = 0.0
-                for l in range(n_leads):
-                    if wp[l] != 0.0:
-                        s += wp[l] * x[l, i]
-                proj[i] = s
+            _project(x, wp, pa_, pb_, proj)
             pp = np.zeros(L)
             moving_average(proj[pa_:pb_], hp, pp[pa_:pb_])
             pb = level(pp, max(lo, on - ms(PR_LEVEL_MS, fs)), on - 1)
