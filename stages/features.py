@@ -10,7 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -26,13 +26,20 @@ BATCH = 256
 # FeatureDB's Numba kernels already run on every core; one call at a time per process (the
 # default "workqueue" threading layer refuses concurrent parallel calls from several threads).
 _EXTRACT = threading.Lock()
-
-
 COUNTS = ("records", "usable")
 
+
+def _one_numba_thread() -> None:
+    import numba
+
+    numba.set_num_threads(1)
+
+
 def _pool(workers: int) -> ProcessPoolExecutor:
-    """Spawned workers: forking a process that runs polars or Numba threads can deadlock."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    """Spawned workers (forking a process that runs polars or Numba threads can deadlock), one
+    Numba thread each: a process per core beats Numba threads here (bench/featuredb_speed.py)."""
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_one_numba_thread)
 
 
 def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
@@ -51,13 +58,19 @@ def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
 
 
 def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
-    """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``."""
+    """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``.
+    A reader thread loads the next batch while the kernels measure this one (file reads and the
+    Numba decoder release the GIL)."""
     parts = []
-    for a in range(0, len(ids), BATCH):
-        signals, errors = load(paths[a : a + BATCH])
-        with _EXTRACT:
-            f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
-        parts.append(featuredb.Features(f.records.with_columns(error=pl.Series(errors, dtype=pl.Utf8)), f.leads))
+    with ThreadPoolExecutor(1) as reader:
+        ahead = reader.submit(load, paths[:BATCH])
+        for a in range(0, len(ids), BATCH):
+            signals, errors = ahead.result()
+            if a + BATCH < len(ids):  # one batch ahead, so memory stays bounded
+                ahead = reader.submit(load, paths[a + BATCH : a + 2 * BATCH])
+            with _EXTRACT:
+                f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
+            parts.append(featuredb.Features(f.records.with_columns(error=pl.Series(errors, dtype=pl.Utf8)), f.leads))
     if not parts:
         empty = featuredb.extract(np.zeros((0, 12, N_SAMPLES), np.float32))
         return featuredb.Features(empty.records.with_columns(error=pl.lit(None, pl.Utf8)), empty.leads)
@@ -99,7 +112,7 @@ def _measure_batch(batch: tuple[list[str], list[str]]) -> featuredb.Features:
     return measure(*batch)
 
 
-def run_folder(root: str | Path, out: str | Path, workers: int = 1, shard: int = 2048) -> int:
+def run_folder(root: str | Path, out: str | Path, workers: int = 1, shard: int = 512) -> int:
     """FeatureDB alone on a WFDB folder: one Parquet file of record features (streamed) and a
     sibling ``<out>.leads.parquet`` of lead features; returns the number of records."""
     from sources.wfdb_folder import list_records
