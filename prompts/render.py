@@ -18,6 +18,7 @@ import jinja2
 from llm import prompt_sha256  # noqa: F401 - the one hash of a prompt, shared with generations
 from protocol.criteria import load as load_criteria
 from protocol.steps import STEPS
+from sources.reader import LEADS
 
 TEMPLATES = Path(__file__).with_name("templates")
 DECIMALS = {"mV": 2, "ratio": 2, "fraction": 2}  # every other unit is printed as an integer
@@ -94,7 +95,7 @@ def interpretation_context(features: dict, leads: list[dict], findings: list[dic
             value = fmt(f["value"], c.unit)
             rows.append({"description": c.description, "value": value, "threshold": threshold, "verdict": verdict})
         steps.append({"heading": step.heading, "rows": rows})
-    order = {lead: i for i, lead in enumerate(("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"))}
+    order = {lead: i for i, lead in enumerate(LEADS)}
     lead_rows = [[row["lead"], *(fmt(row.get(col), unit) for col, unit in LEAD_COLUMNS)]
                  for row in sorted(leads, key=lambda r: order[r["lead"]])]
     flags = features.get("quality_flags") or []

@@ -12,9 +12,10 @@ import polars as pl
 import wfdb
 
 from sources.ingest import ingest
+from sources.reader import LEADS as READER_LEADS
 from warehouse import Warehouse
 
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+LEADS = list(READER_LEADS)
 
 
 def test_ptbxl_sample_all_ok_labels_and_subject_splits(ptbxl_dir, tmp_path):

@@ -10,8 +10,9 @@ import pytest
 from protocol.criteria import evaluate, facts, load
 from protocol.steps import STEPS
 from schemas.tables import conform
+from sources.reader import LEADS as READER_LEADS
 
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
+LEADS = list(READER_LEADS)
 NAN = math.nan
 
 
