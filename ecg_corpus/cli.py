@@ -153,7 +153,8 @@ def findings(warehouse: WarehouseOpt,
 
     wh = _existing_warehouse(warehouse)
     counts = stage.run(wh, force=force)
-    console.print(f"findings: {counts['shards']} shards, {counts['records']} records")
+    console.print(f"findings: {counts['shards']} shards, {counts['records']} records, "
+                  f"{counts['discordant']} discordant with their labels (ecg-corpus labels --discordant)")
     if wh.parts("findings"):
         print_frame(wh.sql("SELECT step, criterion, count(*) FILTER (WHERE positive) AS positive, "
                            "count(*) FILTER (WHERE positive IS NULL) AS unknown, count(*) AS records "
@@ -168,7 +169,7 @@ def prompts(warehouse: WarehouseOpt,
 
     counts = stage.run(_existing_warehouse(warehouse), force=force)
     console.print(f"prompts: {counts['shards']} shards, {counts['prompts']} prompts, "
-                  f"{counts['refused']} refused by the identifier guard")
+                  f"{counts['refused']} refused by the identifier guard, {counts['duplicate']} duplicate recordings left out")
 
 
 BackendOpt = Annotated[Optional[str], typer.Option(
@@ -239,6 +240,8 @@ def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], war
     if "findings" in tables:
         print_frame(wh.sql(f"SELECT step, criterion, round(value, 3) AS value, threshold, positive, unit FROM findings "
                            f"WHERE record_id = '{quoted}' ORDER BY step"), "findings", 100)
+    if "concordance" in tables:
+        print_row(wh.sql(f"SELECT status, conflicts FROM concordance WHERE record_id = '{quoted}'"), "concordance")
     if "prompts" in tables:
         for kind, messages in wh.sql(f"SELECT kind, messages FROM prompts WHERE record_id = '{quoted}'").rows():
             for m in json.loads(messages):
@@ -248,10 +251,19 @@ def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], war
 
 @app.command()
 def labels(warehouse: WarehouseOpt,
-           unmapped: Annotated[bool, typer.Option("--unmapped", help="Only the statements no mapping row matched.")] = False
-           ) -> None:
+           unmapped: Annotated[bool, typer.Option("--unmapped", help="Only the statements no mapping row matched.")] = False,
+           discordant: Annotated[bool, typer.Option("--discordant", help="Only the records whose findings contradict "
+                                                    "their labels, with each conflict.")] = False) -> None:
     """Count label concepts per source, and list the statements left unmapped."""
     wh = _existing_warehouse(warehouse)
+    if discordant:
+        if "concordance" not in wh.tables():
+            raise UsageError(f"no concordance table in {warehouse}: run ecg-corpus findings first")
+        print_frame(wh.sql("SELECT status, count(*) AS records FROM concordance GROUP BY ALL ORDER BY status"), "concordance")
+        print_frame(wh.sql("SELECT c.record_id, array_to_string(r.labels, ', ') AS labels, "
+                           "array_to_string(c.conflicts, '; ') AS conflicts FROM concordance c JOIN records r USING (record_id) "
+                           "WHERE c.status = 'discordant' ORDER BY c.record_id"), "discordant records", max_rows=1000)
+        return
     if not unmapped:
         print_frame(wh.sql("SELECT source, label AS concept, count(*) AS records FROM "
                            "(SELECT source, unnest(labels) AS label FROM records) GROUP BY ALL "

@@ -226,3 +226,10 @@ def iqr_n(v):
     if m == 1:
         return 0.0, 1
     return np.percentile(w, 75.0) - np.percentile(w, 25.0), m
+
+
+@njit(cache=True)
+def nan_median(v):
+    """Median of the finite values of ``v`` (NaN when there are none)."""
+    w = v[~np.isnan(v)]
+    return np.median(w) if w.shape[0] else np.nan

@@ -23,7 +23,6 @@ from .measure import (
     ST_FORM_NAMES,
     area,
     frontal_axis,
-    qrs_axis,
     qrs_morphology,
     qtc,
     st_levels,
@@ -61,13 +60,13 @@ RECORD_FLOAT_COLUMNS = (
     "qt_ms_iqr", "qt_ms_n",
     "n_beats", "rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd",
     "p_present_frac", "n_beats_median", "n_leads_ok",
-    "quality", "p_absent", "rr_irregular",
+    "quality", "p_absent", "rr_irregular", "qrs_lead_ms",
 )
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
- R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG) = range(34)
-N_REC = 34
+ R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD) = range(35)
+N_REC = 35
 
 LEAD_FLOAT_COLUMNS = (
     "p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
@@ -254,6 +253,7 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     for l in range(n_leads):
         if good[l] and on_l[l] >= 0:
             lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
+    rec[R_QRS_LEAD] = B.nan_median(lf[:, L_QRSDUR])
 
     # 5. T waves
     tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
@@ -389,7 +389,6 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     a_qrs = np.full(6, np.nan)
     a_t = np.full(6, np.nan)
     a_p = np.full(6, np.nan)
-    net = np.full(6, np.nan)
     for l in range(n_leads):
         if not good[l]:
             continue
@@ -426,13 +425,12 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
                 lf[l, L_PDUR] = (pb_ - pa_) * to_ms
         if l < 6:
             lim_ok[l] = True
-            net[l] = q if (r_ == 0.0 and q == s) else q + r_ + s  # QS: depth once
             a_qrs[l] = area(y[l], base_y[l], qon, qoff, fs)
             if tend_g >= 0:
                 a_t[l] = area(y[l], base_y[l], qoff, tend_g, fs)
             if pon >= 0:
                 a_p[l] = area(z[l], base_z[l], pon, poff, fs)
-    rec[R_QRSAX] = qrs_axis(net, lim_ok, a_qrs)
+    rec[R_QRSAX] = frontal_axis(a_qrs, lim_ok)
     if tend_g >= 0:
         rec[R_TAX] = frontal_axis(a_t, lim_ok)
     if pon >= 0:

@@ -10,13 +10,12 @@ Conventions (clinically conventional, relied on by the protocol criteria):
   So Sokolow-Lyon is ``-s_amp_mv[V1] + r_amp_mv[V5]`` and Cornell
   ``r_amp_mv[aVL] - s_amp_mv[V3]``.
 * ST level at J (global QRS offset) and J+60 ms, averaged over +-ST_AVG_MS.
-* QRS axis from the net QRS amplitudes (R + Q + S, algebraic) of leads I and III, the
-  Einthoven-triangle construction behind Diede's table (the method of the Russian school
-  that classifies LUDB's "Electric axis of the heart"): on LUDB it agrees with the
-  cardiologists' classes better than net areas or I/aVF (see bench/featuredb_accuracy.py).
-  Without I or III it falls back to the net areas of the limb leads.
-* P and T axes from the net areas of the six limb leads, least-squares projected on the
-  hexaxial reference system (a generalisation of the I/aVF net-area method).
+* P, QRS and T axes from the net areas of the six limb leads, least-squares projected on
+  the hexaxial reference system (a generalisation of the I/aVF net-area method of
+  AHA/ACCF/HRS 2007, Kligfield et al. Circulation 115:1306): every usable limb lead votes, so
+  one small or noisy lead cannot swing the axis.  On PTB-XL it agrees with the
+  cardiologists' ``heart_axis`` classes better than the net amplitudes of I and III
+  (bench/protocol_ptbxl.py).
 * QTc: Bazett (1920) QT/RR^1/2, Fridericia (1920) QT/RR^1/3, Framingham (Sagie et al. 1992)
   QT + 154 (1 - RR), Hodges et al. (1983) QT + 1.75 (HR - 60); RR in s, QT in ms.
 """
@@ -185,19 +184,6 @@ def frontal_axis(areas, ok):
     if vx == 0.0 and vy == 0.0:
         return np.nan
     return np.arctan2(vy, vx) * 180.0 / np.pi
-
-
-@njit(cache=True)
-def qrs_axis(net, ok, areas):
-    """QRS axis (degrees, -180..180] from the net amplitudes of I (``net[0]``) and III
-    (``net[2]``): I = E cos(a), III = E cos(a - 120) give E sin(a) = (2 III + I) / sqrt(3).
-    Falls back to :func:`frontal_axis` on ``areas`` when I or III is unusable."""
-    if ok[0] and ok[2] and not np.isnan(net[0]) and not np.isnan(net[2]):
-        x = net[0]
-        y = (2.0 * net[2] + net[0]) / np.sqrt(3.0)
-        if x != 0.0 or y != 0.0:
-            return np.arctan2(y, x) * 180.0 / np.pi
-    return frontal_axis(areas, ok)
 
 
 @njit(cache=True)

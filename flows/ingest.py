@@ -1,4 +1,5 @@
-"""Prefect ``ingest`` flow: one task per source to plan, one task per shard to check and write."""
+"""Prefect ``ingest`` flow: one task per source to plan, one task per shard to check and write,
+then one task that marks duplicate recordings across all sources."""
 
 from __future__ import annotations
 
@@ -21,6 +22,11 @@ def ingest_shard(warehouse: str, source: str, manifest: str, shard: int, shard_s
     return stage.ingest_shard(Warehouse(warehouse), source, Path(manifest), shard, shard_size)
 
 
+@task(name="mark-duplicates")
+def mark_duplicates(warehouse: str) -> int:
+    return stage.mark_duplicates(Warehouse(warehouse))
+
+
 @flow(name="ingest")
 def ingest_flow(warehouse: str, ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None,
                 shard_size: int = stage.SHARD_SIZE) -> dict[str, dict[str, int]]:
@@ -33,5 +39,6 @@ def ingest_flow(warehouse: str, ptbxl: str | None = None, mimic: str | None = No
                                    unmapped(shard_size))
         results = [f.result() for f in futures]
         counts[source] = {k: sum(r[k] for r in results) for k in ("ok", "error")}
+    mark_duplicates(warehouse)
     Warehouse(warehouse).refresh()
     return counts

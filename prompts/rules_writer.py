@@ -3,17 +3,28 @@
 From a record's features, findings and reference labels it writes the full ECG-R1
 interpretation (six steps inside ``<think>``, a summary, ``<answer>``) with the same number
 formatting as the prompts (:func:`prompts.render.fmt`), so every value it states is a measured
-one. It reasons only from the computed criteria; it is what development, the demo and most
-tests run, and its rows say ``backend='rules'``.
+one. It states each step in the terms of the answer key: a record whose findings contradict its
+labels (:func:`protocol.concordance.judge`), or whose labels expect a finding that could not
+be measured, gets no text (:class:`Refused`, with the reason); a criterion
+that could not be measured is said to be so, never read as absent; a supportive pattern
+(``kind=supportive`` in criteria.csv) is described as a measurement and named as a diagnosis
+only when the labels carry it; a supporting criterion of a label that is not met is said not
+to exclude it. Its rows say ``backend='rules'``.
 """
 
 from __future__ import annotations
 
+from protocol.concordance import judge, relations
+from protocol.criteria import load as load_criteria
 from protocol.steps import STEPS
 from prompts.render import NOT_MEASURABLE, fmt
 
 TERRITORIES = {"inferior": "the inferior leads (II, III, aVF)", "high_lateral": "I and aVL",
                "septal": "V1-V2", "anterior": "V2-V4", "low_lateral": "V4-V6", "lateral": "the lateral leads"}
+
+
+class Refused(ValueError):
+    """The record's findings contradict its labels, or do not reach them: no text is written."""
 
 
 def _met(findings: dict, cid: str) -> bool | None:
@@ -26,14 +37,14 @@ def _v(findings: dict, cid: str, unit: str) -> str:
     return fmt(row["value"] if row else None, unit)
 
 
-def _territories(findings: dict, prefix: str) -> list[str]:
+def _territories(findings: dict, prefix: str, state: bool | None) -> list[str]:
     return [TERRITORIES[k[len(prefix) + 1:]] for k in findings
-            if k.startswith(prefix + "_") and k[len(prefix) + 1:] in TERRITORIES and _met(findings, k)]
+            if k.startswith(prefix + "_") and k[len(prefix) + 1:] in TERRITORIES and _met(findings, k) is state]
 
 
 def _step1(f: dict, fd: dict) -> str:
     flags = f.get("quality_flags") or []
-    flags = [x for x in flags if x != "p_absent"] if not isinstance(flags, str) else [flags]
+    flags = [x for x in flags if x not in ("p_absent", "rr_irregular")] if not isinstance(flags, str) else [flags]
     quality = f.get("quality") or NOT_MEASURABLE
     text = [f"Technical quality is {quality} with {fmt(f.get('n_leads_ok'), 'leads')} usable leads"
             + (f" and warnings for {', '.join(flags)}." if flags else ".")]
@@ -41,6 +52,9 @@ def _step1(f: dict, fd: dict) -> str:
     rate = "bradycardic" if _met(fd, "bradycardia") else "tachycardic" if _met(fd, "tachycardia") else "within the normal range"
     text.append(f"The ventricular rate is {hr}, {rate}." if hr != NOT_MEASURABLE else "The rate is not measurable.")
     irregular, no_p = _met(fd, "irregular_rhythm"), _met(fd, "absent_p_waves")
+    if irregular is None or no_p is None:
+        text.append("The rhythm cannot be classified: RR regularity or P waves are not measurable.")
+        return " ".join(text)
     rr = f"RR intervals are {'irregular' if irregular else 'regular'} (normalised RMSSD {_v(fd, 'irregular_rhythm', 'ratio')})"
     p = f"P waves are found in a share of {_v(fd, 'absent_p_waves', 'fraction')} of beats"
     if _met(fd, "atrial_fibrillation_suspected"):
@@ -64,62 +78,94 @@ def _step2(f: dict, fd: dict) -> str:
         pr_class = ("prolonged, indicating first-degree AV block" if _met(fd, "pr_prolonged")
                     else "short" if _met(fd, "pr_short") else "normal")
         text.append(f"The PR interval is {pr}, {pr_class}.")
-    qrs = fmt(f.get("qrs_ms"), "ms")
+    qrs = _v(fd, "wide_qrs", "ms")
     qrs_class = ("wide, indicating a ventricular conduction delay such as bundle branch block" if _met(fd, "wide_qrs")
                  else "of intermediate width" if _met(fd, "qrs_intermediate") else "narrow")
-    text.append(f"The QRS duration is {qrs}, {qrs_class}." if qrs != NOT_MEASURABLE else "QRS duration is not measurable.")
-    text.append("An rsR' pattern is present in V1." if _met(fd, "rsr_prime_v1") else "There is no rsR' pattern in V1.")
+    text.append(f"The QRS duration is {qrs} in the median lead ({fmt(f.get('qrs_ms'), 'ms')} from the earliest onset "
+                f"to the latest offset), {qrs_class}." if qrs != NOT_MEASURABLE else "QRS duration is not measurable.")
+    rsr = _met(fd, "rsr_prime_v1")
+    if rsr is None:
+        text.append("The QRS morphology of V1 is not measurable.")
+    else:
+        text.append("V1 shows a terminal r' wave (rsR')." if rsr else "There is no rsR' pattern in V1.")
     return " ".join(text)
 
 
-def _step3(f: dict, fd: dict) -> str:
-    text = [f"Sokolow-Lyon voltage is {_v(fd, 'sokolow_lyon', 'mV')}, Cornell voltage {_v(fd, 'cornell_voltage', 'mV')} "
-            f"and R in aVL {_v(fd, 'ravl_voltage', 'mV')}, so "
-            + ("voltage criteria for left ventricular hypertrophy are met." if _met(fd, "lvh_voltage")
+def _step3(f: dict, fd: dict, labels: list[str]) -> str:
+    lvh = _met(fd, "lvh_voltage")
+    text = [f"Sokolow-Lyon voltage is {_v(fd, 'sokolow_lyon', 'mV')} and Cornell voltage {_v(fd, 'cornell_voltage', 'mV')}, so "
+            + ("voltage criteria for left ventricular hypertrophy are met." if lvh
+               else "voltage criteria for left ventricular hypertrophy cannot be assessed." if lvh is None
                else "no voltage criterion for left ventricular hypertrophy is met.")]
+    if _met(fd, "ravl_voltage"):
+        text.append(f"R in aVL is {_v(fd, 'ravl_voltage', 'mV')}, above the {fmt(fd['ravl_voltage']['threshold'], 'mV')} limit.")
     if _met(fd, "low_voltage"):
         text.append(f"Limb lead QRS amplitudes reach at most {_v(fd, 'low_voltage', 'mV')}, low voltage.")
     if _met(fd, "peaked_p"):
         text.append(f"The P wave in II is peaked at {_v(fd, 'peaked_p', 'mV')}, suggesting right atrial abnormality.")
-    if _met(fd, "wide_p"):
-        text.append(f"The P wave is wide at {_v(fd, 'wide_p', 'ms')}, suggesting left atrial abnormality.")
-    if not any(_met(fd, c) for c in ("low_voltage", "peaked_p", "wide_p")):
-        text.append("There is no low voltage and no sign of atrial abnormality.")
+    wide_p = _met(fd, "wide_p")
+    if wide_p is not None:
+        text.append(f"The P wave lasts {_v(fd, 'wide_p', 'ms')} in lead II"
+                    + (", wide, consistent with left atrial abnormality." if wide_p and "LAO/LAE" in labels else "."))
     return " ".join(text)
 
 
-def _step4(f: dict, fd: dict) -> str:
+def _step4(fd: dict) -> str:
     text = []
     for prefix, what, verb in (("st_elevation", "ST elevation", "is"), ("st_depression", "ST depression", "is"),
                                ("t_inversion", "T wave inversion", "is"), ("pathologic_q", "pathologic Q waves", "are")):
-        where = _territories(fd, prefix)
-        text.append(f"{what[0].upper()}{what[1:]} {verb} present in {' and '.join(where)}." if where
-                    else f"No {what} {verb} seen in two contiguous leads.")
+        where, unknown = _territories(fd, prefix, True), _territories(fd, prefix, None)
+        if where:
+            text.append(f"{what[0].upper()}{what[1:]} {verb} present in {' and '.join(where)}.")
+        elif unknown and not _territories(fd, prefix, False):
+            text.append(f"{what[0].upper()}{what[1:]} cannot be assessed.")
+        elif unknown:
+            text.append(f"No {what} {verb} seen in two contiguous leads; {' and '.join(unknown)} cannot be assessed.")
+        else:
+            text.append(f"No {what} {verb} seen in two contiguous leads.")
     return " ".join(text)
 
 
-def _step5(f: dict, fd: dict) -> str:
-    qtc = fmt(f.get("qtc_bazett_ms"), "ms")
+def _step5(f: dict, fd: dict, labels: list[str]) -> str:
+    qtc = _v(fd, "qtc_prolonged", "ms")
     if qtc == NOT_MEASURABLE:
         text = ["The QT interval is not measurable."]
     else:
         qt_class = "prolonged" if _met(fd, "qtc_prolonged") else "short" if _met(fd, "qtc_short") else "normal"
-        text = [f"The QT interval is {fmt(f.get('qt_ms'), 'ms')} with a Bazett-corrected QTc of {qtc}, {qt_class}."]
-    text.append(f"The tallest T wave in V2-V4 is {_v(fd, 'peaked_t', 'mV')}, "
-                + ("peaked, a pattern seen in hyperkalemia." if _met(fd, "peaked_t") else "without peaking."))
+        text = [f"The QT interval is {fmt(f.get('qt_ms'), 'ms')} with a QTc of {qtc} (Framingham correction), {qt_class}."]
+    tall = _met(fd, "peaked_t")
+    if tall is not None:
+        text.append(f"The tallest T wave in V2-V4 is {_v(fd, 'peaked_t', 'mV')}"
+                    + (", tall, a pattern that can accompany hyperkalemia." if tall and "EL" in labels
+                       else ", tall but without other signs of an electrolyte disorder." if tall else ", without peaking."))
     return " ".join(text)
 
 
-def _step6(fd: dict, labels: list[str]) -> str:
-    return (f"Integrating rate, rhythm, conduction, voltage, repolarization and QT, the measured findings support "
-            f"the final impression of {'; '.join(labels) if labels else 'no specific diagnosis'}.")
+def _step6(fd: dict, labels: list[str], names: dict[str, str]) -> str:
+    described = [names.get(c, c) for c in labels]
+    text = [f"Integrating rate, rhythm, conduction, voltage, repolarization and QT, the measured findings support "
+            f"the final impression of {'; '.join(described) if described else 'no specific diagnosis'}."]
+    criteria = {c.id: c for c in load_criteria()}
+    for r in relations():
+        if r.concept in labels and r.relation == "supports" and _met(fd, r.criterion) is False:
+            text.append(f"The protocol criterion '{criteria[r.criterion].description}' is not met, which does not exclude "
+                        f"{names.get(r.concept, r.concept)}.")
+    return " ".join(text)
 
 
-def write(features: dict, findings: dict[str, dict], labels: list[str]) -> str:
+def write(features: dict, findings: dict[str, dict], labels: list[str], names: dict[str, str]) -> str:
     """The interpretation of one record. ``findings`` maps criterion id to its findings row;
-    ``labels`` are the reference label descriptions, in order."""
-    paragraphs = [_step1(features, findings), _step2(features, findings), _step3(features, findings),
-                  _step4(features, findings), _step5(features, findings), _step6(findings, labels)]
+    ``labels`` are the reference concept ids in order, ``names`` their descriptions.
+
+    Raises :class:`Refused` with the reason when the record is not concordant."""
+    status, conflicts = judge(labels, findings)
+    if status == "discordant":
+        raise Refused("discordant: the findings contradict the labels: " + "; ".join(conflicts))
+    if status == "unknown":
+        raise Refused("unknown: a finding the labels expect is not measurable")
+    paragraphs = [_step1(features, findings), _step2(features, findings), _step3(features, findings, labels),
+                  _step4(findings), _step5(features, findings, labels), _step6(findings, labels, names)]
     think = "\n".join(f"**{s.heading}**\n{p}" for s, p in zip(STEPS, paragraphs))
     summary = " ".join(paragraphs[:2]) + " " + paragraphs[5]
-    return f"<think>\n{think}\n</think>\n{summary}\n<answer>{'; '.join(labels)}</answer>"
+    answer = "; ".join(names.get(c, c) for c in labels)
+    return f"<think>\n{think}\n</think>\n{summary}\n<answer>{answer}</answer>"

@@ -1,8 +1,10 @@
 """Prompts stage: one interpretation prompt per measured record -> ``prompts``.
 
 A prompts shard is a findings part; it is redone when its findings part or a template is newer.
-Records whose signal is unusable get no prompt. Every prompt passes :func:`prompts.render.guard`
-with the record's identifiers; a refused prompt is counted, logged and not written.
+Records whose signal is unusable get no prompt, nor does a recording identical to an earlier one
+(``records.duplicate_of``: counted as ``duplicate``). Every prompt passes
+:func:`prompts.render.guard` with the record's identifiers; a refused prompt is counted, logged
+and not written.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 KIND = "interpretation"
 
 
-COUNTS = ("prompts", "refused")
+COUNTS = ("prompts", "refused", "duplicate")
 
 def sample_id(record_id: str, kind: str = KIND) -> str:
     return f"{record_id}#{kind}"
@@ -53,6 +55,8 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
     for feat in features.filter(pl.col("quality") != "unusable").iter_rows(named=True):
         rid = feat["record_id"]
         rec = recs[rid]
+        if rec.get("duplicate_of"):
+            continue
         ctx = interpretation_context(feat, leads_by[(rid,)].to_dicts(), found_by[(rid,)].to_dicts(), rec["sex"],
                                      label_text(rec["labels"] or [], descriptions))
         messages = interpretation_messages(ctx)
@@ -73,11 +77,12 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     read = lambda table: pl.read_parquet(warehouse.table_dir(table) / f"{part}.parquet")  # noqa: E731
     features, leads, findings = read("features"), read("lead_features"), read("findings")
     ids = features["record_id"].to_list()
-    records = warehouse.read("records", columns=["record_id", "subject_id", "study_id", "path", "sex", "labels"]) \
-        .filter(pl.col("record_id").is_in(ids))
+    records = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet",
+                              columns=["record_id", "subject_id", "study_id", "path", "sex", "labels", "duplicate_of"])
+    records = records.filter(pl.col("record_id").is_in(ids))
     rows, refused = build(features, leads, findings, records)
     warehouse.write("prompts", rows, part)
-    return {"prompts": rows.height, "refused": refused}
+    return {"prompts": rows.height, "refused": refused, "duplicate": int(records["duplicate_of"].is_not_null().sum())}
 
 
 def run(warehouse: Warehouse, force: bool = False) -> dict[str, int]:

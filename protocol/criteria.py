@@ -2,9 +2,13 @@
 
 Each row is one criterion a clinician can read and edit: a value (a DuckDB SQL expression over
 the record's facts, or ``any(a; b)`` / ``all(a; b)`` over earlier criteria), a comparison, a
-threshold with units (sex-specific where the literature is) and its source. Facts are the
+threshold with units (sex-specific where the literature is), its source, its kind and a note
+saying why a measure or threshold departs from the textbook. ``kind`` is ``abnormal`` (a
+finding against a normal ECG), ``supportive`` (a measured pattern that supports a diagnosis
+but is common in normal ECGs, never abnormal on its own) or ``technical`` (the recording). Facts are the
 global features plus every lead feature as ``<feature>_<lead>`` (``r_amp_mv_V5``). Contiguous-lead
-rules use ``pair(a, b)``: the level that both leads reach (NULL when either is missing).
+rules use ``pair(a, b)``: the level that both leads reach (NULL when either is missing);
+``depression(j, j60)`` is the ST depression a lead holds from J to J+60 ms.
 A criterion whose value cannot be measured is ``positive = NULL``, never false.
 """
 
@@ -21,8 +25,9 @@ import polars as pl
 
 TABLE = Path(__file__).with_name("criteria.csv")
 OPS = ("<", "<=", ">", ">=")
+KINDS = ("abnormal", "supportive", "technical")
 _COMBINE = re.compile(r"^(any|all)\((.*)\)$")
-LEAD_FACTS = ("p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
+LEAD_FACTS = ("p_amp_mv", "p_dur_ms", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
               "qrs_dur_ms", "st_j_mv", "st_j60_mv", "q_dur_ms", "q_depth_mv")
 
 
@@ -39,6 +44,8 @@ class Criterion:
     threshold_female: float | None
     threshold_high: float | None
     source: str
+    kind: str
+    note: str
 
     @property
     def combines(self) -> tuple[str, list[str]] | None:
@@ -63,9 +70,11 @@ def load() -> tuple[Criterion, ...]:
     for r in rows:
         c = Criterion(r["id"], int(r["step"]), r["description"], r["value"], r["unit"], r["op"],
                       float(r["threshold"]), _float(r["threshold_male"]), _float(r["threshold_female"]),
-                      _float(r["threshold_high"]), r["source"])
+                      _float(r["threshold_high"]), r["source"], r["kind"], r["note"])
         if c.op not in OPS and not (c.op == "between" and c.threshold_high is not None):
             raise ValueError(f"criteria.csv: {c.id}: unknown op {c.op!r}")
+        if c.kind not in KINDS:
+            raise ValueError(f"criteria.csv: {c.id}: kind must be one of {', '.join(KINDS)}, not {c.kind!r}")
         if c.combines and any(x not in {o.id for o in out} for x in c.combines[1]):
             raise ValueError(f"criteria.csv: {c.id} combines criteria that are not defined above it")
         if c.combines and c.combines[0] == "all" and c.threshold != len(c.combines[1]):
@@ -110,6 +119,8 @@ def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
     plain = [c for c in criteria if not c.combines]
     with duckdb.connect() as con:
         con.execute("CREATE MACRO pair(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE least(a, b) END")
+        con.execute("CREATE MACRO depression(j, j60) AS CASE WHEN j IS NULL OR j60 IS NULL THEN NULL "
+                    "ELSE -greatest(j, j60) END")
         con.register("facts", wide.select("record_id", "sex", *[c for c in wide.columns if c not in ("record_id", "sex")]).to_arrow())
         select = ", ".join(f'CAST(({c.value}) AS DOUBLE) AS "v:{c.id}"' for c in plain)
         df = con.sql(f"SELECT record_id, sex, {select} FROM facts").pl()

@@ -1,30 +1,38 @@
-"""Findings stage: ``features`` + ``lead_features`` (+ sex from ``records``) -> ``findings``.
+"""Findings stage: ``features`` + ``lead_features`` (+ sex and labels from ``records``) ->
+``findings`` and ``concordance``.
 
-One findings part per features part, redone when the features part or the criteria table is
-newer than it.
+One part of each per features part, redone when the features part, the criteria table or the
+label-criteria table is newer than it.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
+from protocol import concordance
 from protocol.criteria import TABLE, evaluate, facts
 from warehouse import Warehouse
 
 
-COUNTS = ("records", "positive")
+COUNTS = ("records", "positive", "discordant")
 
 def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
-    return warehouse.pending("features", ("findings",), force, newer_than=TABLE.stat().st_mtime)
+    newest = max(TABLE.stat().st_mtime, concordance.TABLE.stat().st_mtime)
+    return warehouse.pending("features", ("findings", "concordance"), force, newer_than=newest)
 
 
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     feats = pl.read_parquet(warehouse.table_dir("features") / f"{part}.parquet")
     leads = pl.read_parquet(warehouse.table_dir("lead_features") / f"{part}.parquet")
-    records = warehouse.read("records", ["record_id", "sex", "age"]).filter(pl.col("record_id").is_in(feats["record_id"].implode()))
+    records = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet",
+                              columns=["record_id", "sex", "age", "labels"])
+    records = records.filter(pl.col("record_id").is_in(feats["record_id"].implode()))
     found = evaluate(facts(feats, leads, records))
+    agree = concordance.concordance(records, found)
     warehouse.write("findings", found, part)
-    return {"records": feats.height, "positive": int(found["positive"].sum())}
+    warehouse.write("concordance", agree, part)
+    return {"records": feats.height, "positive": int(found["positive"].sum()),
+            "discordant": int((agree["status"] == "discordant").sum())}
 
 
 def run(warehouse: Warehouse, force: bool = False) -> dict[str, int]:

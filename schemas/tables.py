@@ -39,6 +39,9 @@ RECORDS = pa.DataFrameSchema(
         "status": _col(STR, pa.Check.isin(["ok", "error"]), nullable=False),
         "error": _col(STR),
         "lead_names": _col(STR),
+        "extra_leads": _col(STRS, nullable=False),  # signals beyond the 12 standard leads, e.g. vx, vy, vz
+        "signal_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$")),  # null for error rows
+        "duplicate_of": _col(STR),  # record_id of the first record with the same signal
         **{c: _col(F64) for c in MACHINE_COLUMNS},
     },
     strict=True,
@@ -96,6 +99,19 @@ FINDINGS = pa.DataFrameSchema(
     )],
 )
 
+CONCORDANCE = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False, unique=True),
+        "status": _col(STR, pa.Check.isin(["concordant", "discordant", "unknown"]), nullable=False),
+        "conflicts": _col(STRS, nullable=False),
+    },
+    strict=True,
+    checks=[pa.Check(
+        lambda data: data.lazyframe.select((pl.col("status") == "discordant") == (pl.col("conflicts").list.len() > 0)),
+        error="a discordant record names its conflicts, and only a discordant one has any",
+    )],
+)
+
 PROMPTS = pa.DataFrameSchema(
     {
         "sample_id": _col(STR, nullable=False, unique=True),
@@ -130,7 +146,7 @@ GENERATIONS = pa.DataFrameSchema(
 )
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {"prompts": PROMPTS, "generations": GENERATIONS, "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
-                                          "findings": FINDINGS}
+                                          "findings": FINDINGS, "concordance": CONCORDANCE}
 
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:

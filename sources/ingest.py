@@ -2,18 +2,22 @@
 
 Every manifest row is opened with :func:`sources.reader.read_record`; a record that cannot be
 used stays in the table with ``status='error'`` and the reader's reason, so nothing vanishes.
+After all shards are written, :func:`mark_duplicates` links recordings with identical signals
+across every source.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from sources import mimic, ptbxl, wfdb_folder
 from sources.errors import SourceError
-from sources.reader import RecordError, read_record
+from sources.reader import RecordError, extra_leads, read_record
 from warehouse import Warehouse
 
 MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
@@ -21,18 +25,36 @@ MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
 }
 SHARD_SIZE = 1000
 STAGING = "_staging"
+CHECKED = {"status": pl.Utf8, "error": pl.Utf8, "fs": pl.Float64, "n_samples": pl.Int64, "lead_names": pl.Utf8,
+           "extra_leads": pl.List(pl.Utf8), "signal_sha256": pl.Utf8}
+
+
+def signal_sha256(signal: np.ndarray) -> str:
+    """SHA-256 of the decoded float32 (12, n) mV signal at 500 Hz in canonical lead order.
+
+    The decoded signal rather than the ``.dat`` bytes, so that "same samples" means the same
+    12-lead recording whatever the file's lead order, storage format, header, record name or
+    extra signals. Resampling is part of the signal: PTB-XL's ``records100`` file of a record
+    is a downsampled copy and never equals its ``records500`` file. About 0.17 ms for 12 x 5000.
+    """
+    return hashlib.sha256(np.ascontiguousarray(signal)).hexdigest()
 
 
 def check_record(path: str) -> dict:
-    """fs, n_samples, lead names and status of one record file."""
+    """fs, n_samples, lead names, extra leads, signal hash and status of one record file."""
     try:
-        header, _ = read_record(path)
+        header, signal = read_record(path)
     except RecordError as exc:
-        return {"status": "error", "error": str(exc)}
+        return _error_row(str(exc))
     except Exception as exc:  # noqa: BLE001 - a record must never stop the run
-        return {"status": "error", "error": f"unreadable record: {type(exc).__name__}: {exc}"}
+        return _error_row(f"unreadable record: {type(exc).__name__}: {exc}")
     return {"status": "ok", "error": None, "fs": header.fs, "n_samples": header.n_samples,
-            "lead_names": ",".join(header.leads)}
+            "lead_names": ",".join(header.leads), "extra_leads": extra_leads(header.leads),
+            "signal_sha256": signal_sha256(signal)}
+
+
+def _error_row(reason: str) -> dict:
+    return {"status": "error", "error": reason, "extra_leads": []}
 
 
 def plan(warehouse: Warehouse, source: str, root: str | Path, shard_size: int = SHARD_SIZE) -> tuple[Path, int]:
@@ -55,10 +77,8 @@ def ingest_shard(warehouse: Warehouse, source: str, manifest: Path, shard: int,
                  shard_size: int = SHARD_SIZE) -> dict[str, int]:
     """Check the records of one shard and write them as part ``<source>-<shard>``."""
     rows = pl.read_parquet(manifest).slice(shard * shard_size, shard_size)
-    checked = pl.DataFrame([check_record(p) for p in rows["path"]],
-                           schema={"status": pl.Utf8, "error": pl.Utf8, "fs": pl.Float64,
-                                   "n_samples": pl.Int64, "lead_names": pl.Utf8})
-    df = pl.concat([rows, checked], how="horizontal")
+    checked = pl.DataFrame([check_record(p) for p in rows["path"]], schema=CHECKED)
+    df = pl.concat([rows, checked], how="horizontal").with_columns(duplicate_of=pl.lit(None, pl.Utf8))
     warehouse.write("records", df, f"{source}-{shard:05d}")
     return {"ok": int((df["status"] == "ok").sum()), "error": int((df["status"] == "error").sum())}
 
@@ -70,5 +90,56 @@ def ingest(warehouse: Warehouse, sources: dict[str, str | Path], shard_size: int
         manifest, n_shards = plan(warehouse, source, root, shard_size)
         per_shard = [ingest_shard(warehouse, source, manifest, i, shard_size) for i in range(n_shards)]
         counts[source] = {k: sum(c[k] for c in per_shard) for k in ("ok", "error")}
+    mark_duplicates(warehouse)
     warehouse.refresh()
     return counts
+
+
+def mark_duplicates(warehouse: Warehouse) -> int:
+    """Across every records part: a record whose ``signal_sha256`` equals that of a record with a
+    smaller ``record_id`` gets ``duplicate_of`` = the first such record and its split, so one
+    recording never sits in two splits. Rows no longer duplicated get their own split back (from
+    the source's staged manifest). Rewrites only the parts whose rows change; returns the number
+    of duplicates. Error rows have no hash and are never duplicates."""
+    keys = pl.concat([_part_keys(p) for p in warehouse.parts("records")])
+    if keys.is_empty():
+        return 0
+    keys = keys.join(_own_splits(warehouse), on="record_id", how="left").with_columns(
+        own_split=pl.coalesce("own_split", "split"))
+    first = (keys.filter(pl.col("signal_sha256").is_not_null()).sort("record_id")
+             .group_by("signal_sha256", maintain_order=True)
+             .agg(first_id=pl.col("record_id").first(), first_split=pl.col("own_split").first()))
+    dup = pl.col("first_id") != pl.col("record_id")
+    marked = keys.join(first, on="signal_sha256", how="left").select(
+        "part", "record_id", "split", "duplicate_of",
+        new_duplicate_of=pl.when(dup).then("first_id"),
+        new_split=pl.when(dup).then("first_split").otherwise("own_split"))
+    changed = marked.filter(pl.col("duplicate_of").ne_missing(pl.col("new_duplicate_of"))
+                            | pl.col("split").ne_missing(pl.col("new_split")))
+    for part in changed["part"].unique().sort():
+        _rewrite_part(warehouse, part, marked.filter(pl.col("part") == part))
+    return int(marked["new_duplicate_of"].is_not_null().sum())
+
+
+def _part_keys(part: Path) -> pl.DataFrame:
+    """record_id, split, signal_sha256, duplicate_of of one records part (null hash for parts
+    written before the hash existed) and the part's name."""
+    lf = pl.scan_parquet(part)
+    have = lf.collect_schema().names()
+    optional = [pl.col(c) if c in have else pl.lit(None, pl.Utf8).alias(c) for c in ("signal_sha256", "duplicate_of")]
+    return lf.select("record_id", "split", *optional, part=pl.lit(part.stem)).collect()
+
+
+def _own_splits(warehouse: Warehouse) -> pl.DataFrame:
+    """record_id -> the split its source assigned, from the staged manifests of :func:`plan`."""
+    manifests = sorted((warehouse.root / STAGING).glob("records-*.parquet"))
+    empty = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8})
+    frames = [pl.read_parquet(m, columns=["record_id", "split"]) for m in manifests]
+    return pl.concat([empty, *frames]).rename({"split": "own_split"})
+
+
+def _rewrite_part(warehouse: Warehouse, part: str, marked: pl.DataFrame) -> None:
+    df = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet")
+    new = marked.select("record_id", duplicate_of="new_duplicate_of", split="new_split")
+    df = df.drop("duplicate_of", "split", strict=False).join(new, on="record_id", how="left", maintain_order="left")
+    warehouse.write("records", df, part)

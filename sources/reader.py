@@ -2,8 +2,9 @@
 
 Format-16 records with one signal file (PTB-XL, MIMIC-IV-ECG, LUDB) are decoded directly with
 numpy from a minimal header parser (WFDB header spec, PhysioNet "header(5)"); anything else
-goes through ``wfdb.rdrecord``. Every problem raises :class:`RecordError` with a reason a
-person can act on.
+goes through ``wfdb.rdrecord``. Signals beyond the 12 standard leads (PTB Diagnostic's Frank
+leads vx, vy, vz) are checksummed but not returned; :func:`extra_leads` names them. Every
+problem raises :class:`RecordError` with a reason a person can act on.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "μv": 1e-3, "µv": 1e-3, "v": 1e3}
 _DEFAULT_GAIN = 200.0  # WFDB default ADC units per physical unit
 _FLAT_PEAK_TO_PEAK_MV = 0.01  # a lead moving less than 10 µV over the record is flat
 _NAN_ADC_16 = -32768  # WFDB's "no sample" value in format 16
+EXTRA = -1  # lead_order's index of a signal outside the 12 standard leads
 
 
 class RecordError(Exception):
@@ -91,24 +93,29 @@ def _signal_fields(s: list[str]) -> tuple:
 
 
 def lead_order(names: tuple[str, ...] | list[str]) -> np.ndarray:
-    """Canonical index of each file lead; raise on unknown, duplicate or missing leads."""
-    idx = []
-    for name in names:
-        key = name.strip().lower()
-        if key not in _LEAD_INDEX:
-            raise RecordError(f"unknown lead name {name!r} (expected {', '.join(LEADS)})")
-        idx.append(_LEAD_INDEX[key])
-    dupes = sorted({LEADS[i] for i in idx if idx.count(i) > 1})
+    """Canonical index of each file signal, :data:`EXTRA` for a signal that is not one of the 12
+    standard leads (e.g. PTB Diagnostic's Frank leads vx, vy, vz); raise on duplicate or
+    missing standard leads."""
+    idx = [_LEAD_INDEX.get(name.strip().lower(), EXTRA) for name in names]
+    dupes = sorted({LEADS[i] for i in idx if i != EXTRA and idx.count(i) > 1})
     if dupes:
         raise RecordError(f"duplicate leads: {', '.join(dupes)}")
     missing = [lead for i, lead in enumerate(LEADS) if i not in idx]
     if missing:
-        raise RecordError(f"missing leads: {', '.join(missing)}")
+        extra = extra_leads(names)
+        raise RecordError(f"missing leads: {', '.join(missing)}"
+                          + (f" (other signals: {', '.join(map(repr, extra))})" if extra else ""))
     return np.asarray(idx)
 
 
+def extra_leads(names: tuple[str, ...] | list[str]) -> list[str]:
+    """The signal names, in file order, that are not one of the 12 standard leads."""
+    return [name for name in names if name.strip().lower() not in _LEAD_INDEX]
+
+
 def read_record(path: str | os.PathLike, fs: int = FS) -> tuple[Header, np.ndarray]:
-    """Header and signal: float32 (12, n) in mV, canonical lead order, resampled to ``fs``."""
+    """Header and signal: float32 (12, n) in mV, the standard leads in canonical order,
+    resampled to ``fs``."""
     header = read_header(path)
     order = lead_order(header.leads)
     if _is_plain_format16(header):
@@ -116,9 +123,10 @@ def read_record(path: str | os.PathLike, fs: int = FS) -> tuple[Header, np.ndarr
     else:
         raw = _read_with_wfdb(path)
         if raw.shape[0] != len(order):
-            raise RecordError(f"header lists {len(order)} leads, data has {raw.shape[0]}")
+            raise RecordError(f"header lists {len(order)} signals, data has {raw.shape[0]}")
+        standard = order != EXTRA
         signal = np.empty((len(LEADS), raw.shape[1]), dtype=np.float32)
-        signal[order] = raw
+        signal[order[standard]] = raw[standard]
         _check_content(signal)
     if header.fs != fs:
         ratio = Fraction(fs) / Fraction(header.fs).limit_denominator(1000)
@@ -137,13 +145,10 @@ def _is_plain_format16(h: Header) -> bool:
 
 @njit(cache=True, nogil=True)
 def _decode_kernel(adc, order, base, scale, out, sums, lo, hi):
-    """One pass over the interleaved int16 samples (n, n_sig): checksums, min/max of the
-    non-missing samples, and the scaled float32 values in canonical lead order."""
+    """One pass over the interleaved int16 samples (n, n_sig): checksums of every signal, and for
+    the standard leads (``order[j] != EXTRA``) min/max of the non-missing samples and the scaled
+    float32 values in canonical lead order. Returns the number of missing standard samples."""
     n, n_sig = adc.shape
-    for j in range(n_sig):
-        sums[j] = 0
-        lo[j] = 32767
-        hi[j] = -32768
     n_nan = 0
     for j in range(n_sig):
         o = order[j]
@@ -152,16 +157,20 @@ def _decode_kernel(adc, order, base, scale, out, sums, lo, hi):
         sm = 0
         mn = 32767
         mx = -32768
-        for i in range(n):
-            v = adc[i, j]
-            sm += v
-            if v == -32768:
-                out[o, i] = np.nan
-                n_nan += 1
-            else:
-                out[o, i] = (np.float32(v) - b) * c
-                mn = min(mn, v)
-                mx = max(mx, v)
+        if o == EXTRA:
+            for i in range(n):
+                sm += adc[i, j]
+        else:
+            for i in range(n):
+                v = adc[i, j]
+                sm += v
+                if v == _NAN_ADC_16:
+                    out[o, i] = np.nan
+                    n_nan += 1
+                else:
+                    out[o, i] = (np.float32(v) - b) * c
+                    mn = min(mn, v)
+                    mx = max(mx, v)
         sums[j] = sm
         lo[j] = mn
         hi[j] = mx
@@ -171,8 +180,8 @@ def _decode_kernel(adc, order, base, scale, out, sums, lo, hi):
 def _decode_format16(folder: Path, h: Header, order: np.ndarray) -> np.ndarray:
     """Decode, verify and scale a format-16 file straight into canonical lead order.
 
-    One read of the file and one pass over its samples (:func:`_decode_kernel`): checksums,
-    the flat screen and the float32 (12, n) output in mV.
+    One read of the file and one pass over its samples (:func:`_decode_kernel`): checksums of
+    all signals (extra ones included), the flat screen and the float32 (12, n) output in mV.
     """
     dat = folder / h.files[0]
     n_sig = len(h.leads)
@@ -197,7 +206,7 @@ def _decode_format16(folder: Path, h: Header, order: np.ndarray) -> np.ndarray:
     adc = np.frombuffer(buf, dtype="<i2").reshape(h.n_samples, n_sig)
     scale = np.array([_unit_scale(u) / g for u, g in zip(h.units, h.gains)], dtype=np.float32)
     base = np.array(h.baselines, dtype=np.float32)
-    out = np.empty((n_sig, h.n_samples), dtype=np.float32)
+    out = np.empty((len(LEADS), h.n_samples), dtype=np.float32)
     sums = np.empty(n_sig, dtype=np.int64)
     lo = np.empty(n_sig, dtype=np.int64)
     hi = np.empty(n_sig, dtype=np.int64)
@@ -208,17 +217,12 @@ def _decode_format16(folder: Path, h: Header, order: np.ndarray) -> np.ndarray:
                 f"header disagrees with data: checksum of lead {lead} is {got}, "
                 f"header says {expected_sum}"
             )
-    if n_nan == n_sig * h.n_samples:
+    if n_nan == len(LEADS) * h.n_samples:
         raise RecordError("all samples missing (NaN)")
     ptp = np.where(hi >= lo, hi - lo, 0) * np.abs(scale.astype(np.float64))
     if not (ptp >= _FLAT_PEAK_TO_PEAK_MV).any():
         raise RecordError("flat signal: no lead moves more than 0.01 mV")
     return out
-
-
-def _checksums(adc: np.ndarray) -> list[int]:
-    """WFDB checksum of each signal: the sum of its samples modulo 2**16."""
-    return [int(s) for s in adc.astype(np.int64).sum(axis=1) & 0xFFFF]
 
 
 def _unit_scale(units: str) -> float:

@@ -8,6 +8,12 @@ expressions in order; the first match wins. ``kind='flag'`` rows are recording-q
 (kept as flags, never as diagnoses); ``kind='none'`` rows carry no label (hedged statements
 such as "possible ...", overall grades such as "abnormal ECG"). A statement no row matches is
 returned as unmapped, stored with its record and listed by ``ecg-corpus labels``.
+
+SNOMED CT codes (PhysioNet/CinC Challenge 2020/2021 headers, ``# Dx: 426783006,164889003``) are
+looked up first in the reviewed table ``sources/data/snomed.csv``: every code the Challenge 2021
+scores plus the unscored ones with an SCP-ECG equivalent. A row with an empty concept is a
+reviewed code with no SCP-ECG equivalent (e.g. "bundle branch block" of unstated side): it carries
+no label and is not unmapped. A code missing from the table is unmapped.
 """
 
 from __future__ import annotations
@@ -39,10 +45,31 @@ def concepts() -> dict[str, str]:
 def _rules() -> tuple[tuple[re.Pattern, str, str], ...]:
     with (DATA / "statements.csv").open(newline="") as fh:
         rules = tuple((re.compile(r["pattern"], re.IGNORECASE), r["concept"], r["kind"]) for r in csv.DictReader(fh))
-    unknown = {c for _, c, _ in rules if c and c not in concepts()}
-    if unknown:
-        raise ValueError(f"statements.csv maps to concepts missing from concepts.csv: {sorted(unknown)}")
+    _check_concepts("statements.csv", [c for _, c, _ in rules])
     return rules
+
+
+@lru_cache(maxsize=1)
+def snomed() -> dict[str, tuple[str, str]]:
+    """SNOMED CT code -> (Challenge term, concept id or '' for no label), from ``snomed.csv``."""
+    with (DATA / "snomed.csv").open(newline="") as fh:
+        rows = [(r["snomed"], r["term"], r["concept"]) for r in csv.DictReader(fh)]
+    table = {code: (term, concept) for code, term, concept in rows}
+    if len(table) != len(rows):
+        raise ValueError("snomed.csv lists a SNOMED CT code more than once")
+    _check_concepts("snomed.csv", [concept for _, _, concept in rows])
+    return table
+
+
+def _check_concepts(table: str, used: list[str]) -> None:
+    unknown = {c for c in used if c and c not in concepts()}
+    if unknown:
+        raise ValueError(f"{table} maps to concepts missing from concepts.csv: {sorted(unknown)}")
+
+
+def snomed_term(statement: str) -> str:
+    """The Challenge's term for a SNOMED CT code, any other statement unchanged."""
+    return snomed().get(statement.strip(), (statement,))[0]
 
 
 def normalise(statement: str) -> str:
@@ -50,22 +77,31 @@ def normalise(statement: str) -> str:
 
 
 def map_statements(statements: list[str]) -> Mapped:
-    """Concept ids (deduplicated, in order), quality flags and unmapped statements."""
+    """Concept ids (deduplicated, in order), quality flags and unmapped statements; a SNOMED CT
+    code is looked up in ``snomed.csv`` before the regular expressions."""
     out = Mapped()
     for raw in statements:
         text = normalise(raw)
         if not text:
             continue
+        if text in snomed():
+            _add(out, snomed()[text][1])
+            continue
         for pattern, concept, kind in _rules():
             if pattern.search(text):
                 if kind == "flag":
                     out.flags.append(text)
-                elif concept and concept not in out.concepts:
-                    out.concepts.append(concept)
+                else:
+                    _add(out, concept)
                 break
         else:
             out.unmapped.append(text)
     return out
+
+
+def _add(out: Mapped, concept: str) -> None:
+    if concept and concept not in out.concepts:
+        out.concepts.append(concept)
 
 
 def map_codes(codes: list[str]) -> Mapped:

@@ -1,6 +1,8 @@
 """Any folder of WFDB records (e.g. LUDB). Metadata comes from header comments where present:
 ``<age>: 51`` / ``<sex>: F`` / ``<diagnoses>:`` followed by statements (LUDB), or
-``Age: 74`` / ``Sex: Male`` / ``Dx: ...`` (PhysioNet/CinC Challenge 2020 headers)."""
+``Age: 74`` / ``Sex: Male`` / ``Dx: 426783006,164889003`` (PhysioNet/CinC Challenge 2020/2021
+headers: SNOMED CT codes, mapped by ``sources/data/snomed.csv`` and shown by their term in
+``label_text``)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import polars as pl
 
 from sources.errors import SourceError
 from sources.splits import hashed_splits
-from sources.vocabulary import map_statements
+from sources.vocabulary import map_statements, snomed_term
 
 SOURCE = "wfdb"
 _KEY_VALUE = re.compile(r"^<?([A-Za-z_ ]+)>?:\s*(.*)$")
@@ -63,7 +65,7 @@ def manifest(root: str | Path) -> pl.DataFrame:
             "record_id": record_id, "source": SOURCE, "subject_id": meta.get("subject_id") or record_id[5:],
             "path": path, "sex": meta.get("sex"), "age": meta.get("age"),
             "labels": mapped.concepts, "flags": mapped.flags, "unmapped": mapped.unmapped,
-            "label_text": "; ".join(s.strip().rstrip(".") for s in meta["statements"]) or None,
+            "label_text": "; ".join(snomed_term(s).strip().rstrip(".") for s in meta["statements"]) or None,
         })
     df = pl.DataFrame(rows, schema_overrides={"labels": pl.List(pl.Utf8), "flags": pl.List(pl.Utf8),
                                                "unmapped": pl.List(pl.Utf8),

@@ -17,7 +17,6 @@ import polars as pl
 
 import llm
 from prompts import rules_writer
-from prompts.render import label_text
 from sources.vocabulary import concepts
 from warehouse import Warehouse
 
@@ -28,7 +27,10 @@ INTERPRETATION_PARAMS = {"temperature": 0.3, "max_tokens": 4096}
 class RulesBackend(llm.Backend):
     """The deterministic protocol writer behind the client interface (``backend='rules'``).
 
-    It answers a prompt from the record's measured facts, looked up by the prompt's hash."""
+    It answers a prompt from the record's measured facts, looked up by the prompt's hash; a
+    record whose findings contradict its labels (or cannot be checked against them) gets no
+    text but a failed attempt whose error
+    names the reason (``rules_writer.Refused``, not retried), so it is counted."""
 
     name = "rules"
     model = "rules-protocol-writer-1"  # priced by the "rules" row of llm/prices.csv (free)
@@ -56,8 +58,7 @@ def rules_backend(warehouse: Warehouse, prompts: pl.DataFrame) -> RulesBackend:
     def answer(rid: str) -> Callable[[], str]:
         def write() -> str:
             fd = {r["criterion"]: r for r in found[(rid,)].iter_rows(named=True)}
-            described = [x for x in label_text(labels.get(rid) or [], names).split("; ") if x]
-            return rules_writer.write(feats[rid], fd, described)
+            return rules_writer.write(feats[rid], fd, list(labels.get(rid) or []), names)
         return write
 
     return RulesBackend({sha: answer(rid) for sha, rid in prompts.select("prompt_sha256", "record_id").rows()})

@@ -347,20 +347,24 @@ def test_real_ludb_heart_rate_matches_annotated_beats():
     assert (d < 2).sum() >= 97 and d.max() < 10
 
 
-def test_qrs_axis_from_leads_i_and_iii():
-    from featuredb.measure import qrs_axis
+def test_frontal_axis_least_squares_over_limb_leads():
+    from featuredb.measure import LIMB_ANGLES_DEG, frontal_axis
 
     ok = np.ones(6, dtype=np.bool_)
-    areas = np.full(6, np.nan)
+    rng = np.random.default_rng(3)
     for deg in (-75.0, -30.0, 0.0, 45.0, 80.0, 120.0, 170.0):
-        a = np.deg2rad(deg)
-        net = np.full(6, np.nan)
-        net[0], net[2] = np.cos(a), np.cos(a - np.deg2rad(120.0))  # Einthoven I and III
-        assert qrs_axis(net, ok, areas) == pytest.approx(deg, abs=1e-6)
-    # without lead III it falls back to the limb-lead areas
+        areas = 3.0 * np.cos(np.deg2rad(LIMB_ANGLES_DEG - deg))
+        assert frontal_axis(areas, ok) == pytest.approx(deg, abs=1e-6)
+        # one lead off by half the vector's size moves the least-squares axis by under 10 degrees
+        bent = areas.copy()
+        bent[rng.integers(6)] += 1.5
+        assert abs((frontal_axis(bent, ok) - deg + 180.0) % 360.0 - 180.0) < 10.0
+    # a missing lead leaves the others to decide; fewer than two usable leads: NaN
     ok[2] = False
-    areas[:] = np.cos(np.deg2rad(np.array([0.0, 60.0, 120.0, -150.0, -30.0, 90.0]) - 30.0))
-    assert qrs_axis(np.zeros(6), ok, areas) == pytest.approx(30.0, abs=1e-6)
+    assert frontal_axis(np.cos(np.deg2rad(LIMB_ANGLES_DEG - 30.0)), ok) == pytest.approx(30.0, abs=1e-6)
+    ok[:] = False
+    ok[0] = True
+    assert np.isnan(frontal_axis(np.ones(6), ok))
 
 
 def test_real_ludb_agrees_with_cardiologists():

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 import wfdb
 
 from sources.ingest import ingest
 from sources.reader import LEADS as READER_LEADS
+from sources.reader import read_signal
+from sources.splits import hashed_split
 from warehouse import Warehouse
 
 LEADS = list(READER_LEADS)
@@ -91,9 +94,9 @@ def _copy_good(sample_ptbxl: Path, root: Path, n: int = 3) -> list[Path]:
     return out
 
 
-def _write(root: Path, name: str, adc: np.ndarray, leads=LEADS) -> Path:
+def _write(root: Path, name: str, adc: np.ndarray, leads=LEADS, fmt: str = "16") -> Path:
     wfdb.wrsamp(name, fs=500, units=["mV"] * len(leads), sig_name=list(leads), d_signal=adc.T.astype(np.int16),
-                fmt=["16"] * len(leads), adc_gain=[1000.0] * len(leads), baseline=[0] * len(leads),
+                fmt=[fmt] * len(leads), adc_gain=[1000.0] * len(leads), baseline=[0] * len(leads),
                 write_dir=str(root))
     return root / name
 
@@ -128,9 +131,18 @@ def _bad_cases(root: Path, good: Path) -> dict[str, str]:
     cases["bad_checksum"] = "checksum of lead III"
     # unknown and missing leads
     _write(root, "unknown_lead", _adc(), leads=LEADS[:11] + ["MLII"])
-    cases["unknown_lead"] = "unknown lead name 'MLII'"
+    cases["unknown_lead"] = "missing leads: V6 (other signals: 'MLII')"
     _write(root, "missing_lead", _adc(11), leads=LEADS[:11])
     cases["missing_lead"] = "missing leads: V6"
+    # extra signals: a duplicated standard lead, and a wrong checksum of an extra lead
+    hea = Path(f"{_write(root, 'dup_lead', _adc(15), leads=SHUFFLED)}.hea")
+    hea.write_text(hea.read_text().replace(" V4\n", " V3\n"))  # wfdb.wrsamp refuses duplicate names
+    cases["dup_lead"] = "duplicate leads: V3"
+    rec = _write(root, "bad_extra_checksum", _adc(15), leads=SHUFFLED)
+    adc = _adc(15)
+    adc[SHUFFLED.index("vy"), 100] += 7
+    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
+    cases["bad_extra_checksum"] = "checksum of lead vy"
     # all-NaN and flat signals
     _write(root, "all_nan", np.full((12, 5000), -32768, dtype=np.int16))
     cases["all_nan"] = "all samples missing"
@@ -140,6 +152,24 @@ def _bad_cases(root: Path, good: Path) -> dict[str, str]:
     (root / "garbage.hea").write_text("garbage\n")
     cases["garbage"] = "malformed header garbage.hea"
     return cases
+
+
+FRANK = ["vx", "vy", "vz"]  # PTB Diagnostic's extra signals
+SHUFFLED = ["V3", "vx", "aVL", "I", "V6", "vy", "II", "aVR", "V1", "III", "vz", "V5", "aVF", "V2", "V4"]
+
+
+@pytest.mark.parametrize("fmt", ["16", "212"])  # 16: the numpy decoder, 212: wfdb.rdrecord
+def test_record_with_frank_leads_keeps_the_12_standard_ones(tmp_path, fmt):
+    root = tmp_path / "folder"
+    root.mkdir()
+    adc = _adc(len(SHUFFLED))
+    rec = _write(root, "ptbdiag", adc, leads=SHUFFLED, fmt=fmt)
+    wh = Warehouse(tmp_path / "w")
+    assert ingest(wh, {"wfdb": root}) == {"wfdb": {"ok": 1, "error": 0}}
+    row = wh.read("records").row(0, named=True)
+    assert row["status"] == "ok" and row["extra_leads"] == FRANK
+    written = adc[[SHUFFLED.index(lead) for lead in LEADS]] / 1000.0
+    np.testing.assert_allclose(read_signal(rec), written, atol=1e-6)
 
 
 def test_every_bad_input_is_an_error_row_and_the_run_goes_on(sample_ptbxl, tmp_path):
@@ -154,6 +184,57 @@ def test_every_bad_input_is_an_error_row_and_the_run_goes_on(sample_ptbxl, tmp_p
         row = rec.filter(pl.col("record_id") == f"wfdb:{name}").row(0, named=True)
         assert row["status"] == "error" and fragment in row["error"], (name, row["error"])
     assert set(rec.filter(pl.col("status") == "ok")["record_id"]) == {f"wfdb:{g.name}" for g in good}
+    errors = rec.filter(pl.col("status") == "error")
+    assert errors["signal_sha256"].is_null().all() and errors["duplicate_of"].is_null().all()
+    assert (errors["extra_leads"].list.len() == 0).all()
+
+
+def _copy_record(src: Path, root: Path, name: str) -> None:
+    """Copy the WFDB record ``src`` (.hea and .dat) into ``root`` as ``name``."""
+    root.mkdir(parents=True, exist_ok=True)
+    hea = Path(f"{src}.hea").read_text(encoding="latin-1").replace(src.name, name)
+    (root / f"{name}.hea").write_text(hea, encoding="latin-1")
+    shutil.copy(f"{src}.dat", root / f"{name}.dat")
+
+
+def test_identical_recordings_are_duplicates_in_the_first_ones_split(ptbxl_dir, tmp_path):
+    root = tmp_path / "folder"
+    for name in ("first", "second"):
+        _copy_record(ptbxl_dir / "records500/00000/00001_hr", root, name)
+    _copy_record(ptbxl_dir / "records500/00000/00002_hr", root, "other")
+    assert hashed_split("wfdb", "first") != hashed_split("wfdb", "second")  # the copy must move
+    wh = Warehouse(tmp_path / "w")
+    assert ingest(wh, {"wfdb": root}) == {"wfdb": {"ok": 3, "error": 0}}
+    rec = {r["record_id"]: r for r in wh.read("records").iter_rows(named=True)}
+    first, second, other = rec["wfdb:first"], rec["wfdb:second"], rec["wfdb:other"]
+    assert second["duplicate_of"] == "wfdb:first" and second["split"] == first["split"]
+    assert first["duplicate_of"] is None and other["duplicate_of"] is None
+    assert first["signal_sha256"] == second["signal_sha256"] != other["signal_sha256"]
+
+
+def test_real_ptbxl_sample_duplicates(ptbxl_dir, tmp_path):
+    """PTB-XL 1.0.3 ecg_id 138 and 144 repeat 137 and 143 (same patient, time and samples)."""
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"ptbxl": ptbxl_dir})
+    dups = wh.sql("SELECT record_id, duplicate_of FROM records WHERE duplicate_of IS NOT NULL ORDER BY 1")
+    assert dups.rows() == [("ptbxl:00138", "ptbxl:00137"), ("ptbxl:00144", "ptbxl:00143")]
+
+
+def test_duplicates_across_sources_follow_reruns(sample_ptbxl, tmp_path):
+    ptbxl_root, folder = tmp_path / "ptbxl", tmp_path / "folder"
+    shutil.copytree(sample_ptbxl, ptbxl_root)
+    _copy_record(ptbxl_root / "records500/00000/00001_hr", folder, "copy")
+    wh = Warehouse(tmp_path / "w")
+    ingest(wh, {"ptbxl": ptbxl_root, "wfdb": folder})
+    query = "SELECT duplicate_of, split FROM records WHERE record_id = 'wfdb:copy'"
+    original_split = wh.sql("SELECT split FROM records WHERE record_id = 'ptbxl:00001'").item()
+    assert original_split != hashed_split("wfdb", "copy")
+    assert wh.sql(query).row(0) == ("ptbxl:00001", original_split)
+    # the original gone from PTB-XL: re-ingesting PTB-XL alone gives the copy its own split back
+    for f in ptbxl_root.glob("records*/00000/00001_*"):
+        f.unlink()
+    ingest(wh, {"ptbxl": ptbxl_root})
+    assert wh.sql(query).row(0) == (None, hashed_split("wfdb", "copy"))
 
 
 def test_csv_row_pointing_to_nothing(sample_ptbxl, tmp_path):

@@ -18,11 +18,11 @@ NAN = math.nan
 
 def _record(rid: str, **overrides) -> tuple[dict, list[dict]]:
     """A normal ECG; ``overrides`` set globals or ``<lead column>_<lead>`` values."""
-    g = dict(record_id=rid, hr_bpm=72.0, rr_mean_ms=833.0, rr_sd_ms=20.0, p_dur_ms=100.0, pr_ms=160.0, qrs_ms=90.0,
+    g = dict(record_id=rid, hr_bpm=72.0, rr_mean_ms=833.0, rr_sd_ms=20.0, p_dur_ms=100.0, pr_ms=160.0, qrs_ms=90.0, qrs_lead_ms=84.0,
              qt_ms=380.0, qtc_bazett_ms=416.0, qtc_fridericia_ms=404.0, qtc_framingham_ms=408.0, qtc_hodges_ms=410.0,
              p_axis_deg=50.0, qrs_axis_deg=45.0, t_axis_deg=40.0, rr_nrmssd=0.03, p_present_frac=1.0, n_leads_ok=12.0,
              quality="ok")
-    leads = [dict(record_id=rid, lead=lead, p_amp_mv=0.1, q_amp_mv=0.0, r_amp_mv=0.8, s_amp_mv=-0.3, t_amp_mv=0.25,
+    leads = [dict(record_id=rid, lead=lead, p_amp_mv=0.1, p_dur_ms=96.0, q_amp_mv=0.0, r_amp_mv=0.8, s_amp_mv=-0.3, t_amp_mv=0.25,
                   r_prime=False, r_prime_amp_mv=NAN, qrs_dur_ms=88.0, st_j_mv=0.0, st_j60_mv=0.02, q_dur_ms=0.0,
                   q_depth_mv=0.0, quality="ok") for lead in LEADS]
     for key, value in overrides.items():
@@ -66,8 +66,9 @@ def test_normal_record_has_no_positive_finding():
 
 
 def test_rate_intervals_axis_and_nan():
-    got = _evaluate(_record("a", hr_bpm=48.0, pr_ms=NAN, qrs_ms=114.0, qrs_axis_deg=-45.0),
-                    _record("b", hr_bpm=130.0, pr_ms=230.0, qrs_ms=150.0, qrs_axis_deg=120.0))
+    got = _evaluate(_record("a", hr_bpm=48.0, pr_ms=NAN, qrs_lead_ms=114.0, qrs_axis_deg=-45.0),
+                    _record("b", hr_bpm=130.0, pr_ms=230.0, qrs_lead_ms=150.0, qrs_axis_deg=120.0),
+                    _record("c", hr_bpm=55.0, qrs_ms=124.0, qrs_lead_ms=100.0))
     assert got["a", "bradycardia"]["positive"] and not got["a", "tachycardia"]["positive"]
     assert got["a", "pr_prolonged"]["positive"] is None and got["a", "pr_prolonged"]["value"] is None
     assert got["a", "qrs_intermediate"]["positive"] and not got["a", "wide_qrs"]["positive"]
@@ -75,11 +76,13 @@ def test_rate_intervals_axis_and_nan():
     assert got["b", "tachycardia"]["positive"] and got["b", "pr_prolonged"]["positive"]
     assert got["b", "wide_qrs"]["positive"] and not got["b", "qrs_intermediate"]["positive"]
     assert got["b", "right_axis_deviation"]["positive"]
+    # 55 bpm is not bradycardia (Spodick's 50 bpm), and the global QRS does not make a wide QRS
+    assert not got["c", "bradycardia"]["positive"] and not got["c", "wide_qrs"]["positive"]
 
 
 @pytest.mark.parametrize("sex, expected_threshold, positive", [("M", 450, True), ("F", 460, False), (None, 460, False)])
 def test_qtc_threshold_is_sex_specific(sex, expected_threshold, positive):
-    got = _evaluate(_record("q", qtc_bazett_ms=455.0), sex=[sex])
+    got = _evaluate(_record("q", qtc_framingham_ms=455.0), sex=[sex])
     assert got["q", "qtc_prolonged"]["threshold"] == expected_threshold
     assert got["q", "qtc_prolonged"]["positive"] is positive
 

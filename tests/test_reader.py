@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import wfdb
 from scipy.signal import butter, sosfiltfilt
 
-from sources.reader import LEADS, RecordError, lead_order, read_record, read_signal
+from sources.reader import EXTRA, LEADS, RecordError, extra_leads, lead_order, read_record, read_signal
 
 
 def test_format16_decode_matches_wfdb_on_ptbxl(ptbxl_dir):
@@ -58,13 +60,21 @@ def test_records100_equals_records500_resampled(ptbxl_dir):
 
 
 @pytest.mark.parametrize("names, reason", [
-    (["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "MLII"], "unknown lead name 'MLII'"),
+    (["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "MLII"], "missing leads: V6 (other signals: 'MLII')"),
     (["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5"], "missing leads: V6"),
     (["I", "I", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"], "duplicate leads: I"),
+    (["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6", "vx", "v1"], "duplicate leads: V1"),
 ])
 def test_lead_order_errors(names, reason):
-    with pytest.raises(RecordError, match=reason.replace("(", r"\(")):
+    with pytest.raises(RecordError, match=re.escape(reason)):
         lead_order(names)
+
+
+def test_extra_signals_are_extra_leads_in_file_order():
+    names = ["vz", "I", "II", "III", "aVR", "aVL", "aVF", "vx", "V1", "V2", "V3", "V4", "V5", "V6", "vy"]
+    order = lead_order(names)
+    assert [names[j] for j in np.argsort(order)][3:] == list(LEADS) and (order == EXTRA).sum() == 3
+    assert extra_leads(names) == ["vz", "vx", "vy"]
 
 
 def test_lead_order_is_case_insensitive():

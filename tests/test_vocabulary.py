@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import polars as pl
+import csv
+import shutil
 
+import polars as pl
+import pytest
+
+from sources import vocabulary
 from sources.ptbxl import parse_scp_codes
-from sources.vocabulary import concepts, map_codes, map_statements
+from sources.reader import LEADS
+from sources.vocabulary import concepts, map_codes, map_statements, snomed
 
 
 def test_every_ptbxl_scp_code_maps_to_a_concept(ptbxl_dir):
@@ -39,7 +45,6 @@ def test_ludb_statements_all_map(ludb_dir):
 
 
 def test_labels_command_lists_unmapped(sample_mimic, tmp_path):
-    import shutil
     import subprocess
     import sys
 
@@ -52,3 +57,43 @@ def test_labels_command_lists_unmapped(sample_mimic, tmp_path):
     res = subprocess.run([sys.executable, "-m", "ecg_corpus", "labels", "-w", w, "--unmapped"],
                          capture_output=True, text=True)
     assert res.returncode == 0 and "unheard-of statement" in res.stdout and "unmapped statements: 1" in res.stdout
+
+
+def test_challenge_snomed_codes(tmp_path):
+    """PhysioNet/CinC Challenge 2020/2021 header: SNOMED CT codes in ``# Dx:``."""
+    from sources.wfdb_folder import manifest
+
+    header = "A0001 12 500 5000\n" + "".join(f"A0001.mat 16 1000/mV 16 0 0 0 0 {lead}\n" for lead in LEADS)
+    comments = "# Age: 74\n# Sex: Male\n# Dx: 426783006,164889003,59118001,6374002,999999999\n# Rx: Unknown\n"
+    (tmp_path / "A0001.hea").write_text(header + comments)
+    row = manifest(tmp_path).row(0, named=True)
+    assert row["labels"] == ["SR", "AFIB", "CRBBB"]  # 6374002 (bundle branch block) is reviewed: no label
+    assert row["unmapped"] == ["999999999"]
+    assert (row["age"], row["sex"]) == (74, "M")
+    assert row["label_text"].startswith("sinus rhythm; atrial fibrillation; right bundle branch block")
+
+
+def test_snomed_table_is_reviewed():
+    with (vocabulary.DATA / "snomed.csv").open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sum("dx_mapping_scored.csv" in r["source"] for r in rows) == 30  # every code the Challenge 2021 scores
+    assert all(r["snomed"].isdigit() and r["term"] and r["source"] for r in rows)
+    assert all("no label" in r["source"] for r in rows if not r["concept"])  # an empty concept says why
+    assert set(concepts()) >= {c for _, c in snomed().values() if c}
+    assert map_statements(["713427006", "59118001"]).concepts == ["CRBBB"]  # scored as one diagnosis
+    assert map_statements(["164909002"]).concepts == map_statements(["733534002"]).concepts == ["CLBBB"]
+
+
+def test_snomed_table_with_an_unknown_concept_raises(tmp_path, monkeypatch):
+    shutil.copy(vocabulary.DATA / "concepts.csv", tmp_path)
+    (tmp_path / "snomed.csv").write_text("snomed,term,concept,source\n1,x,NOPE,test\n")
+    monkeypatch.setattr(vocabulary, "DATA", tmp_path)
+    for cached in (vocabulary.concepts, vocabulary.snomed):
+        cached.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="snomed.csv maps to concepts missing from concepts.csv: \\['NOPE'\\]"):
+            vocabulary.snomed()
+    finally:
+        monkeypatch.undo()
+        for cached in (vocabulary.concepts, vocabulary.snomed):
+            cached.cache_clear()
