@@ -310,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     pred = [axis_class(a) for a in axis]
     n_lab = sum(t is not None for t in truth)
     agree = sum(p == t for p, t in zip(pred, truth) if t is not None)
-    print(f"\nQRS axis class agreement with ludb.csv (net QRS amplitude of I and III; "
+    print(f"\nQRS axis class agreement with ludb.csv (six limb leads, least squares on net areas; "
           f"boundaries 0/30/70/90): {agree}/{n_lab} labelled records ({100 * agree / n_lab:.0f}%)")
     classes = [c[0] for c in AXIS_CLASSES]
     print(f"{'truth vs FeatureDB':<22}" + "".join(f"{c[:10]:>11}" for c in classes) + f"{'none':>6}")
