@@ -26,15 +26,15 @@ GLOBALS = (  # (feature column, label, unit)
     ("hr_bpm", "heart rate", "bpm"), ("rr_mean_ms", "mean RR interval", "ms"), ("rr_sd_ms", "RR standard deviation", "ms"),
     ("rr_nrmssd", "RR normalised RMSSD", "ratio"), ("p_present_frac", "beats with a P wave", "fraction"),
     ("n_beats", "beats", "beats"), ("p_dur_ms", "P duration", "ms"), ("pr_ms", "PR interval", "ms"),
-    ("qrs_ms", "QRS duration", "ms"), ("qrs_lead_ms", "QRS duration (median lead)", "ms"), ("qt_ms", "QT interval", "ms"), ("qtc_bazett_ms", "QTc Bazett", "ms"),
+    ("qrs_ms", "QRS duration", "ms"), ("qrs_lead_ms", "QRS duration (median lead)", "ms"), ("qt_ms", "QT interval", "ms"),
+    ("qtc_bazett_ms", "QTc Bazett", "ms"),
     ("qtc_fridericia_ms", "QTc Fridericia", "ms"), ("qtc_framingham_ms", "QTc Framingham", "ms"),
     ("qtc_hodges_ms", "QTc Hodges", "ms"), ("p_axis_deg", "P axis", "deg"), ("qrs_axis_deg", "QRS axis", "deg"),
     ("t_axis_deg", "T axis", "deg"),
 )
 LEAD_COLUMNS = (("p_amp_mv", "mV"), ("q_amp_mv", "mV"), ("r_amp_mv", "mV"), ("s_amp_mv", "mV"), ("t_amp_mv", "mV"),
                 ("st_j_mv", "mV"), ("st_j60_mv", "mV"), ("st_form", None), ("t_polarity", None), ("p_dur_ms", "ms"),
-                ("qrs_dur_ms", "ms"),
-                ("q_dur_ms", "ms"), ("r_prime", None))
+                ("qrs_dur_ms", "ms"), ("q_dur_ms", "ms"), ("r_prime", None))
 SEX = {"M": "male", "F": "female"}
 NOT_MEASURABLE = "not measurable"
 

@@ -98,7 +98,8 @@ def _step3(f: dict, fd: dict, labels: list[str]) -> str:
                else "voltage criteria for left ventricular hypertrophy cannot be assessed." if lvh is None
                else "no voltage criterion for left ventricular hypertrophy is met.")]
     if _met(fd, "ravl_voltage"):
-        text.append(f"R in aVL is {_v(fd, 'ravl_voltage', 'mV')}, above the {fmt(fd['ravl_voltage']['threshold'], 'mV')} limit.")
+        text.append(f"R in aVL is {_v(fd, 'ravl_voltage', 'mV')}, above {fmt(fd['ravl_voltage']['threshold'], 'mV')}, "
+                    "which a leftward frontal axis alone can produce.")
     if _met(fd, "low_voltage"):
         text.append(f"Limb lead QRS amplitudes reach at most {_v(fd, 'low_voltage', 'mV')}, low voltage.")
     if _met(fd, "peaked_p"):

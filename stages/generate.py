@@ -75,7 +75,9 @@ def requests(prompts: pl.DataFrame) -> list[llm.Request]:
 
 
 def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None = None) -> pl.DataFrame:
-    """Interpretation prompts whose sample has no ``ok`` answer from this backend yet, in order."""
+    """Interpretation prompts whose sample has no ``ok`` answer from this backend yet, in order.
+    The rules writer's refusals stand like its answers (same prompt, same outcome): a refused
+    sample is not asked again until its prompt changes."""
     frames = [pl.read_parquet(p).with_columns(part=pl.lit(p.stem)) for p in warehouse.parts("prompts")]
     if not frames:
         return pl.DataFrame(schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "prompt_sha256": pl.Utf8,
@@ -83,7 +85,8 @@ def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None
     prompts = pl.concat(frames).filter(pl.col("kind") == "interpretation").sort("sample_id")
     done = llm.read_frame(journal_dir(warehouse, backend)) if journal_dir(warehouse, backend).exists() else None
     if done is not None and done.height:
-        ok = done.filter((pl.col("status") == "ok") & pl.col("final"))
+        settled = pl.col("final") & ((pl.col("status") == "ok") | isinstance(backend, RulesBackend))
+        ok = done.filter(settled)
         prompts = prompts.join(ok.select("sample_id", "prompt_sha256"), on=["sample_id", "prompt_sha256"], how="anti")
     return prompts.head(limit) if limit is not None else prompts
 

@@ -35,7 +35,7 @@ CLAIMS = {
     "extreme": r"extreme axis",
     "normal_axis": r"a normal axis",
     "lvh": r"voltage criteria for left ventricular hypertrophy are met",
-    "ravl": r"R in aVL is .* limit",
+    "ravl": r"R in aVL is [\d.]+ mV, above [\d.]+ mV\.",
     "low_voltage": r"low voltage",
     "peaked_p": r"peaked at",
     "ischemia": r"(ST elevation|ST depression|T wave inversion|pathologic Q waves) (is|are) present",
