@@ -113,6 +113,9 @@ PR_LEVEL_MS = 14.0
 #: onset fractions start to pick up noise: the PR SD grows).
 P_ON_FRAC = 0.12
 P_OFF_FRAC = 0.05
+#: A wave ends early at a local minimum of its magnitude only below this fraction of its rise
+#: (a plateau of another origin), never at the notch of a bifid P wave.
+P_KNEE_FRAC = 0.3
 #: P present on the median beat: spatial P magnitude above floor by this much (mV).
 P_MIN_MV = 0.04
 #: Per-lead P: amplitude below this (mV) leaves the lead's P duration unmeasured.
@@ -397,10 +400,13 @@ def t_wave(y, base, qrs_off, tlim, fs, descent_ms=T_DESCENT_SEARCH_MS, ref_ms=T_
 
 @njit(cache=True)
 def magnitude_bounds(s, pk, lo, hi, frac_on, frac_off):
-    """Outward search from ``pk`` for where ``s`` drops to floor + frac * (peak - floor).
+    """Outward search from ``pk`` for where ``s`` drops to floor + frac * (peak - floor), or
+    stops falling (a local minimum below P_KNEE_FRAC of the rise), whichever comes first.
 
     The floor is taken separately on each side of the peak (a wave sitting on a raised
-    level on one side, e.g. the end of a T wave before a P wave, keeps a sharp onset).
+    level on one side, e.g. the end of a T wave before a P wave, keeps a sharp onset); the
+    local-minimum stop ends a wave where it meets a plateau of another origin (the atrial
+    repolarisation tail of a long PR segment) instead of running through it.
     Returns onset, offset and the amplitude above the higher floor.
     """
     f1 = s[pk]
@@ -413,11 +419,13 @@ def magnitude_bounds(s, pk, lo, hi, frac_on, frac_off):
             f2 = s[k]
     on = pk
     thr = f1 + frac_on * (s[pk] - f1)
-    while on > lo and s[on] > thr:
+    knee = f1 + P_KNEE_FRAC * (s[pk] - f1)
+    while on > lo and s[on] > thr and (s[on - 1] <= s[on] or s[on] > knee):
         on -= 1
     off = pk
     thr = f2 + frac_off * (s[pk] - f2)
-    while off < hi - 1 and s[off] > thr:
+    knee = f2 + P_KNEE_FRAC * (s[pk] - f2)
+    while off < hi - 1 and s[off] > thr and (s[off + 1] <= s[off] or s[off] > knee):
         off += 1
     return on, off, s[pk] - max(f1, f2)
 
