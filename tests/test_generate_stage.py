@@ -3,7 +3,6 @@ client against the loopback server, faults included; reruns send nothing."""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
@@ -13,16 +12,12 @@ import pytest
 import llm
 from prompts import stage as prompts_stage
 from protocol import findings
-from protocol.steps import STEPS
 from sources.ingest import ingest
 from stages import features, generate
 from tests.openai_server import ServerConfig, serve_in_thread
-from tests.test_prompts import _numbers, _traceable
 from warehouse import Warehouse
 
 FAST = llm.RetryPolicy(max_attempts=8, give_up_after_s=60, backoff_initial_s=0.005, backoff_max_s=0.02)
-FORMAT = re.compile(r"^<think>\n" + "".join(rf"\*\*{re.escape(s.heading)}\*\*\n[^\n*]+\n" for s in STEPS)
-                    + r"</think>\n[^\n]+\n<answer>[^<\n]*</answer>$")
 
 
 @pytest.fixture()
@@ -35,7 +30,7 @@ def prompted(sample_mimic, tmp_path) -> Warehouse:
     return wh
 
 
-def test_rules_writer_answers_concordant_records_and_counts_the_rest(prompted):
+def test_rules_writer_answers_concordant_records_and_counts_the_rest(prompted, grounding):
     summary = generate.run(prompted)
     status = dict(prompted.sql("SELECT record_id, status FROM concordance").rows())
     written = sum(s == "concordant" for s in status.values())
@@ -50,9 +45,8 @@ def test_rules_writer_answers_concordant_records_and_counts_the_rest(prompted):
         if not ok:  # a record that disagrees with its labels gets no text, and the reason
             assert status[rid] != "concordant" and error.startswith(f"Refused: {status[rid]}: "), error
             continue
-        assert FORMAT.match(text), text
-        allowed = _traceable(*(t.filter(pl.col("record_id") == rid) for t in (feats, leads, found)))
-        assert [n for n in _numbers(text) if n not in allowed] == []
+        assert grounding.format().match(text), text
+        assert grounding.stray(text, rid, feats, leads, found) == []
     assert generate.run(prompted).total == 0  # nothing left to do: answers and refusals stand
 
 

@@ -11,14 +11,13 @@ import polars as pl
 import pytest
 
 from prompts.render import (
-    IdentifierError, evidence_messages, fmt, guard, interpretation_context, interpretation_messages, template_version,
+    IdentifierError, evidence_messages, guard, interpretation_context, interpretation_messages, template_version,
 )
 from protocol.criteria import evaluate, facts
 from protocol.steps import STEPS
 from tests.test_protocol import _record
 
 SNAPSHOTS = Path(__file__).with_name("snapshots")
-NUMBER = re.compile(r"(?<![\w.+])-?\d+(?:\.\d+)?(?![\w.])")
 
 
 def _render(rec: tuple[dict, list[dict]], sex: str | None, labels: str) -> list[dict]:
@@ -59,23 +58,7 @@ def test_static_text_first_and_facts_last():
     assert len(template_version("interpretation")) == 16
 
 
-def _numbers(content: str) -> list[str]:
-    """Number tokens, leaving out step headings and the per-lead table's header row."""
-    keep = [ln for ln in content.splitlines() if not ln.startswith("| lead |")]
-    return NUMBER.findall(re.sub(r"Step \d", "", "\n".join(keep)))
-
-
-def _traceable(*frames: pl.DataFrame) -> set[str]:
-    """Every rendering :func:`fmt` can give of the record's numeric values."""
-    out = set()
-    for df in frames:
-        for col in df.select(pl.selectors.numeric()).columns:
-            for v in df[col].drop_nulls().drop_nans().to_list():
-                out |= {fmt(v, "ms"), fmt(v, "ratio")}
-    return {s.split(" ")[0] for s in out}
-
-
-def test_every_number_comes_from_the_records_values(ludb_dir, tmp_path):
+def test_every_number_comes_from_the_records_values(ludb_dir, tmp_path, grounding):
     from prompts import stage as prompts_stage
     from protocol import findings
     from sources.ingest import ingest
@@ -92,12 +75,10 @@ def test_every_number_comes_from_the_records_values(ludb_dir, tmp_path):
     feats, leads, found = wh.read("features"), wh.read("lead_features"), wh.read("findings")
     checked = 0
     for rid, messages in prompts.select("record_id", "messages").rows():
-        allowed = _traceable(feats.filter(pl.col("record_id") == rid), leads.filter(pl.col("record_id") == rid),
-                             found.filter(pl.col("record_id") == rid))
         content = "\n".join(m["content"] for m in json.loads(messages))
-        stray = [n for n in _numbers(content) if n not in allowed]
+        stray = grounding.stray(content, rid, feats, leads, found)
         assert stray == [], f"{rid}: numbers not from its features/findings: {stray[:5]}"
-        checked += len(_numbers(content))
+        checked += len(grounding.numbers(content))
     assert checked > 100 * prompts.height
 
 
