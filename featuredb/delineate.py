@@ -51,8 +51,8 @@ QRS_GLOBAL_OFF_FRAC = 0.0075
 #: puts that QRS 14 ms long (0.1 quantile, 1.5 % or 0.2, 1 %): the filter's tail then counts
 #: as QRS.
 QRS_ON_FLOOR_QUANTILE = 0.2
-#: A lead joins the global QRS rule if its slope maximum is at least this fraction of the
-#: largest lead's.
+#: A lead's own QRS width counts towards the median-lead QRS duration if its slope maximum is
+#: at least this fraction of the largest lead's.
 QRS_LEAD_MIN_FRAC = 0.15
 #: Guard: drop this many most-extreme leads at each end of the global rule.
 GUARD_LEADS = 1

@@ -253,7 +253,14 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     for l in range(n_leads):
         if good[l] and on_l[l] >= 0:
             lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
-    rec[R_QRS_LEAD] = B.nan_median(lf[:, L_QRSDUR])
+    # the median lead's QRS duration, over the leads with a QRS of their own (slope maximum at
+    # least QRS_LEAD_MIN_FRAC of the largest lead's): a lead nearly perpendicular to the QRS
+    # loop has no measurable width
+    strong = np.full(n_leads, np.nan)
+    for l in range(n_leads):
+        if good[l] and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
+            strong[l] = lf[l, L_QRSDUR]
+    rec[R_QRS_LEAD] = B.nan_median(strong)
 
     # 5. T waves
     tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))

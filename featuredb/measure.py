@@ -4,7 +4,8 @@ Conventions (clinically conventional, relied on by the protocol criteria):
 
 * All amplitudes are relative to the isoelectric PR-segment level of the lead (mV).
 * ``r_amp_mv >= 0`` is the largest positive QRS deflection; ``q_amp_mv <= 0`` the negative
-  deflection before it and ``s_amp_mv <= 0`` the deepest one after it (0 when absent);
+  deflection before the first R and ``s_amp_mv <= 0`` the deepest one after it (0 when absent),
+  so in an rSR' complex the S is the one between r and R' and the R' is reported;
   ``q_depth_mv = -q_amp_mv >= 0``.  A QS complex (no R) reports its depth in both
   ``q_amp_mv`` and ``s_amp_mv`` and its width in ``q_dur_ms``; ``r_amp_mv = 0``.
   So Sokolow-Lyon is ``-s_amp_mv[V1] + r_amp_mv[V5]`` and Cornell
@@ -76,9 +77,16 @@ def qrs_morphology(m, base, on, off, fs):
         while e < off and m[e] - base < 0.0:
             e += 1
         return d, 0.0, d, 0.0, np.nan, (e - on) * 1000.0 / fs, -d
-    # Q: negative deflection before R
+    # the first R: the first positive deflection reaching R_MIN_MV, climbed to its peak (the
+    # largest one when there is a single R; the r of an rSR' complex otherwise)
+    i1 = on
+    while i1 < ir and m[i1] - base < R_MIN_MV:
+        i1 += 1
+    while i1 < ir and m[i1 + 1] >= m[i1]:
+        i1 += 1
+    # Q: negative deflection before the first R
     iq = on
-    for k in range(on, ir + 1):
+    for k in range(on, i1 + 1):
         if m[k] < m[iq]:
             iq = k
     q = m[iq] - base
@@ -86,14 +94,14 @@ def qrs_morphology(m, base, on, off, fs):
     if q <= -Q_MIN_MV:
         # Q spans from onset to the zero crossing on the way up to R
         e = iq
-        while e < ir and m[e] - base < 0.0:
+        while e < i1 and m[e] - base < 0.0:
             e += 1
         qdur = (e - on) * 1000.0 / fs
     else:
         q = 0.0
-    # S: deepest point after R
-    isd = ir
-    for k in range(ir, off + 1):
+    # S: deepest point after the first R
+    isd = i1
+    for k in range(i1, off + 1):
         if m[k] < m[isd]:
             isd = k
     s = min(0.0, m[isd] - base)
