@@ -30,7 +30,7 @@ def write_sample_task(warehouse: str, layout: str, n: int, seed: int) -> str:
 
 
 @flow(name="corpus")
-def corpus_flow(warehouse: str, sample: bool = False, n: int = 12, seed: int = 0,
+def corpus_flow(warehouse: str, sample: bool = False, n: int = 13, seed: int = 0,
                 ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None,
                 workers: int = 1, dask_address: str | None = None, backend: str = "rules",
                 model: str | None = None, base_url: str | None = None, concurrency: int = 32,

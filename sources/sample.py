@@ -1,113 +1,48 @@
 """Synthetic 12-lead datasets written in the real PTB-XL and MIMIC-IV-ECG layouts.
 
-Signals come from neurokit2's ECGSYN 12-lead simulation (McSharry et al., IEEE TBME 50(3),
-2003) with seeded variety: rate, P-wave timing (PR), QRS width, absent P waves with an
-irregular rate (atrial fibrillation pattern) and precordial voltage. ECGSYN scales every lead
-to a fixed range, so each lead is re-centred on its median (the isoelectric line) and scaled to
-a physiological peak-to-peak amplitude; the labels name what the parameters put in the signal.
+Signals come from the parametric generator of :mod:`sources.synthetic`, one record of each kind
+in turn, so every label kind is present once the sample holds ``len(KINDS)`` records. Its ground
+truth (global intervals, rate, axes, labels, nuisances) is written beside the records as
+``truth.csv``; the labels are the truth's, and the MIMIC layout's ``machine_measurements.csv``
+reports the truth's intervals and axes, with MIMIC's 29999 sentinel where a value is absent (no
+P wave in atrial fibrillation).
 """
 
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
+import math
 from pathlib import Path
 
 import numpy as np
 import wfdb
 from scipy.signal import resample_poly
 
-from sources.reader import LEADS
+from sources.reader import FS, LEADS
+from sources.synthetic import KINDS, Truth, simulate
+from sources.vocabulary import concepts
 
-DURATION_S = 10
-FS = 500
 GAIN_ADC_PER_MV = 1000.0
 MIMIC_LEADS = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
 MIMIC_MISSING = 29999  # the machine-measurement sentinel for "not measured"
-
-# Peak-to-peak amplitude (mV) per canonical lead of a normal adult ECG.
-LEAD_PTP_MV = np.array([1.0, 1.4, 0.9, 1.1, 0.7, 1.1, 1.3, 2.0, 2.0, 1.9, 1.7, 1.4])
-LVH_GAIN = np.array([1.3, 1.2, 1.0, 1.2, 1.6, 1.0, 2.2, 2.2, 1.8, 1.8, 2.4, 2.4])
-
-# ECGSYN defaults (angles in degrees of the P, Q, R, S, T extrema, amplitudes, widths).
-_TI = (-70.0, -15.0, 0.0, 15.0, 100.0)
-_AI = (1.2, -5.0, 30.0, -7.5, 0.75)
-_BI = (0.25, 0.1, 0.1, 0.1, 0.4)
-
-
-@dataclass(frozen=True)
-class Kind:
-    """One simulated morphology and the statements it is labelled with."""
-
-    name: str
-    weight: float
-    hr_range: tuple[float, float]
-    ptbxl: dict[str, float]
-    mimic: tuple[str, ...]
-    hr_std: float = 1.0
-    p_wave: bool = True
-    p_angle: float = _TI[0]
-    qrs_width: float = 1.0
-    lvh: bool = False
-
-
-KINDS = (
-    Kind("normal", 0.35, (60, 95), {"NORM": 100.0, "SR": 0.0}, ("Sinus rhythm", "Normal ECG")),
-    Kind("brady", 0.12, (42, 56), {"SBRAD": 0.0, "NORM": 80.0}, ("Sinus bradycardia", "Otherwise normal ECG")),
-    Kind("tachy", 0.12, (105, 135), {"STACH": 0.0}, ("Sinus tachycardia", "Borderline ECG")),
-    Kind("afib", 0.12, (75, 120), {"AFIB": 0.0}, ("Atrial fibrillation", "Abnormal ECG"),
-         hr_std=12.0, p_wave=False),
-    Kind("avb1", 0.1, (55, 85), {"1AVB": 100.0, "SR": 0.0}, ("Sinus rhythm", "1st degree A-V block", "Borderline ECG"),
-         p_angle=-115.0),
-    Kind("wide_qrs", 0.09, (60, 90), {"IVCD": 100.0, "SR": 0.0},
-         ("Sinus rhythm", "Intraventricular conduction delay", "Abnormal ECG"), qrs_width=2.4),
-    Kind("lvh", 0.1, (60, 90), {"LVH": 100.0, "SR": 0.0},
-         ("Sinus rhythm", "Left ventricular hypertrophy", "Abnormal ECG"), lvh=True),
-)
-
-SCP_STATEMENTS = {  # code: (description, diagnostic_class, statement category)
-    "NORM": ("normal ECG", "NORM", "diagnostic"),
-    "SR": ("sinus rhythm", "", "rhythm"),
-    "SBRAD": ("sinus bradycardia", "", "rhythm"),
-    "STACH": ("sinus tachycardia", "", "rhythm"),
-    "AFIB": ("atrial fibrillation", "", "rhythm"),
-    "1AVB": ("first degree AV block", "CD", "diagnostic"),
-    "IVCD": ("non-specific intraventricular conduction disturbance (block)", "CD", "diagnostic"),
-    "LVH": ("left ventricular hypertrophy", "HYP", "diagnostic"),
+#: Concept -> the statement a MIMIC-IV-ECG cart report writes for it (mapped back by statements.csv).
+MIMIC_STATEMENTS = {
+    "SR": "Sinus rhythm", "NORM": "Normal ECG", "SBRAD": "Sinus bradycardia", "STACH": "Sinus tachycardia",
+    "AFIB": "Atrial fibrillation", "1AVB": "1st degree A-V block", "CLBBB": "Left bundle branch block",
+    "CRBBB": "Right bundle branch block", "LAFB": "Left anterior fascicular block",
+    "LVH": "Left ventricular hypertrophy", "IMI": "Inferior infarct - age undetermined",
+    "AMI": "Anterior infarct - age undetermined", "LNGQT": "Prolonged QT interval", "LVOLT": "Low QRS voltage",
 }
+#: PTB-XL statement category of each concept the generator labels (rhythm and form statements
+#: carry likelihood 0 in ``scp_codes``, diagnostic ones 100).
+SCP_CATEGORY = {"SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "LVOLT": "form"}
+TRUTH_FILE = "truth.csv"
 
 
-@dataclass(frozen=True)
-class Simulated:
-    signal: np.ndarray  # (12, n) mV in canonical lead order
-    kind: Kind
-    hr_bpm: float
-    age: int
-    sex: str  # "M" or "F"
-
-
-def simulate(rng: np.random.Generator) -> Simulated:
-    """One seeded 10 s, 500 Hz, 12-lead record of a randomly drawn :data:`KINDS` entry."""
-    import neurokit2 as nk
-
-    weights = np.array([k.weight for k in KINDS])
-    kind = KINDS[rng.choice(len(KINDS), p=weights / weights.sum())]
-    hr = float(rng.uniform(*kind.hr_range))
-    ti = list(_TI)
-    ti[0] = kind.p_angle
-    ai = list(_AI)
-    ai[0] = ai[0] if kind.p_wave else 0.0
-    bi = [b * kind.qrs_width if i in (1, 2, 3) else b for i, b in enumerate(_BI)]
-    sim = nk.ecg_simulate(
-        duration=DURATION_S, sampling_rate=FS, heart_rate=hr, heart_rate_std=kind.hr_std,
-        method="multileads", noise=0.005, random_state=int(rng.integers(2**31)),
-        ti=ti, ai=ai, bi=bi,
-    )
-    z = sim[list(LEADS)].to_numpy().T
-    ptp = LEAD_PTP_MV * (LVH_GAIN if kind.lvh else 1.0) * rng.uniform(0.8, 1.2)
-    signal = (z - np.median(z, axis=1, keepdims=True)) / 1.6 * ptp[:, None]
-    return Simulated(signal.astype(np.float32), kind, hr, int(rng.integers(25, 90)),
-                     "M" if rng.random() < 0.5 else "F")
+def records(n: int, seed: int) -> list[tuple[np.ndarray, Truth]]:
+    """``n`` seeded records, the kinds taken in turn."""
+    rng = np.random.default_rng(seed)
+    return [simulate(KINDS[i % len(KINDS)], rng) for i in range(n)]
 
 
 def _write_wfdb(folder: Path, name: str, signal: np.ndarray, leads: tuple[str, ...], fs: int) -> None:
@@ -121,82 +56,86 @@ def _write_wfdb(folder: Path, name: str, signal: np.ndarray, leads: tuple[str, .
 
 
 def write_ptbxl(out: Path, n: int, seed: int) -> Path:
-    """PTB-XL 1.0.3 layout: records500/, records100/, ptbxl_database.csv, scp_statements.csv."""
-    rng = np.random.default_rng(seed)
+    """PTB-XL 1.0.3 layout: records500/, records100/, ptbxl_database.csv, scp_statements.csv,
+    plus the generator's truth.csv."""
+    rng = np.random.default_rng(seed + 1)
     out.mkdir(parents=True, exist_ok=True)
-    rows = []
+    rows, truths = [], []
     n_patients = max(1, int(n * 0.8))
-    for ecg_id in range(1, n + 1):
-        sim = simulate(rng)
+    for ecg_id, (signal, truth) in enumerate(records(n, seed), start=1):
         sub = f"{(ecg_id // 1000) * 1000:05d}"
         hr_name, lr_name = f"{ecg_id:05d}_hr", f"{ecg_id:05d}_lr"
-        _write_wfdb(out / "records500" / sub, hr_name, sim.signal, LEADS, FS)
-        _write_wfdb(out / "records100" / sub, lr_name, resample_poly(sim.signal, 1, 5, axis=1), LEADS, 100)
+        _write_wfdb(out / "records500" / sub, hr_name, signal, LEADS, FS)
+        _write_wfdb(out / "records100" / sub, lr_name, resample_poly(signal, 1, 5, axis=1), LEADS, 100)
         patient = int(rng.integers(1, n_patients + 1)) + 10000
+        codes = {c: 0.0 if c in SCP_CATEGORY else 100.0 for c in truth.labels}
         rows.append({
-            "ecg_id": ecg_id, "patient_id": float(patient), "age": float(sim.age),
-            "sex": 0 if sim.sex == "M" else 1, "height": "", "weight": "", "nurse": "", "site": 0.0,
+            "ecg_id": ecg_id, "patient_id": float(patient), "age": float(truth.age),
+            "sex": 0 if truth.sex == "M" else 1, "height": "", "weight": "", "nurse": "", "site": 0.0,
             "device": "CS-12   E", "recording_date": f"1990-01-{1 + ecg_id % 28:02d} 09:00:00",
-            "report": sim.kind.name, "scp_codes": repr(sim.kind.ptbxl), "heart_axis": "",
+            "report": truth.kind, "scp_codes": repr(codes), "heart_axis": "",
             "infarction_stadium1": "", "infarction_stadium2": "", "validated_by": "",
             "second_opinion": False, "initial_autogenerated_report": False, "validated_by_human": True,
             "baseline_drift": "", "static_noise": "", "burst_noise": "", "electrodes_problems": "",
             "extra_beats": "", "pacemaker": "", "strat_fold": 1 + patient % 10,
             "filename_lr": f"records100/{sub}/{lr_name}", "filename_hr": f"records500/{sub}/{hr_name}",
         })
+        truths.append({"ecg_id": ecg_id, **_truth_row(truth)})
     _write_csv(out / "ptbxl_database.csv", rows)
+    names = concepts()
     _write_csv(out / "scp_statements.csv", [
-        {"": code, "description": desc, "diagnostic": 1.0 if cat == "diagnostic" else "",
-         "form": "", "rhythm": 1.0 if cat == "rhythm" else "", "diagnostic_class": cls,
-         "diagnostic_subclass": cls, "Statement Category": cat, "SCP-ECG Statement Description": desc,
-         "AHA code": "", "aECG REFID": "", "CDISC Code": "", "DICOM Code": ""}
-        for code, (desc, cls, cat) in SCP_STATEMENTS.items()
+        {"": code, "description": names[code], "diagnostic": "" if code in SCP_CATEGORY else 1.0,
+         "form": 1.0 if SCP_CATEGORY.get(code) == "form" else "", "rhythm": 1.0 if SCP_CATEGORY.get(code) == "rhythm" else "",
+         "diagnostic_class": "", "diagnostic_subclass": "", "Statement Category": SCP_CATEGORY.get(code, "diagnostic"),
+         "SCP-ECG Statement Description": names[code], "AHA code": "", "aECG REFID": "", "CDISC Code": "", "DICOM Code": ""}
+        for code in MIMIC_STATEMENTS
     ])
+    _write_csv(out / TRUTH_FILE, truths)
     return out
 
 
-def _machine_measurements(sim: Simulated) -> dict[str, int]:
-    """Median-beat fiducials (ms from the beat window start) as the cart reports them."""
-    rr = 60000.0 / sim.hr_bpm
-    f = np.sqrt(sim.hr_bpm / 60)
-    scale = np.array([np.sqrt(f), f, 1.0, f, np.sqrt(f)])
-    ti = np.array([sim.kind.p_angle, *_TI[1:]]) * scale / 360.0 * rr  # ms from R
-    width = np.array(_BI) * f / (2 * np.pi) * rr * 1.5  # visible edge at 1.5 sigma
-    width[1:4] *= sim.kind.qrs_width
-    r_at = 400.0
-    m = {
-        "rr_interval": round(rr), "qrs_onset": round(r_at + ti[1] - width[1]),
-        "qrs_end": round(r_at + ti[3] + width[3]), "t_end": round(r_at + ti[4] + width[4]),
-        "p_onset": round(r_at + ti[0] - width[0]), "p_end": round(r_at + ti[0] + width[0]),
-        "p_axis": 60, "qrs_axis": 45, "t_axis": 40,
-    }
-    if not sim.kind.p_wave:
-        m.update(p_onset=MIMIC_MISSING, p_end=MIMIC_MISSING, p_axis=MIMIC_MISSING)
-    return m
+def _truth_row(truth: Truth) -> dict:
+    """A truth.csv row: values to 0.1, an absent value (no P wave) empty, labels joined by ';'."""
+    def cell(v):
+        return ("" if math.isnan(v) else round(v, 1)) if isinstance(v, float) else v
+
+    return {**{k: cell(v) for k, v in truth.__dict__.items() if k != "labels"}, "labels": ";".join(truth.labels)}
+
+
+def _machine_measurements(truth: Truth) -> dict[str, int]:
+    """The cart's fiducials (ms within its representative beat, QRS onset at 400 ms) and axes,
+    from the truth; MIMIC's sentinel where there is no P wave."""
+    qrs_on = 400.0
+    m = {"rr_interval": truth.rr_ms, "p_onset": qrs_on - truth.pr_ms, "p_end": qrs_on - truth.pr_ms + truth.p_dur_ms,
+         "qrs_onset": qrs_on, "qrs_end": qrs_on + truth.qrs_ms, "t_end": qrs_on + truth.qt_ms,
+         "p_axis": truth.p_axis_deg, "qrs_axis": truth.qrs_axis_deg, "t_axis": truth.t_axis_deg}
+    return {k: MIMIC_MISSING if math.isnan(v) else round(v) for k, v in m.items()}
 
 
 def write_mimic(out: Path, n: int, seed: int) -> Path:
     """MIMIC-IV-ECG 1.0 layout: files/pNNNN/pNNNNNNNN/sNNNNNNNN/NNNNNNNN, record_list.csv,
-    machine_measurements.csv (report_0..report_17 and the cart's intervals)."""
-    rng = np.random.default_rng(seed)
+    machine_measurements.csv (report_0..report_17 and the cart's intervals), plus truth.csv."""
+    rng = np.random.default_rng(seed + 1)
     out.mkdir(parents=True, exist_ok=True)
-    records, measurements = [], []
+    rows, measurements, truths = [], [], []
     n_subjects = max(1, int(n * 0.7))
-    for i in range(n):
-        sim = simulate(rng)
+    for i, (signal, truth) in enumerate(records(n, seed)):
         subject = 10000000 + int(rng.integers(0, n_subjects)) * 37
         study = 40000000 + i * 7919 % 9999991
         rel = f"files/p{str(subject)[:4]}/p{subject}/s{study}/{study}"
-        _write_wfdb(out / Path(rel).parent, str(study), sim.signal, MIMIC_LEADS, FS)
+        _write_wfdb(out / Path(rel).parent, str(study), signal, MIMIC_LEADS, FS)
         time = f"2180-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00"
-        records.append({"subject_id": subject, "study_id": study, "file_name": study,
-                        "ecg_time": time, "path": rel})
-        reports = {f"report_{k}": (sim.kind.mimic[k] if k < len(sim.kind.mimic) else "") for k in range(18)}
+        rows.append({"subject_id": subject, "study_id": study, "file_name": study, "ecg_time": time, "path": rel})
+        statements = ["Otherwise normal ECG" if c == "NORM" and "SR" not in truth.labels else MIMIC_STATEMENTS[c]
+                      for c in truth.labels]
+        reports = {f"report_{k}": statements[k] if k < len(statements) else "" for k in range(18)}
         measurements.append({"subject_id": subject, "study_id": study, "cart_id": 6848296,
                              "ecg_time": time, **reports, "bandwidth": "0.005-150 Hz",
-                             "filtering": "60 Hz notch Baseline filter", **_machine_measurements(sim)})
-    _write_csv(out / "record_list.csv", records)
+                             "filtering": "60 Hz notch Baseline filter", **_machine_measurements(truth)})
+        truths.append({"study_id": study, **_truth_row(truth)})
+    _write_csv(out / "record_list.csv", rows)
     _write_csv(out / "machine_measurements.csv", measurements)
+    _write_csv(out / TRUTH_FILE, truths)
     return out
 
 
