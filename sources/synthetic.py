@@ -48,6 +48,23 @@ NOISY_LEAD_MV = 0.08
 NOISY_LEAD_P = 0.1
 #: The P wave ends at least this long before the QRS (ms): the PR segment carries the baseline.
 PR_SEGMENT_MIN_MS = 45.0
+#: P wave: duration (ms) and frontal axis (deg) ranges, anterior part.
+P_DUR_MS = (90.0, 110.0)
+P_AXIS_DEG = (45.0, 65.0)
+P_Z = 0.2
+#: The T wave fills this share of the JT interval and peaks at this fraction of its length; an
+#: ST deviation holds until the last ST_FALL_FRAC of the T wave, then falls to zero at its end.
+T_DUR_FRAC = 0.62
+T_PEAK_FRAC = 0.62
+ST_FALL_FRAC = 0.4
+#: RR: sinus beat-to-beat SD (fraction of RR); atrial fibrillation RR range (fractions of the mean).
+SINUS_RR_SD = 0.01
+AF_RR = (0.65, 1.35)
+#: Fibrillatory waves: three components of this amplitude (mV) at 4-8 Hz.
+F_WAVE_MV = 0.012
+F_WAVE_HZ = (4.0, 8.0)
+#: The first QRS starts this long into the record (ms).
+FIRST_QRS_MS = (350.0, 650.0)
 
 
 def _dir(theta_deg: float, z: float) -> np.ndarray:
@@ -193,22 +210,21 @@ def simulate(kind: Kind, rng: np.random.Generator, noise: bool = True) -> tuple[
     qrs = [(u(lobe.dur), u(lobe.amp), _dir(u(lobe.theta), lobe.z), lobe.power) for lobe in kind.qrs]
     qrs_ms = sum(q[0] for q in qrs)
     pr = u(kind.pr) if kind.p_wave else np.nan
-    p_dur = min(u((90, 110)), pr - PR_SEGMENT_MIN_MS) if kind.p_wave else np.nan
-    p_amp, p_vec = u(kind.p_amp), _dir(u((45, 65)), 0.2)
+    p_dur = min(u(P_DUR_MS), pr - PR_SEGMENT_MIN_MS) if kind.p_wave else np.nan
+    p_amp, p_vec = u(kind.p_amp), _dir(u(P_AXIS_DEG), P_Z)
     qtc = u(kind.qtc)
-    # QT from the Framingham correction (Sagie et al. 1992) at the mean RR
     if kind.p_wave:
-        beats = rr * (1.0 + 0.01 * rng.standard_normal(40))
+        beats = rr * (1.0 + SINUS_RR_SD * rng.standard_normal(40))
     else:  # atrial fibrillation: irregularly irregular RR
-        beats = rr * rng.uniform(0.65, 1.35, 40)
-    onsets = np.cumsum(np.concatenate([[u((350, 650))], beats]))
+        beats = rr * rng.uniform(*AF_RR, 40)
+    onsets = np.cumsum(np.concatenate([[u(FIRST_QRS_MS)], beats]))
     onsets = onsets[onsets < DURATION_S * 1000.0 - 50]
     rr_mean = float(np.mean(np.diff(onsets)))
-    qt = qtc - 154.0 * (1.0 - rr_mean / 1000.0)
+    qt = qtc - 154.0 * (1.0 - rr_mean / 1000.0)  # the Framingham correction (Sagie et al. 1992) undone
     st_amp, st_theta, st_z = kind.st
     st_vec = st_amp * _dir(st_theta, st_z)
     t_amp, t_vec = u(kind.t_amp), _dir(u(kind.t_theta), kind.t_z)
-    t_dur = 0.62 * (qt - qrs_ms)
+    t_dur = T_DUR_FRAC * (qt - qrs_ms)
     heart = np.zeros((3, n + 2 * FS))  # one second of margin on each side
     off = FS
 
@@ -226,16 +242,16 @@ def simulate(kind: Kind, rng: np.random.Generator, noise: bool = True) -> tuple[
             at += d
         if st_amp:  # injury current: rises over the last QRS lobe, holds, falls to zero at T end
             last = max(_ms(qrs[-1][0]), 2)
-            hold = _ms(qt - qrs_ms - t_dur * 0.4)
-            fall = _ms(t_dur * 0.4)
+            hold = _ms(qt - qrs_ms - t_dur * ST_FALL_FRAC)
+            fall = _ms(t_dur * ST_FALL_FRAC)
             shape = np.concatenate([(1 - np.cos(np.linspace(0, np.pi, last))) / 2, np.ones(hold), np.linspace(1, 0, fall)])
             add(q + qrs_ms - qrs[-1][0], st_vec, shape)
-        add(q + qt - t_dur, t_amp * t_vec, _lobe(_ms(t_dur), 0.62))
-    if not kind.p_wave:  # fibrillatory waves, 4-8 Hz
+        add(q + qt - t_dur, t_amp * t_vec, _lobe(_ms(t_dur), T_PEAK_FRAC))
+    if not kind.p_wave:  # fibrillatory waves
         tt = np.arange(heart.shape[1]) / FS
         for _ in range(3):
-            heart += 0.012 * _dir(u((0, 360)), u((-1, 1)))[:, None] * np.sin(
-                2 * np.pi * u((4, 8)) * tt + u((0, 2 * np.pi)))[None, :]
+            heart += F_WAVE_MV * _dir(u((0, 360)), u((-1, 1)))[:, None] * np.sin(
+                2 * np.pi * u(F_WAVE_HZ) * tt + u((0, 2 * np.pi)))[None, :]
     clean = LEAD_VECTORS @ heart[:, off : off + n]
 
     # truth axes: frontal angle of each wave's net-area vector (the limb leads' least-squares axis)
