@@ -92,7 +92,8 @@ def interpretation_context(features: dict, leads: list[dict], findings: list[dic
             c = by_id[f["criterion"]]
             verdict = {True: "met", False: "not met", None: NOT_MEASURABLE}[f["positive"]]
             high = f" to below {fmt(f['threshold_high'], c.unit)}" if c.op == "between" else ""
-            threshold = f"{'from' if c.op == 'between' else c.op} {fmt(f['threshold'], c.unit)}{high}"
+            age = f" from {fmt(f['min_age'], 'years')} of age" if f["min_age"] is not None else ""
+            threshold = f"{'from' if c.op == 'between' else c.op} {fmt(f['threshold'], c.unit)}{high}{age}"
             value = fmt(f["value"], c.unit)
             rows.append({"description": c.description, "value": value, "threshold": threshold, "verdict": verdict})
         steps.append({"heading": step.heading, "rows": rows})

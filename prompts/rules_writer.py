@@ -9,7 +9,7 @@ be measured, gets no text (:class:`Refused`, with the reason); a criterion
 that could not be measured is said to be so, never read as absent; a supportive pattern
 (``kind=supportive`` in criteria.csv) is described as a measurement and named as a diagnosis
 only when the labels carry it; a supporting criterion of a label that is not met is said not
-to exclude it. Its rows say ``backend='rules'``.
+to exclude it; voltage reached below a criterion's ``min_age`` is called unspecific. Its rows say ``backend='rules'``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,14 @@ class Refused(ValueError):
 def _met(findings: dict, cid: str) -> bool | None:
     row = findings.get(cid)
     return None if row is None else row["positive"]
+
+
+def _below_min_age(findings: dict, cid: str) -> bool:
+    """A combination of criteria (``any``/``all``, compared with >=) that reached its threshold
+    but is not positive because the patient is younger than its ``min_age``."""
+    row = findings.get(cid) or {}
+    return (row.get("positive") is False and row.get("min_age") is not None
+            and (row.get("value") or 0) >= row["threshold"])
 
 
 def _v(findings: dict, cid: str, unit: str) -> str:
@@ -76,7 +84,7 @@ def _step2(f: dict, fd: dict) -> str:
         text.append("The PR interval is not measurable.")
     else:
         pr_class = ("prolonged, indicating first-degree AV block" if _met(fd, "pr_prolonged")
-                    else "short" if _met(fd, "pr_short") else "normal")
+                    else f"below {fmt(fd['pr_short']['threshold'], 'ms')}" if _met(fd, "pr_short") else "normal")
         text.append(f"The PR interval is {pr}, {pr_class}.")
     qrs = _v(fd, "wide_qrs", "ms")
     qrs_class = ("wide, indicating a ventricular conduction delay such as bundle branch block" if _met(fd, "wide_qrs")
@@ -95,6 +103,8 @@ def _step3(f: dict, fd: dict, labels: list[str]) -> str:
     lvh = _met(fd, "lvh_voltage")
     text = [f"Sokolow-Lyon voltage is {_v(fd, 'sokolow_lyon', 'mV')} and Cornell voltage {_v(fd, 'cornell_voltage', 'mV')}, so "
             + ("voltage criteria for left ventricular hypertrophy are met." if lvh
+               else f"QRS voltage is high, but below {fmt(fd['lvh_voltage']['min_age'], 'years')} of age voltage alone "
+                    "is not specific for left ventricular hypertrophy." if _below_min_age(fd, "lvh_voltage")
                else "voltage criteria for left ventricular hypertrophy cannot be assessed." if lvh is None
                else "no voltage criterion for left ventricular hypertrophy is met.")]
     if _met(fd, "ravl_voltage"):
@@ -148,7 +158,8 @@ def _step6(fd: dict, labels: list[str], names: dict[str, str]) -> str:
             f"the final impression of {'; '.join(described) if described else 'no specific diagnosis'}."]
     criteria = {c.id: c for c in load_criteria()}
     for r in relations():
-        if r.concept in labels and r.relation == "supports" and _met(fd, r.criterion) is False:
+        if (r.concept in labels and r.relation == "supports" and _met(fd, r.criterion) is False
+                and not _below_min_age(fd, r.criterion)):
             text.append(f"The protocol criterion '{criteria[r.criterion].description}' is not met, which does not exclude "
                         f"{names.get(r.concept, r.concept)}.")
     return " ".join(text)

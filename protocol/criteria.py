@@ -2,8 +2,9 @@
 
 Each row is one criterion a clinician can read and edit: a value (a DuckDB SQL expression over
 the record's facts, or ``any(a; b)`` / ``all(a; b)`` over earlier criteria), a comparison, a
-threshold with units (sex-specific where the literature is), its source, its kind and a note
-saying why a measure or threshold departs from the textbook. ``kind`` is ``abnormal`` (a
+threshold with units (sex-specific where the literature is), the age from which it applies
+(``min_age``: below it the criterion is not positive; an unknown age is taken as an adult's),
+its source, its kind and a note saying why a measure or threshold departs from the textbook. ``kind`` is ``abnormal`` (a
 finding against a normal ECG), ``supportive`` (a measured pattern that supports a diagnosis
 but is common in normal ECGs, never abnormal on its own) or ``technical`` (the recording). Facts are the
 global features plus every lead feature as ``<feature>_<lead>`` (``r_amp_mv_V5``). Contiguous-lead
@@ -43,6 +44,7 @@ class Criterion:
     threshold_male: float | None
     threshold_female: float | None
     threshold_high: float | None
+    min_age: float | None
     source: str
     kind: str
     note: str
@@ -70,7 +72,7 @@ def load() -> tuple[Criterion, ...]:
     for r in rows:
         c = Criterion(r["id"], int(r["step"]), r["description"], r["value"], r["unit"], r["op"],
                       float(r["threshold"]), _float(r["threshold_male"]), _float(r["threshold_female"]),
-                      _float(r["threshold_high"]), r["source"], r["kind"], r["note"])
+                      _float(r["threshold_high"]), _float(r["min_age"]), r["source"], r["kind"], r["note"])
         if c.op not in OPS and not (c.op == "between" and c.threshold_high is not None):
             raise ValueError(f"criteria.csv: {c.id}: unknown op {c.op!r}")
         if c.kind not in KINDS:
@@ -110,8 +112,16 @@ def _positive(c: Criterion, value: pl.Expr, threshold: pl.Expr) -> pl.Expr:
     return {"<": value < threshold, "<=": value <= threshold, ">": value > threshold, ">=": value >= threshold}[c.op]
 
 
+def _for_age(c: Criterion, positive: pl.Expr, value: pl.Expr) -> pl.Expr:
+    """``positive``, made false below the criterion's ``min_age`` when the value was measured
+    (an unknown age is taken as an adult's)."""
+    if c.min_age is None:
+        return positive
+    return pl.when((pl.col("age") < c.min_age) & value.is_not_null()).then(False).otherwise(positive)
+
+
 def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
-    """Long ``findings``: record_id, criterion, step, value, threshold, threshold_high, positive, unit.
+    """Long ``findings``: record_id, criterion, step, value, threshold, threshold_high, min_age, positive, unit.
 
     ``any``/``all`` follow Kleene logic: unknown parts make the result unknown only when the
     known parts cannot decide it."""
@@ -121,9 +131,9 @@ def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
         con.execute("CREATE MACRO pair(a, b) AS CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE least(a, b) END")
         con.execute("CREATE MACRO depression(j, j60) AS CASE WHEN j IS NULL OR j60 IS NULL THEN NULL "
                     "ELSE -greatest(j, j60) END")
-        con.register("facts", wide.select("record_id", "sex", *[c for c in wide.columns if c not in ("record_id", "sex")]).to_arrow())
+        con.register("facts", wide.with_columns(pl.col("age").cast(pl.Float64)).to_arrow())
         select = ", ".join(f'CAST(({c.value}) AS DOUBLE) AS "v:{c.id}"' for c in plain)
-        df = con.sql(f"SELECT record_id, sex, {select} FROM facts").pl()
+        df = con.sql(f"SELECT record_id, sex, age, {select} FROM facts").pl()
     df = df.with_columns(pl.col(pl.Float64).fill_nan(None))
     for c in criteria:
         if c.combines:
@@ -131,19 +141,20 @@ def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
             flags = [pl.col(f"p:{p}") for p in parts]
             value = pl.when(pl.all_horizontal(f.is_null() for f in flags)).then(None) \
                 .otherwise(pl.sum_horizontal(f.cast(pl.Float64) for f in flags))
-            combined = pl.any_horizontal(flags) if how == "any" else pl.all_horizontal(flags)
+            combined = _for_age(c, pl.any_horizontal(flags) if how == "any" else pl.all_horizontal(flags), value)
             df = df.with_columns(value.alias(f"v:{c.id}"), pl.lit(c.threshold).alias(f"t:{c.id}"),
                                  combined.alias(f"p:{c.id}"))
         else:
             threshold = _threshold(c)
-            df = df.with_columns(threshold.alias(f"t:{c.id}"), _positive(c, pl.col(f"v:{c.id}"), threshold).alias(f"p:{c.id}"))
+            df = df.with_columns(threshold.alias(f"t:{c.id}"), _for_age(c, _positive(c, pl.col(f"v:{c.id}"), threshold), pl.col(f"v:{c.id}")).alias(f"p:{c.id}"))
     steps = pl.DataFrame({"criterion": [c.id for c in criteria], "step": [c.step for c in criteria],
-                          "threshold_high": [c.threshold_high for c in criteria], "unit": [c.unit for c in criteria]},
-                         schema_overrides={"threshold_high": pl.Float64})
+                          "threshold_high": [c.threshold_high for c in criteria], "min_age": [c.min_age for c in criteria],
+                          "unit": [c.unit for c in criteria]},
+                         schema_overrides={"threshold_high": pl.Float64, "min_age": pl.Float64})
     long = pl.concat([
         df.select("record_id", pl.lit(c.id).alias("criterion"), pl.col(f"v:{c.id}").alias("value"),
                   pl.col(f"t:{c.id}").cast(pl.Float64).alias("threshold"), pl.col(f"p:{c.id}").alias("positive"))
         for c in criteria
     ])
     return long.join(steps, on="criterion").select("record_id", "criterion", "step", "value", "threshold",
-                                                   "threshold_high", "positive", "unit").sort("record_id", maintain_order=True)
+                                                   "threshold_high", "min_age", "positive", "unit").sort("record_id", maintain_order=True)

@@ -88,6 +88,7 @@ FINDINGS = pa.DataFrameSchema(
         "value": _col(F64),
         "threshold": _col(F64),
         "threshold_high": _col(F64),
+        "min_age": _col(F64),
         "positive": _col(BOOL),
         "unit": _col(STR),
     },

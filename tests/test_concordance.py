@@ -24,7 +24,6 @@ CLAIMS = {
     "sinus": r"consistent with a sinus mechanism",
     "no_p": r"sinus mechanism cannot be confirmed",
     "1avb": r"PR interval is \d+ ms, prolonged",
-    "short_pr": r"PR interval is \d+ ms, short",
     "wide_qrs": r"QRS duration is \d+ ms .*\), wide",
     "narrow_qrs": r"QRS duration is \d+ ms .*\), narrow",
     "mid_qrs": r"intermediate width",
@@ -47,7 +46,8 @@ MUST = {"atrial fibrillation": {"af"}, "first degree AV block": {"1avb"}, "sinus
         "sinus tachycardia": {"tachycardia"}, "complete left bundle branch block": {"wide_qrs"},
         "complete right bundle branch block": {"wide_qrs"}, "left anterior fascicular block": {"lad"},
         "left posterior fascicular block": {"rad"}, "long QT-interval": {"long_qt"},
-        "low QRS voltages in the frontal and horizontal leads": {"low_voltage"}}
+        "low QRS voltages in the frontal and horizontal leads": {"low_voltage"},
+        "voltage criteria (QRS) for left ventricular hypertrophy": {"lvh"}}
 MUST_NOT = {"sinus bradycardia": {"tachycardia"}, "sinus tachycardia": {"bradycardia"},
             "incomplete right bundle branch block": {"wide_qrs"}, "left anterior fascicular block": {"rad", "normal_axis"},
             "left posterior fascicular block": {"lad", "normal_axis"}, "atrial fibrillation": {"sinus"},

@@ -34,11 +34,12 @@ def _record(rid: str, **overrides) -> tuple[dict, list[dict]]:
     return g, leads
 
 
-def _evaluate(*records: tuple[dict, list[dict]], sex: list[str | None] | None = None) -> dict:
+def _evaluate(*records: tuple[dict, list[dict]], sex: list[str | None] | None = None,
+              age: list[float | None] | None = None) -> dict:
     feats = pl.DataFrame([r[0] for r in records])
     leads = pl.DataFrame([row for r in records for row in r[1]])
     recs = pl.DataFrame({"record_id": feats["record_id"], "sex": sex or [None] * feats.height,
-                         "age": [60.0] * feats.height}, schema_overrides={"sex": pl.Utf8})
+                         "age": age or [60.0] * feats.height}, schema_overrides={"sex": pl.Utf8, "age": pl.Float64})
     out = evaluate(facts(feats, leads, recs))
     conform("findings", out)  # the table contract holds
     return {(r["record_id"], r["criterion"]): r for r in out.iter_rows(named=True)}
@@ -109,6 +110,16 @@ def test_voltage_criteria():
     assert got["cor", "cornell_voltage"]["positive"] and got["cor", "cornell_voltage"]["threshold"] == 2.0
     assert got["cor", "lvh_voltage"]["value"] == 1.0
     assert got["low", "low_voltage"]["positive"] and not got["low", "lvh_voltage"]["positive"]
+
+
+def test_lvh_voltage_applies_from_its_min_age():
+    sok = dict(s_amp_mv_V1=-1.6, r_amp_mv_V5=2.1)
+    got = _evaluate(_record("young", **sok), _record("adult", **sok), _record("unknown", **sok),
+                    _record("unmeasured", s_amp_mv_V1=NAN, r_amp_mv_aVL=NAN), age=[18.0, 35.0, None, 18.0])
+    assert got["young", "sokolow_lyon"]["positive"] and got["young", "lvh_voltage"]["value"] == 1.0
+    assert got["young", "lvh_voltage"]["positive"] is False and got["young", "lvh_voltage"]["min_age"] == 35.0
+    assert got["adult", "lvh_voltage"]["positive"] and got["unknown", "lvh_voltage"]["positive"]
+    assert got["unmeasured", "lvh_voltage"]["positive"] is None  # age never turns unknown into false
 
 
 def test_combinations_follow_kleene_logic():
