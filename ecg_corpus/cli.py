@@ -22,6 +22,20 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console()
 WarehouseOpt = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder (created if missing).")]
 SourceOpt = Annotated[Optional[Path], typer.Option(help="Source folder.")]
+BackendOpt = Annotated[Optional[str], typer.Option(
+    help="rules (offline protocol writer) or openai (any OpenAI-compatible endpoint); default: openai when "
+         "DEEPSEEK_API_KEY or OPENAI_API_KEY is set, else rules.")]
+BaseUrlOpt = Annotated[Optional[str], typer.Option(help="Endpoint root (default DeepSeek).")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="Model name (default deepseek-chat).")]
+ConcurrencyOpt = Annotated[Optional[int], typer.Option(
+    help="Requests in flight, all shards together (default: llm.DEFAULT_CONCURRENCY).")]
+MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="Stop new requests at this cost (USD).")]
+LimitOpt = Annotated[Optional[int], typer.Option(help="At most this many samples.")]
+RpmOpt = Annotated[Optional[float], typer.Option(help="Requests per minute.")]
+TpmOpt = Annotated[Optional[float], typer.Option(help="Tokens per minute.")]
+TimeoutOpt = Annotated[Optional[float], typer.Option(help="Longest silence per request, s.")]
+RefreshOpt = Annotated[bool, typer.Option(help="Bypass the response cache.")]
+ForceOpt = Annotated[bool, typer.Option(help="Redo shards already done.")]
 
 
 class UsageError(Exception):
@@ -101,7 +115,7 @@ def sample(out: Annotated[Path, typer.Argument(help="Folder to write the dataset
 def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None) -> None:
     """Fill `records` from PTB-XL, MIMIC-IV-ECG and/or WFDB folders."""
     from sources.errors import SourceError
-    from sources.ingest import ingest as run_ingest
+    from stages.ingest import ingest as run_ingest
 
     sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
     if not sources:
@@ -119,17 +133,18 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
              wfdb: Annotated[Optional[Path], typer.Option(help="Measure a WFDB folder alone (with --out).")] = None,
              out: Annotated[Optional[Path], typer.Option(help="Parquet file for --wfdb.")] = None,
              workers: Annotated[int, typer.Option(help="Processes.")] = 1,
-             force: Annotated[bool, typer.Option(help="Measure again shards already done.")] = False) -> None:
+             force: ForceOpt = False) -> None:
     """Fill `features` and `lead_features` (or measure a WFDB folder into one Parquet file)."""
     from sources.errors import SourceError
-    from stages import features as stage
+    from stages.features import run_folder
+    from stages.stage import get
 
     if wfdb is not None:
         if out is None:
             raise UsageError("--wfdb needs --out FILE.parquet")
         _existing_dir(wfdb, "WFDB")
         try:
-            n = stage.run_folder(wfdb, out, workers=max(1, workers))
+            n = run_folder(wfdb, out, workers=max(1, workers))
         except SourceError as exc:
             raise UsageError(str(exc)) from None
         console.print(f"measured {n} records -> {out} (+ {out.with_name(out.stem + '.leads.parquet').name})")
@@ -137,7 +152,7 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
     if warehouse is None:
         raise UsageError("give --warehouse W, or --wfdb DIR --out FILE.parquet")
     wh = _existing_warehouse(warehouse)
-    counts = stage.run(wh, workers=max(1, workers), force=force)
+    counts = get("features").run(wh, force=force, workers=max(1, workers))
     console.print(f"features: {counts['shards']} shards, {counts['records']} records, {counts['usable']} usable")
     if wh.parts("features"):
         print_frame(wh.sql("SELECT quality, count(*) AS n, round(median(hr_bpm), 1) AS hr_bpm, "
@@ -147,12 +162,12 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
 
 @app.command()
 def findings(warehouse: WarehouseOpt,
-             force: Annotated[bool, typer.Option(help="Evaluate again shards already done.")] = False) -> None:
+             force: ForceOpt = False) -> None:
     """Evaluate the protocol criteria (protocol/criteria.csv) into `findings`."""
-    from protocol import findings as stage
+    from stages.stage import get
 
     wh = _existing_warehouse(warehouse)
-    counts = stage.run(wh, force=force)
+    counts = get("findings").run(wh, force=force)
     console.print(f"findings: {counts['shards']} shards, {counts['records']} records, "
                   f"{counts['discordant']} discordant with their labels (ecg-corpus labels --discordant)")
     if wh.parts("findings"):
@@ -163,27 +178,20 @@ def findings(warehouse: WarehouseOpt,
 
 @app.command()
 def prompts(warehouse: WarehouseOpt,
-            force: Annotated[bool, typer.Option(help="Render again shards already done.")] = False) -> None:
+            force: ForceOpt = False) -> None:
     """Render the interpretation prompts into `prompts`."""
-    from prompts import stage
+    from stages.stage import get
 
-    counts = stage.run(_existing_warehouse(warehouse), force=force)
-    console.print(f"prompts: {counts['shards']} shards, {counts['prompts']} prompts, "
-                  f"{counts['refused']} refused by the identifier guard, {counts['duplicate']} duplicate recordings left out")
+    counts = get("prompts").run(_existing_warehouse(warehouse), force=force)
+    console.print(f"prompts: {counts['shards']} shards, {counts['ok']} prompts; without a prompt, each with its reason: "
+                  f"{counts['unusable']} unusable signals, {counts['duplicate']} duplicate recordings, "
+                  f"{counts['refused']} refused by the identifier guard")
 
 
-BackendOpt = Annotated[Optional[str], typer.Option(
-    help="rules (offline protocol writer) or openai (any OpenAI-compatible endpoint); default: openai when "
-         "DEEPSEEK_API_KEY or OPENAI_API_KEY is set, else rules.")]
-BaseUrlOpt = Annotated[Optional[str], typer.Option(help="Endpoint root (default DeepSeek).")]
-ModelOpt = Annotated[Optional[str], typer.Option(help="Model name (default deepseek-chat).")]
-ConcurrencyOpt = Annotated[int, typer.Option(help="Requests in flight, all shards together.")]
-MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="Stop new requests at this cost (USD).")]
-LimitOpt = Annotated[Optional[int], typer.Option(help="At most this many samples.")]
 
 
 def _backend_name(backend: str | None) -> str:
-    from flows.generate import default_backend
+    from stages.generate import default_backend
 
     name = backend or default_backend()
     if name not in ("rules", "openai"):
@@ -193,20 +201,18 @@ def _backend_name(backend: str | None) -> str:
 
 @app.command()
 def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
-             concurrency: ConcurrencyOpt = 32, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
-             rpm: Annotated[Optional[float], typer.Option(help="Requests per minute.")] = None,
-             tpm: Annotated[Optional[float], typer.Option(help="Tokens per minute.")] = None,
-             timeout: Annotated[Optional[float], typer.Option(help="Longest silence per request, s.")] = None,
-             refresh: Annotated[bool, typer.Option(help="Bypass the response cache.")] = False) -> None:
+             concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
+             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False) -> None:
     """Answer the pending prompts with the LLM (or the rules writer) into `generations`."""
-    from flows.generate import make_backend
+    import llm
     from llm.progress import RichProgress
     from stages import generate as stage
 
     wh = _existing_warehouse(warehouse)
     name = _backend_name(backend)
+    concurrency = llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency
     try:
-        client = make_backend(name, model, base_url, concurrency, timeout)
+        client = stage.make_backend(name, model, base_url, concurrency, timeout)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if concurrency < 1 or (limit is not None and limit < 0):
@@ -243,7 +249,11 @@ def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], war
     if "concordance" in tables:
         print_row(wh.sql(f"SELECT status, conflicts FROM concordance WHERE record_id = '{quoted}'"), "concordance")
     if "prompts" in tables:
-        for kind, messages in wh.sql(f"SELECT kind, messages FROM prompts WHERE record_id = '{quoted}'").rows():
+        for kind, status, reason, messages in wh.sql(
+                f"SELECT kind, status, reason, messages FROM prompts WHERE record_id = '{quoted}'").rows():
+            if status != "ok":
+                console.print(f"{kind} prompt: none ({status}: {reason})", markup=False, highlight=False)
+                continue
             for m in json.loads(messages):
                 console.rule(f"{kind} prompt: {m['role']}")
                 console.print(m["content"], markup=False, highlight=False)
@@ -294,20 +304,25 @@ def run(warehouse: WarehouseOpt,
         workers: Annotated[int, typer.Option(help="Processes for feature extraction (1: one process, "
                                                   "Numba threads on every core).")] = 1,
         dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
-        backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
-        concurrency: ConcurrencyOpt = 32, max_cost: MaxCostOpt = None, limit: LimitOpt = None) -> None:
+        force: ForceOpt = False, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+        concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
+        rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False) -> None:
     """All stages as the Prefect `corpus` flow."""
+    import llm
     from flows.corpus import corpus_flow
+    from stages.ingest import by_source
 
     sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     wh = _warehouse(warehouse)
     name = _backend_name(backend)
-    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, workers=workers, dask_address=dask_address,
-                         backend=name, model=model, base_url=base_url, concurrency=concurrency, max_cost_usd=max_cost,
-                         limit=limit, **sources)
-    print_ingest_summary(wh, result["records"])
+    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, force=force, workers=workers,
+                         dask_address=dask_address, backend=name, model=model, base_url=base_url,
+                         concurrency=llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency,
+                         timeout_s=timeout, max_cost_usd=max_cost, limit=limit, rpm=rpm, tpm=tpm, refresh=refresh,
+                         **sources)
+    print_ingest_summary(wh, by_source(wh))
     summary = Table(title="stages")
     for col in ("stage", "counts"):
         summary.add_column(col)

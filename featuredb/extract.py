@@ -14,6 +14,8 @@ import numpy as np
 import polars as pl
 from numba import njit, prange
 
+from schemas.ecg import LEADS
+
 from . import beats as B
 from . import delineate as D
 from . import quality as Q
@@ -43,9 +45,7 @@ from .rhythm import (
 )
 from .template import gather_beats, median_beats, select_beats, window_len
 
-#: Canonical lead order of the input's axis 1.
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
-N_LEADS = 12
+N_LEADS = len(LEADS)  # the input's axis 1, in canonical order
 #: Records per shard: memory is bounded by one shard of signals and results.
 SHARD_SIZE = 256
 #: A global P wave lasts at least / at most this long (ms), else it is not reported.

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 
 from prefect import flow, task
+from prefect.task_runners import ProcessPoolTaskRunner
 
-from flows.features import features_flow_on
-from flows.findings import findings_flow
+import llm
 from flows.generate import generate_flow
-from flows.ingest import ingest_flow
-from flows.prompts import prompts_flow
+from flows.stages import features_flow, findings_flow, ingest_flow, prompts_flow
 from sources.sample import write_sample
 
 SAMPLE_DIR = "_sample"
@@ -29,20 +28,34 @@ def write_sample_task(warehouse: str, layout: str, n: int, seed: int) -> str:
     return str(out)
 
 
+def features_on(workers: int = 1, dask_address: str | None = None):
+    """The features flow on threads (FeatureDB's Numba kernels already use every core of the
+    process), on a local pool of ``workers`` processes, or on a Dask scheduler (prefect-dask)."""
+    if dask_address:
+        from prefect_dask import DaskTaskRunner
+
+        return features_flow.with_options(task_runner=DaskTaskRunner(address=dask_address))
+    return features_flow.with_options(task_runner=ProcessPoolTaskRunner(max_workers=workers)) if workers > 1 \
+        else features_flow
+
+
 @flow(name="corpus")
 def corpus_flow(warehouse: str, sample: bool = False, n: int = 13, seed: int = 0,
-                ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None,
+                ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None, force: bool = False,
                 workers: int = 1, dask_address: str | None = None, backend: str = "rules",
-                model: str | None = None, base_url: str | None = None, concurrency: int = 32,
-                max_cost_usd: float | None = None, limit: int | None = None) -> dict:
+                model: str | None = None, base_url: str | None = None, concurrency: int = llm.DEFAULT_CONCURRENCY,
+                timeout_s: float | None = None, max_cost_usd: float | None = None, limit: int | None = None,
+                rpm: float | None = None, tpm: float | None = None, refresh: bool = False) -> dict:
     """Sample (optional) -> ingest -> features -> findings -> prompts -> generate; returns each
-    stage's counts."""
+    stage's counts (``force`` redoes the shards of features, findings and prompts)."""
     if sample:
         ptbxl = ptbxl or write_sample_task(warehouse, "ptbxl", n, seed)
         mimic = mimic or write_sample_task(warehouse, "mimic", n, seed + 1)
-    counts = {"records": ingest_flow(warehouse, ptbxl=ptbxl, mimic=mimic, wfdb=wfdb)}
-    counts["features"] = features_flow_on(workers, dask_address)(warehouse)
-    counts["findings"] = findings_flow(warehouse)
-    counts["prompts"] = prompts_flow(warehouse)
-    counts["generate"] = generate_flow(warehouse, backend, model, base_url, concurrency, max_cost_usd, limit)
+    sources = {k: v for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+    counts = {"ingest": ingest_flow(warehouse, params={"sources": sources})}
+    counts["features"] = features_on(workers, dask_address)(warehouse, force)
+    counts["findings"] = findings_flow(warehouse, force)
+    counts["prompts"] = prompts_flow(warehouse, force)
+    counts["generate"] = generate_flow(warehouse, backend, model, base_url, concurrency, timeout_s, max_cost_usd, limit,
+                                       rpm, tpm, refresh)
     return counts

@@ -15,37 +15,23 @@ from stages import generate as stage
 from warehouse import Warehouse
 
 
-def make_backend(backend: str, model: str | None = None, base_url: str | None = None,
-                 concurrency: int = llm.runner.DEFAULT_CONCURRENCY, timeout_s: float | None = None) -> llm.Backend | None:
-    """``None`` (the rules writer) or an OpenAI-compatible backend; raises ValueError without a key."""
-    if backend == "rules":
-        return None
-    if backend != "openai":
-        raise ValueError(f"unknown backend {backend!r}; use rules or openai")
-    kwargs = {"concurrency": concurrency}
-    if timeout_s:
-        kwargs["timeout_s"] = timeout_s
-    return llm.OpenAIBackend(model or llm.DEFAULT_MODEL, base_url=base_url or llm.DEFAULT_BASE_URL, **kwargs)
-
-
-def default_backend() -> str:
-    """``openai`` when an API key is set, else the offline ``rules`` writer."""
-    return "openai" if llm.resolve_api_key() else "rules"
-
-
 @task(name="generate-run")
 def generate_task(warehouse: str, backend: str, model: str | None, base_url: str | None, concurrency: int,
-                  max_cost_usd: float | None, limit: int | None) -> dict:
-    summary = stage.run(Warehouse(warehouse), make_backend(backend, model, base_url, concurrency), limit=limit,
-                        concurrency=concurrency, max_cost_usd=max_cost_usd)
+                  timeout_s: float | None, max_cost_usd: float | None, limit: int | None, rpm: float | None,
+                  tpm: float | None, refresh: bool) -> dict:
+    client = stage.make_backend(backend, model, base_url, concurrency, timeout_s)
+    summary = stage.run(Warehouse(warehouse), client, limit=limit, concurrency=concurrency, max_cost_usd=max_cost_usd,
+                        rpm=rpm, tpm=tpm, refresh=refresh)
     return summary.to_dict()
 
 
 @flow(name="generate")
 def generate_flow(warehouse: str, backend: str = "rules", model: str | None = None, base_url: str | None = None,
-                  concurrency: int = llm.runner.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None,
-                  limit: int | None = None) -> dict:
-    counts = generate_task(warehouse, backend, model, base_url, concurrency, max_cost_usd, limit)
+                  concurrency: int = llm.DEFAULT_CONCURRENCY, timeout_s: float | None = None,
+                  max_cost_usd: float | None = None, limit: int | None = None, rpm: float | None = None,
+                  tpm: float | None = None, refresh: bool = False) -> dict:
+    counts = generate_task(warehouse, backend, model, base_url, concurrency, timeout_s, max_cost_usd, limit, rpm, tpm,
+                           refresh)
     create_table_artifact(key="generate-counts", description="generate: samples by outcome", table=[
         {"outcome": k, "samples": counts[k]} for k in ("total", *llm.runner.OUTCOMES)]
         + [{"outcome": "cost_usd", "samples": round(counts["cost_usd"], 4)}])

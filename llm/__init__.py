@@ -18,7 +18,7 @@ from llm.backend import (
     prompt_sha256,
 )
 from llm.cache import ResponseCache, cache_key
-from llm.client import DEFAULT_BASE_URL, DEFAULT_MODEL, OpenAIBackend, resolve_api_key
+from llm.client import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_MODEL, OpenAIBackend, resolve_api_key
 from llm.journal import COLUMNS, GENERATION_COLUMNS, Journal, read_frame, read_rows
 from llm.limits import Limiter
 from llm.pricing import Price, PriceTable
@@ -27,7 +27,7 @@ from llm.runner import RunSummary, generate
 
 __all__ = [
     "Backend", "FunctionBackend", "InvalidResponse", "Request", "Response", "RetryableError",
-    "canonical_json", "prompt_sha256", "ResponseCache", "cache_key", "DEFAULT_BASE_URL",
+    "canonical_json", "prompt_sha256", "ResponseCache", "cache_key", "DEFAULT_BASE_URL", "DEFAULT_CONCURRENCY",
     "DEFAULT_MODEL", "OpenAIBackend", "resolve_api_key", "COLUMNS", "GENERATION_COLUMNS",
     "Journal", "read_frame", "read_rows", "Limiter", "Price", "PriceTable", "RetryPolicy",
     "RunSummary", "generate",

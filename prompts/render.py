@@ -18,7 +18,7 @@ import jinja2
 from llm import prompt_sha256  # noqa: F401 - the one hash of a prompt, shared with generations
 from protocol.criteria import load as load_criteria
 from protocol.steps import STEPS
-from sources.reader import LEADS
+from schemas.ecg import LEADS
 
 TEMPLATES = Path(__file__).with_name("templates")
 DECIMALS = {"mV": 2, "ratio": 2, "fraction": 2}  # every other unit is printed as an integer

@@ -5,7 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pandera.polars as pa
 
-STR, F64, I64, BOOL = pl.Utf8, pl.Float64, pl.Int64, pl.Boolean
+from schemas.ecg import LEADS
+
+STR, F64, I64, I32, BOOL = pl.Utf8, pl.Float64, pl.Int64, pl.Int32, pl.Boolean
 STRS, F64S = pl.List(pl.Utf8), pl.List(pl.Float64)
 
 
@@ -55,28 +57,45 @@ GLOBAL_FEATURES = (  # DESIGN.md: units in the name, NaN when not measurable
     "hr_bpm", "rr_mean_ms", "rr_sd_ms", "p_dur_ms", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms",
     "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
 )
+INTERVALS = ("p_dur_ms", "pr_ms", "qrs_ms", "qt_ms")  # each with its beat-to-beat IQR and beat count
 QUALITY = ["ok", "poor", "unusable"]
 LEAD_QUALITY = ["ok", "flat", "saturated", "noisy", "missing"]
-LEADS = ["I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6"]
 
 FEATURES = pa.DataFrameSchema(
     {
         "record_id": _col(STR, nullable=False, unique=True),
         **{c: _col(F64) for c in GLOBAL_FEATURES},
+        **{c: col for i in INTERVALS for c, col in ((f"{i}_iqr", _col(F64)), (f"{i}_n", _col(I32, pa.Check.ge(0))))},
+        "n_beats": _col(I32, pa.Check.ge(0)),
+        **{c: _col(F64) for c in ("rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd", "p_present_frac")},
+        "n_beats_median": _col(I32, pa.Check.ge(0)),
+        "n_leads_ok": _col(I32, pa.Check.in_range(0, 12)),
         "quality": _col(STR, pa.Check.isin(QUALITY), nullable=False),
-        "error": _col(STR),
+        "p_absent": _col(BOOL),
+        "rr_irregular": _col(BOOL),
+        "qrs_lead_ms": _col(F64),  # median of the leads' own QRS durations
+        "quality_flags": _col(STRS),
+        "error": _col(STR),  # why an unreadable record has no measurement
     },
-    strict=False,
+    strict=True,
 )
 
 LEAD_FEATURES = pa.DataFrameSchema(
     {
         "record_id": _col(STR, nullable=False),
-        "lead": _col(STR, pa.Check.isin(LEADS), nullable=False),
-        **{c: _col(F64) for c in ("p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "st_j_mv", "st_j60_mv")},
+        "lead": _col(STR, pa.Check.isin(list(LEADS)), nullable=False),
+        **{c: _col(F64) for c in ("p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv")},
+        "r_prime": _col(BOOL),
+        **{c: _col(F64) for c in ("r_prime_amp_mv", "p_dur_ms", "qrs_dur_ms", "t_dur_ms", "st_j_mv", "st_j60_mv",
+                                  "st_slope_mv_per_s")},
+        "st_form": _col(STR, pa.Check.isin(["upsloping", "horizontal", "downsloping"])),
+        "t_polarity": _col(STR, pa.Check.isin(["positive", "negative", "biphasic", "flat"])),
+        "q_dur_ms": _col(F64),
+        "q_depth_mv": _col(F64),
         "quality": _col(STR, pa.Check.isin(LEAD_QUALITY), nullable=False),
+        "noise_mv": _col(F64),
     },
-    strict=False,
+    strict=True,
     unique=["record_id", "lead"],
 )
 
@@ -119,42 +138,83 @@ PROMPTS = pa.DataFrameSchema(
         "record_id": _col(STR, nullable=False),
         "kind": _col(STR, pa.Check.isin(["interpretation", "evidence"]), nullable=False),
         "template_version": _col(STR, nullable=False),
-        "prompt_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$"), nullable=False),
-        "messages": _col(STR, nullable=False),
+        "status": _col(STR, pa.Check.isin(["ok", "unusable", "duplicate", "refused"]), nullable=False),
+        "reason": _col(STR),  # why a record has no prompt
+        "prompt_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
+        "messages": _col(STR),
     },
     strict=True,
+    checks=[pa.Check(
+        lambda data: data.lazyframe.select(
+            pl.when(pl.col("status") == "ok").then(pl.col("messages").is_not_null() & pl.col("prompt_sha256").is_not_null())
+            .otherwise(pl.col("messages").is_null() & pl.col("reason").is_not_null())),
+        error="a prompt row has messages (status ok) or, without them, the reason",
+    )],
 )
 
 GENERATIONS = pa.DataFrameSchema(
     {
         "sample_id": _col(STR, nullable=False),
+        "record_id": _col(STR, nullable=False),
         "prompt_sha256": _col(STR, nullable=False),
         "backend": _col(STR, nullable=False),
         "model": _col(STR),
-        "attempt": _col(I64, pa.Check.ge(1), nullable=False),
+        "attempt": _col(I32, pa.Check.ge(1), nullable=False),
         "status": _col(STR, pa.Check.isin(["ok", "error"]), nullable=False),
         "response": _col(STR),
         "tokens_in": _col(I64, pa.Check.ge(0)),
         "tokens_out": _col(I64, pa.Check.ge(0)),
         "latency_ms": _col(F64, pa.Check.ge(0)),
         "error": _col(STR),
+        "shard": _col(STR),
+        "request_key": _col(STR),
+        "finish_reason": _col(STR),
+        "reasoning": _col(STR),
+        "tokens_cached_in": _col(I64, pa.Check.ge(0)),
+        "cost_usd": _col(F64, pa.Check.ge(0)),
+        "cached": _col(BOOL),
+        "created_at": _col(pl.Datetime("us", "UTC")),
+        "final": _col(BOOL, nullable=False),  # the sample's outcome, one per sample over every backend
     },
-    strict=False,
+    strict=True,
     checks=[pa.Check(
         lambda data: data.lazyframe.select((pl.col("status") == "ok") | pl.col("error").is_not_null()),
         error="a failed attempt needs its reason",
     )],
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {"prompts": PROMPTS, "generations": GENERATIONS, "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES,
-                                          "findings": FINDINGS, "concordance": CONCORDANCE}
+STAGE_COUNTS = pa.DataFrameSchema(
+    {
+        "stage": _col(STR, nullable=False),
+        "shard": _col(STR, nullable=False),
+        "count": _col(STR, nullable=False),
+        "value": _col(I64, pa.Check.ge(0), nullable=False),
+        "written_at": _col(pl.Datetime("us", "UTC"), nullable=False),
+    },
+    strict=True,
+)
+
+SCHEMAS: dict[str, pa.DataFrameSchema] = {
+    "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES, "findings": FINDINGS,
+    "concordance": CONCORDANCE, "prompts": PROMPTS, "generations": GENERATIONS, "stage_counts": STAGE_COUNTS,
+}
+
+
+class ContractError(ValueError):
+    """A frame that does not have its table's columns: names the table and the columns."""
 
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
-    """Cast the schema's columns (missing ones as nulls) and put them first, keep other columns
-    unless the schema is strict, then validate."""
+    """``df`` checked against the table's contract: exactly its columns (a missing, extra or
+    unknown table is a :class:`ContractError` naming them), cast to their types, in the
+    contract's order, then validated."""
+    if table not in SCHEMAS:
+        raise ContractError(f"no contract for table {table!r}; the tables are {', '.join(SCHEMAS)}")
     schema = SCHEMAS[table]
-    cols = [pl.col(name).cast(c.dtype.type) if name in df.columns else pl.lit(None, c.dtype.type).alias(name)
-            for name, c in schema.columns.items()]
-    extra = [] if schema.strict else [c for c in df.columns if c not in schema.columns]
-    return schema.validate(df.select(*cols, *extra))
+    missing = [c for c in schema.columns if c not in df.columns]
+    extra = [c for c in df.columns if c not in schema.columns]
+    if missing or extra:
+        raise ContractError(f"{table}: " + "; ".join(
+            f"{what} column{'s' if len(cols) > 1 else ''} {', '.join(cols)}"
+            for what, cols in (("missing", missing), ("unknown", extra)) if cols))
+    return schema.validate(df.select(pl.col(n).cast(c.dtype.type) for n, c in schema.columns.items()))

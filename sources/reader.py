@@ -18,7 +18,8 @@ import numpy as np
 from numba import njit
 from scipy.signal import resample_poly
 
-LEADS = ("I", "II", "III", "aVR", "aVL", "aVF", "V1", "V2", "V3", "V4", "V5", "V6")
+from schemas.ecg import LEADS
+
 FS = 500
 _LEAD_INDEX = {name.lower(): i for i, name in enumerate(LEADS)}
 _UNIT_TO_MV = {"mv": 1.0, "uv": 1e-3, "μv": 1e-3, "µv": 1e-3, "v": 1e3}

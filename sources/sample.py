@@ -18,13 +18,14 @@ import numpy as np
 import wfdb
 from scipy.signal import resample_poly
 
-from sources.reader import FS, LEADS
+from schemas.ecg import LEADS
+from sources import mimic
+from sources.reader import FS
 from sources.synthetic import KINDS, Truth, simulate
 from sources.vocabulary import concepts
 
 GAIN_ADC_PER_MV = 1000.0
 MIMIC_LEADS = ("I", "II", "III", "aVR", "aVF", "aVL", "V1", "V2", "V3", "V4", "V5", "V6")
-MIMIC_MISSING = 29999  # the machine-measurement sentinel for "not measured"
 #: Concept -> the statement a MIMIC-IV-ECG cart report writes for it (mapped back by statements.csv).
 MIMIC_STATEMENTS = {
     "SR": "Sinus rhythm", "NORM": "Normal ECG", "SBRAD": "Sinus bradycardia", "STACH": "Sinus tachycardia",
@@ -109,7 +110,7 @@ def _machine_measurements(truth: Truth) -> dict[str, int]:
     m = {"rr_interval": truth.rr_ms, "p_onset": qrs_on - truth.pr_ms, "p_end": qrs_on - truth.pr_ms + truth.p_dur_ms,
          "qrs_onset": qrs_on, "qrs_end": qrs_on + truth.qrs_ms, "t_end": qrs_on + truth.qt_ms,
          "p_axis": truth.p_axis_deg, "qrs_axis": truth.qrs_axis_deg, "t_axis": truth.t_axis_deg}
-    return {k: MIMIC_MISSING if math.isnan(v) else round(v) for k, v in m.items()}
+    return {k: mimic.SENTINEL if math.isnan(v) else round(v) for k, v in m.items()}
 
 
 def write_mimic(out: Path, n: int, seed: int) -> Path:

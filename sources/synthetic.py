@@ -25,7 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from protocol.criteria import load as load_criteria
-from sources.reader import FS, LEADS
+from schemas.ecg import LEADS
+from sources.reader import FS
 
 DURATION_S = 10
 #: Dower's transfer coefficients (Frank X, Y, Z -> V1..V6); Frank Z points backwards. Dower's own

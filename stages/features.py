@@ -7,10 +7,9 @@ feature parts are newer than its records part is done.
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import pyarrow.parquet as pq
 
 import featuredb
 from sources.reader import FS, RecordError, read_signal
+from stages.stage import Stage, process_pool
 from warehouse import Warehouse
 
 N_SAMPLES = 10 * FS  # records are measured on their first 10 s, padded with NaN when shorter
@@ -26,20 +26,6 @@ BATCH = 256
 # FeatureDB's Numba kernels already run on every core; one call at a time per process (the
 # default "workqueue" threading layer refuses concurrent parallel calls from several threads).
 _EXTRACT = threading.Lock()
-COUNTS = ("records", "usable")
-
-
-def _one_numba_thread() -> None:
-    import numba
-
-    numba.set_num_threads(1)
-
-
-def _pool(workers: int) -> ProcessPoolExecutor:
-    """Spawned workers (forking a process that runs polars or Numba threads can deadlock), one
-    Numba thread each: a process per core beats Numba threads here (bench/featuredb_speed.py)."""
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_one_numba_thread)
 
 
 def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
@@ -77,11 +63,6 @@ def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
     return featuredb.Features(pl.concat([p.records for p in parts]), pl.concat([p.leads for p in parts]))
 
 
-def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
-    """Records parts whose features are missing or older than the part itself."""
-    return warehouse.pending("records", ("features", "lead_features"), force)
-
-
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     """Measure the ok records of one records part and write its two feature parts."""
     rec = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet", columns=["record_id", "path", "status"])
@@ -92,15 +73,8 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     return {"records": f.records.height, "usable": int((f.records["quality"] != "unusable").sum())}
 
 
-def run(warehouse: Warehouse, workers: int = 1, force: bool = False) -> dict[str, int]:
-    """Every pending shard, over ``workers`` processes; returns summed counts."""
-    todo = pending(warehouse, force)
-    if workers > 1 and len(todo) > 1:
-        with _pool(workers) as pool:
-            results = list(pool.map(run_shard, [warehouse] * len(todo), todo))
-    else:
-        results = [run_shard(warehouse, p) for p in todo]
-    return warehouse.finish(todo, results, COUNTS)
+STAGE = Stage("features", input="records", outputs=("features", "lead_features"), counts=("records", "usable"),
+              run_shard=run_shard)
 
 
 def _folder_batches(ids: list[str], paths: list[str], size: int) -> Iterator[tuple[list[str], list[str]]]:
@@ -123,7 +97,7 @@ def run_folder(root: str | Path, out: str | Path, workers: int = 1, shard: int =
     leads_out = out.with_name(out.stem + ".leads.parquet")
     writers: dict[Path, pq.ParquetWriter] = {}
     batches = _folder_batches(ids, paths, shard)
-    pool = _pool(workers) if workers > 1 else None
+    pool = process_pool(workers) if workers > 1 else None
     try:
         results = pool.map(_measure_batch, batches) if pool else map(_measure_batch, batches)
         for f in results:

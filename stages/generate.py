@@ -64,6 +64,24 @@ def rules_backend(warehouse: Warehouse, prompts: pl.DataFrame) -> RulesBackend:
     return RulesBackend({sha: answer(rid) for sha, rid in prompts.select("prompt_sha256", "record_id").rows()})
 
 
+def make_backend(backend: str, model: str | None = None, base_url: str | None = None,
+                 concurrency: int = llm.DEFAULT_CONCURRENCY, timeout_s: float | None = None) -> llm.Backend | None:
+    """``None`` (the rules writer) or an OpenAI-compatible backend; raises ValueError without a key."""
+    if backend == "rules":
+        return None
+    if backend != "openai":
+        raise ValueError(f"unknown backend {backend!r}; use rules or openai")
+    kwargs = {"concurrency": concurrency}
+    if timeout_s:
+        kwargs["timeout_s"] = timeout_s
+    return llm.OpenAIBackend(model or llm.DEFAULT_MODEL, base_url=base_url or llm.DEFAULT_BASE_URL, **kwargs)
+
+
+def default_backend() -> str:
+    """``openai`` when an API key is set, else the offline ``rules`` writer."""
+    return "openai" if llm.resolve_api_key() else "rules"
+
+
 def journal_dir(warehouse: Warehouse, backend: llm.Backend):
     slug = re.sub(r"[^A-Za-z0-9._-]", "_", f"{backend.name}-{backend.model}")
     return warehouse.root / LLM_DIR / "journal" / slug
@@ -82,7 +100,7 @@ def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None
     if not frames:
         return pl.DataFrame(schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "prompt_sha256": pl.Utf8,
                                     "messages": pl.Utf8, "part": pl.Utf8})
-    prompts = pl.concat(frames).filter(pl.col("kind") == "interpretation").sort("sample_id")
+    prompts = pl.concat(frames).filter(pl.col("kind") == "interpretation", pl.col("status") == "ok").sort("sample_id")
     done = llm.read_frame(journal_dir(warehouse, backend)) if journal_dir(warehouse, backend).exists() else None
     if done is not None and done.height:
         settled = pl.col("final") & ((pl.col("status") == "ok") | isinstance(backend, RulesBackend))
@@ -92,20 +110,36 @@ def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None
 
 
 def publish(warehouse: Warehouse, backend: llm.Backend, shards: list[str]) -> int:
-    """Turn the journals of ``shards`` into ``generations`` parts; returns the rows written."""
-    rows = llm.read_frame(journal_dir(warehouse, backend))
+    """Turn the journals of ``shards`` into ``generations`` parts (``<shard>.<backend>-<model>``);
+    returns the rows written. Each shard keeps one ``final`` row per sample over every backend
+    that answered it: the latest ``ok`` answer, else the latest attempt."""
+    rows = llm.read_frame(journal_dir(warehouse, backend)).with_columns(
+        record_id=pl.col("sample_id").str.split("#").list.first())
     n = 0
     for shard in shards:
         part = rows.filter(pl.col("shard") == shard)
         if part.height:
             warehouse.write("generations", part, f"{shard}.{journal_dir(warehouse, backend).name}")
             n += part.height
+        _one_final(warehouse, shard)
     warehouse.refresh()
     return n
 
 
+def _one_final(warehouse: Warehouse, shard: str) -> None:
+    parts = warehouse.parts("generations", f"{shard}.")
+    if len(parts) < 2:
+        return
+    rows = pl.concat([pl.read_parquet(p).with_columns(part=pl.lit(p.stem)) for p in parts]).with_row_index("row")
+    last = (rows.sort(pl.col("status") == "ok", "created_at", "attempt", nulls_last=False)
+            .group_by("sample_id").agg(pl.col("row").last()))
+    rows = rows.with_columns(final=pl.col("row").is_in(last["row"].implode()))
+    for (name,), part in rows.partition_by("part", as_dict=True).items():
+        warehouse.write("generations", part.drop("row", "part"), name)
+
+
 def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, limit: int | None = None,
-        concurrency: int = llm.runner.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None,
+        concurrency: int = llm.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None,
         rpm: float | None = None, tpm: float | None = None, refresh: bool = False, progress=None,
         retry: llm.RetryPolicy | None = None) -> llm.RunSummary:
     """Answer the pending interpretation prompts with ``backend`` (``None``: the rules writer)

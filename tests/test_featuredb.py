@@ -421,8 +421,8 @@ def test_real_ptbxl_500_and_100_hz():
     assert ok.height >= 0.95 * len(hi)
     assert ok["hr_bpm"].drop_nans().is_between(25, 220).all()
     # the same recordings at 100 Hz give nearly the same heart rate and QRS/QT
-    if len(hi) == len(lo):
-        d_hr = (f500.records["hr_bpm"] - f100.records["hr_bpm"]).drop_nans().abs()
-        assert d_hr.median() < 1.0
-        d_qt = (f500.records["qt_ms"] - f100.records["qt_ms"]).drop_nans().abs()
-        assert d_qt.median() < 20
+    assert [p.stem[:-3] for p in hi] == [p.stem[:-3] for p in lo]  # pairs, in the same order
+    d_hr = (f500.records["hr_bpm"] - f100.records["hr_bpm"]).drop_nans().abs()
+    assert d_hr.len() >= 0.9 * len(hi) and d_hr.median() < 1.0
+    d_qt = (f500.records["qt_ms"] - f100.records["qt_ms"]).drop_nans().abs()
+    assert d_qt.len() >= 0.9 * len(hi) and d_qt.median() < 20

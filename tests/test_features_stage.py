@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import polars as pl
 
-from sources.ingest import ingest
 from stages import features
+from stages.ingest import ingest
 from warehouse import Warehouse
 
 
 def test_features_per_ok_record_and_rerun_skips(sample_ptbxl, tmp_path):
     wh = Warehouse(tmp_path / "w")
     ingest(wh, {"ptbxl": sample_ptbxl})
-    assert features.run(wh) == {"shards": 1, "records": 8, "usable": 8}
+    assert features.STAGE.run(wh) == {"shards": 1, "records": 8, "usable": 8}
     f = wh.sql("SELECT * FROM features ORDER BY record_id")
     assert f["record_id"].to_list() == wh.sql("SELECT record_id FROM records ORDER BY record_id")["record_id"].to_list()
     assert f["error"].is_null().all() and f["hr_bpm"].is_not_nan().all()
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
-    assert features.pending(wh) == []
-    assert features.run(wh)["shards"] == 0
-    assert features.run(wh, force=True)["shards"] == 1
+    assert features.STAGE.pending(wh) == []
+    assert features.STAGE.run(wh)["shards"] == 0
+    assert features.STAGE.run(wh, force=True)["shards"] == 1
     assert wh.sql("SELECT count(*) FROM features").item() == 8
 
 

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from sources.ingest import ingest
+from stages.ingest import ingest
 from warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
 
 def test_ingest_flow_matches_library(prefect_harness, sample_ptbxl, sample_mimic, tmp_path):
-    from flows.ingest import ingest_flow
+    from flows.stages import ingest_flow
 
-    counts = ingest_flow(str(tmp_path / "flow"), ptbxl=str(sample_ptbxl), mimic=str(sample_mimic), shard_size=3)
-    assert counts == {"ptbxl": {"ok": 8, "error": 0}, "mimic": {"ok": 8, "error": 0}}
+    sources = {"ptbxl": str(sample_ptbxl), "mimic": str(sample_mimic)}
+    counts = ingest_flow(str(tmp_path / "flow"), params={"sources": sources, "shard_size": 3})
+    assert counts == {"shards": 6, "ok": 16, "error": 0}
     lib = Warehouse(tmp_path / "lib")
     ingest(lib, {"ptbxl": sample_ptbxl, "mimic": sample_mimic})
     query = "SELECT * EXCLUDE (path) FROM records ORDER BY record_id"
@@ -26,16 +27,17 @@ def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
     from flows.corpus import corpus_flow
 
     result = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1)
-    assert result["records"] == {"ptbxl": {"ok": 3, "error": 0}, "mimic": {"ok": 3, "error": 0}}
+    assert result["ingest"] == {"shards": 2, "ok": 6, "error": 0}
     assert result["features"]["records"] == 6
+    assert result["prompts"]["ok"] + result["prompts"]["unusable"] + result["prompts"]["duplicate"] == 6
 
 
 def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path):
-    from flows.features import features_flow_on
+    from flows.corpus import features_on
 
     wh = Warehouse(tmp_path / "w")
     ingest(wh, {"mimic": sample_mimic})
-    counts = features_flow_on(workers=2)(str(wh.root))
+    counts = features_on(workers=2)(str(wh.root))
     assert counts == {"shards": 1, "records": 8, "usable": 8}
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
-    assert features_flow_on(workers=2)(str(wh.root))["shards"] == 0  # nothing left to do
+    assert features_on(workers=2)(str(wh.root))["shards"] == 0  # nothing left to do

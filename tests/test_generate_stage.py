@@ -10,10 +10,7 @@ import polars as pl
 import pytest
 
 import llm
-from prompts import stage as prompts_stage
-from protocol import findings
-from sources.ingest import ingest
-from stages import features, generate
+from stages import generate
 from tests.openai_server import ServerConfig, serve_in_thread
 from warehouse import Warehouse
 
@@ -21,12 +18,9 @@ FAST = llm.RetryPolicy(max_attempts=8, give_up_after_s=60, backoff_initial_s=0.0
 
 
 @pytest.fixture()
-def prompted(sample_mimic, tmp_path) -> Warehouse:
+def prompted(sample_mimic, tmp_path, pipeline) -> Warehouse:
     wh = Warehouse(tmp_path / "w")
-    ingest(wh, {"mimic": sample_mimic})
-    features.run(wh)
-    findings.run(wh)
-    prompts_stage.run(wh)
+    pipeline(wh, {"mimic": sample_mimic})
     return wh
 
 

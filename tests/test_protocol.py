@@ -10,28 +10,9 @@ import pytest
 from protocol.criteria import evaluate, facts, load
 from protocol.steps import STEPS
 from schemas.tables import conform
-from sources.reader import LEADS as READER_LEADS
+from schemas.ecg import LEADS
 
-LEADS = list(READER_LEADS)
 NAN = math.nan
-
-
-def _record(rid: str, **overrides) -> tuple[dict, list[dict]]:
-    """A normal ECG; ``overrides`` set globals or ``<lead column>_<lead>`` values."""
-    g = dict(record_id=rid, hr_bpm=72.0, rr_mean_ms=833.0, rr_sd_ms=20.0, p_dur_ms=100.0, pr_ms=160.0, qrs_ms=90.0, qrs_lead_ms=84.0,
-             qt_ms=380.0, qtc_bazett_ms=416.0, qtc_fridericia_ms=404.0, qtc_framingham_ms=408.0, qtc_hodges_ms=410.0,
-             p_axis_deg=50.0, qrs_axis_deg=45.0, t_axis_deg=40.0, rr_nrmssd=0.03, p_present_frac=1.0, n_leads_ok=12.0,
-             quality="ok")
-    leads = [dict(record_id=rid, lead=lead, p_amp_mv=0.1, p_dur_ms=96.0, q_amp_mv=0.0, r_amp_mv=0.8, s_amp_mv=-0.3, t_amp_mv=0.25,
-                  r_prime=False, r_prime_amp_mv=NAN, qrs_dur_ms=88.0, st_j_mv=0.0, st_j60_mv=0.02, q_dur_ms=0.0,
-                  q_depth_mv=0.0, quality="ok") for lead in LEADS]
-    for key, value in overrides.items():
-        col, _, lead = key.rpartition("_")
-        if lead in LEADS:
-            next(row for row in leads if row["lead"] == lead)[col] = value
-        else:
-            g[key] = value
-    return g, leads
 
 
 def _evaluate(*records: tuple[dict, list[dict]], sex: list[str | None] | None = None,
@@ -51,7 +32,7 @@ def test_table_is_readable_data():
     assert len(ids) == len(set(ids)) >= 40
     assert {c.step for c in criteria} == {1, 2, 3, 4, 5}
     assert all(c.source and c.description for c in criteria)
-    assert [s.heading for s in STEPS][0] == "Step 1: Technical, Rate & Rhythm"
+    assert [s.number for s in STEPS] == [1, 2, 3, 4, 5, 6] and len({s.heading for s in STEPS}) == 6
     for required in ("bradycardia", "tachycardia", "irregular_rhythm", "absent_p_waves", "atrial_fibrillation_suspected",
                      "pr_short", "pr_prolonged", "qrs_intermediate", "wide_qrs", "rsr_prime_v1", "left_axis_deviation",
                      "right_axis_deviation", "lvh_voltage", "low_voltage", "peaked_p", "wide_p", "st_elevation",
@@ -59,17 +40,17 @@ def test_table_is_readable_data():
         assert required in ids
 
 
-def test_normal_record_has_no_positive_finding():
-    got = _evaluate(_record("n"))
+def test_normal_record_has_no_positive_finding(record_facts):
+    got = _evaluate(record_facts("n"))
     positives = sorted(c for (_, c), r in got.items() if r["positive"])
     assert positives == []
     assert all(r["positive"] is not None for r in got.values())
 
 
-def test_rate_intervals_axis_and_nan():
-    got = _evaluate(_record("a", hr_bpm=48.0, pr_ms=NAN, qrs_lead_ms=114.0, qrs_axis_deg=-45.0),
-                    _record("b", hr_bpm=130.0, pr_ms=230.0, qrs_lead_ms=150.0, qrs_axis_deg=120.0),
-                    _record("c", hr_bpm=55.0, qrs_ms=124.0, qrs_lead_ms=100.0))
+def test_rate_intervals_axis_and_nan(record_facts):
+    got = _evaluate(record_facts("a", hr_bpm=48.0, pr_ms=NAN, qrs_lead_ms=114.0, qrs_axis_deg=-45.0),
+                    record_facts("b", hr_bpm=130.0, pr_ms=230.0, qrs_lead_ms=150.0, qrs_axis_deg=120.0),
+                    record_facts("c", hr_bpm=55.0, qrs_ms=124.0, qrs_lead_ms=100.0))
     assert got["a", "bradycardia"]["positive"] and not got["a", "tachycardia"]["positive"]
     assert got["a", "pr_prolonged"]["positive"] is None and got["a", "pr_prolonged"]["value"] is None
     assert got["a", "qrs_intermediate"]["positive"] and not got["a", "wide_qrs"]["positive"]
@@ -82,17 +63,17 @@ def test_rate_intervals_axis_and_nan():
 
 
 @pytest.mark.parametrize("sex, expected_threshold, positive", [("M", 450, True), ("F", 460, False), (None, 460, False)])
-def test_qtc_threshold_is_sex_specific(sex, expected_threshold, positive):
-    got = _evaluate(_record("q", qtc_framingham_ms=455.0), sex=[sex])
+def test_qtc_threshold_is_sex_specific(sex, expected_threshold, positive, record_facts):
+    got = _evaluate(record_facts("q", qtc_framingham_ms=455.0), sex=[sex])
     assert got["q", "qtc_prolonged"]["threshold"] == expected_threshold
     assert got["q", "qtc_prolonged"]["positive"] is positive
 
 
-def test_contiguous_leads_and_territories():
-    got = _evaluate(_record("inf", st_j_mv_II=0.15, st_j_mv_aVF=0.12),
-                    _record("one", st_j_mv_II=0.40),
-                    _record("ant", st_j_mv_V2=0.25, st_j_mv_V3=0.15, st_j_mv_V4=0.3),
-                    _record("q", q_dur_ms_III=45.0, q_dur_ms_aVF=42.0, t_amp_mv_V5=-0.2, t_amp_mv_V6=-0.15))
+def test_contiguous_leads_and_territories(record_facts):
+    got = _evaluate(record_facts("inf", st_j_mv_II=0.15, st_j_mv_aVF=0.12),
+                    record_facts("one", st_j_mv_II=0.40),
+                    record_facts("ant", st_j_mv_V2=0.25, st_j_mv_V3=0.15, st_j_mv_V4=0.3),
+                    record_facts("q", q_dur_ms_III=45.0, q_dur_ms_aVF=42.0, t_amp_mv_V5=-0.2, t_amp_mv_V6=-0.15))
     assert got["inf", "st_elevation_inferior"]["positive"] and got["inf", "st_elevation"]["positive"]
     assert got["inf", "st_elevation_inferior"]["value"] == pytest.approx(0.12)
     assert not got["one", "st_elevation_inferior"]["positive"]  # one lead is not two contiguous leads
@@ -101,10 +82,10 @@ def test_contiguous_leads_and_territories():
     assert got["q", "t_inversion_lateral"]["positive"] and not got["q", "t_inversion_anterior"]["positive"]
 
 
-def test_voltage_criteria():
-    got = _evaluate(_record("sok", s_amp_mv_V1=-1.6, r_amp_mv_V5=2.1),
-                    _record("cor", r_amp_mv_aVL=1.0, s_amp_mv_V3=-1.3),
-                    _record("low", **{f"{c}_{lead}": v for lead in LEADS[:6] for c, v in (("r_amp_mv", 0.3), ("s_amp_mv", -0.1))}),
+def test_voltage_criteria(record_facts):
+    got = _evaluate(record_facts("sok", s_amp_mv_V1=-1.6, r_amp_mv_V5=2.1),
+                    record_facts("cor", r_amp_mv_aVL=1.0, s_amp_mv_V3=-1.3),
+                    record_facts("low", **{f"{c}_{lead}": v for lead in LEADS[:6] for c, v in (("r_amp_mv", 0.3), ("s_amp_mv", -0.1))}),
                     sex=["M", "F", None])
     assert got["sok", "sokolow_lyon"]["value"] == pytest.approx(3.7) and got["sok", "lvh_voltage"]["positive"]
     assert got["cor", "cornell_voltage"]["positive"] and got["cor", "cornell_voltage"]["threshold"] == 2.0
@@ -112,20 +93,20 @@ def test_voltage_criteria():
     assert got["low", "low_voltage"]["positive"] and not got["low", "lvh_voltage"]["positive"]
 
 
-def test_lvh_voltage_applies_from_its_min_age():
+def test_lvh_voltage_applies_from_its_min_age(record_facts):
     sok = dict(s_amp_mv_V1=-1.6, r_amp_mv_V5=2.1)
-    got = _evaluate(_record("young", **sok), _record("adult", **sok), _record("unknown", **sok),
-                    _record("unmeasured", s_amp_mv_V1=NAN, r_amp_mv_aVL=NAN), age=[18.0, 35.0, None, 18.0])
+    got = _evaluate(record_facts("young", **sok), record_facts("adult", **sok), record_facts("unknown", **sok),
+                    record_facts("unmeasured", s_amp_mv_V1=NAN, r_amp_mv_aVL=NAN), age=[18.0, 35.0, None, 18.0])
     assert got["young", "sokolow_lyon"]["positive"] and got["young", "lvh_voltage"]["value"] == 1.0
     assert got["young", "lvh_voltage"]["positive"] is False and got["young", "lvh_voltage"]["min_age"] == 35.0
     assert got["adult", "lvh_voltage"]["positive"] and got["unknown", "lvh_voltage"]["positive"]
     assert got["unmeasured", "lvh_voltage"]["positive"] is None  # age never turns unknown into false
 
 
-def test_combinations_follow_kleene_logic():
-    got = _evaluate(_record("af", rr_nrmssd=0.2, p_present_frac=0.0),
-                    _record("unk", rr_nrmssd=0.2, p_present_frac=NAN),
-                    _record("neg", rr_nrmssd=0.01, p_present_frac=NAN))
+def test_combinations_follow_kleene_logic(record_facts):
+    got = _evaluate(record_facts("af", rr_nrmssd=0.2, p_present_frac=0.0),
+                    record_facts("unk", rr_nrmssd=0.2, p_present_frac=NAN),
+                    record_facts("neg", rr_nrmssd=0.01, p_present_frac=NAN))
     assert got["af", "atrial_fibrillation_suspected"]["positive"] is True
     assert got["unk", "atrial_fibrillation_suspected"]["positive"] is None  # cannot be decided
     assert got["neg", "atrial_fibrillation_suspected"]["positive"] is False  # regular: refuted whatever P says

@@ -10,7 +10,7 @@ import pytest
 
 from sources import vocabulary
 from sources.ptbxl import parse_scp_codes
-from sources.reader import LEADS
+from schemas.ecg import LEADS
 from sources.vocabulary import concepts, map_codes, map_statements, snomed
 
 

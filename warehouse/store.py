@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from schemas.tables import SCHEMAS, conform
+from schemas.tables import conform
 
 CATALOG = "catalog.duckdb"
 
@@ -40,9 +40,9 @@ class Warehouse:
         return sorted(folder.glob(f"{prefix}*.parquet")) if folder.is_dir() else []
 
     def write(self, table: str, df: pl.DataFrame, part: str) -> Path:
-        """Validate ``df`` against the table's contract and write it as part ``part``, atomically."""
-        if table in SCHEMAS:
-            df = conform(table, df)
+        """Check ``df`` against the table's contract (:func:`schemas.tables.conform`: a table
+        without one is refused) and write it as part ``part``, atomically."""
+        df = conform(table, df)
         folder = self.table_dir(table)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{part}.parquet"
@@ -61,11 +61,6 @@ class Warehouse:
             if force or not all(d.exists() and d.stat().st_mtime >= stamp for d in done):
                 todo.append(part.stem)
         return todo
-
-    def finish(self, shards: list[str], counts: list[dict[str, int]], keys: tuple[str, ...]) -> dict[str, int]:
-        """Refresh the catalog after a stage; its ``keys`` counts summed over its shards."""
-        self.refresh()
-        return {"shards": len(shards), **{k: sum(c[k] for c in counts) for k in keys}}
 
     def drop_parts(self, table: str, prefix: str) -> int:
         """Delete the parts whose name starts with ``prefix``; returns how many."""

@@ -1,4 +1,4 @@
-"""Findings stage: ``features`` + ``lead_features`` (+ sex and labels from ``records``) ->
+"""Findings stage: ``features`` + ``lead_features`` (+ sex, age and labels from ``records``) ->
 ``findings`` and ``concordance``.
 
 One part of each per features part, redone when the features part, the criteria table or the
@@ -11,14 +11,8 @@ import polars as pl
 
 from protocol import concordance
 from protocol.criteria import TABLE, evaluate, facts
+from stages.stage import Stage
 from warehouse import Warehouse
-
-
-COUNTS = ("records", "positive", "discordant")
-
-def pending(warehouse: Warehouse, force: bool = False) -> list[str]:
-    newest = max(TABLE.stat().st_mtime, concordance.TABLE.stat().st_mtime)
-    return warehouse.pending("features", ("findings", "concordance"), force, newer_than=newest)
 
 
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
@@ -35,6 +29,5 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
             "discordant": int((agree["status"] == "discordant").sum())}
 
 
-def run(warehouse: Warehouse, force: bool = False) -> dict[str, int]:
-    todo = pending(warehouse, force)
-    return warehouse.finish(todo, [run_shard(warehouse, p) for p in todo], COUNTS)
+STAGE = Stage("findings", input="features", outputs=("findings", "concordance"),
+              counts=("records", "positive", "discordant"), run_shard=run_shard, rules=(TABLE, concordance.TABLE))

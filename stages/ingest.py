@@ -1,9 +1,11 @@
 """Ingest stage: source manifests -> checked ``records`` rows, one warehouse part per shard.
 
-Every manifest row is opened with :func:`sources.reader.read_record`; a record that cannot be
-used stays in the table with ``status='error'`` and the reader's reason, so nothing vanishes.
+``plan`` stages each source's manifest in shards of ``SHARD_SIZE`` rows
+(``_staging/records-<source>-<shard>.parquet``) and drops the source's old parts. Every
+manifest row is opened with :func:`sources.reader.read_record`; a record that cannot be used
+stays in the table with ``status='error'`` and the reader's reason, so nothing vanishes.
 After all shards are written, :func:`mark_duplicates` links recordings with identical signals
-across every source.
+across every source, and the parts of later stages whose shard no longer exists are removed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import polars as pl
 
 from sources import mimic, ptbxl, wfdb_folder
 from sources.errors import SourceError
+from schemas.tables import MACHINE_COLUMNS, RECORDS
 from sources.reader import RecordError, extra_leads, read_record
+from stages.stage import Stage
 from warehouse import Warehouse
 
 MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
@@ -25,6 +29,11 @@ MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
 }
 SHARD_SIZE = 1000
 STAGING = "_staging"
+#: Tables whose parts are named after a records shard (``generations``: ``<shard>.<backend>``).
+DOWNSTREAM = ("features", "lead_features", "findings", "concordance", "prompts", "generations")
+#: ``records`` columns a source may not have (PTB-XL and WFDB folders carry no cart measurements,
+#: a WFDB folder no study or label likelihoods): NULL for that source; any other is required.
+OPTIONAL = ("study_id", "sex", "age", "label_likelihood", "label_text", "flags", "unmapped", *MACHINE_COLUMNS)
 CHECKED = {"status": pl.Utf8, "error": pl.Utf8, "fs": pl.Float64, "n_samples": pl.Int64, "lead_names": pl.Utf8,
            "extra_leads": pl.List(pl.Utf8), "signal_sha256": pl.Utf8}
 
@@ -57,42 +66,62 @@ def _error_row(reason: str) -> dict:
     return {"status": "error", "error": reason, "extra_leads": []}
 
 
-def plan(warehouse: Warehouse, source: str, root: str | Path, shard_size: int = SHARD_SIZE) -> tuple[Path, int]:
-    """Write the source's manifest to staging, drop its old parts; return (manifest, n_shards)."""
-    if source not in MANIFESTS:
-        raise SourceError(f"unknown source {source!r}; use one of {', '.join(MANIFESTS)}")
-    df = MANIFESTS[source](root)
-    dupes = df.filter(pl.col("record_id").is_duplicated())["record_id"].unique().to_list()
-    if dupes:
-        raise SourceError(f"{source}: duplicate record ids in the index: {', '.join(dupes[:5])}")
-    staging = warehouse.root / STAGING
-    staging.mkdir(exist_ok=True)
-    path = staging / f"records-{source}.parquet"
-    df.write_parquet(path)
-    warehouse.drop_parts("records", f"{source}-")
-    return path, max(1, -(-df.height // shard_size))
+def plan(warehouse: Warehouse, force: bool = False, sources: dict[str, str | Path] | None = None,
+         shard_size: int = SHARD_SIZE) -> list[str]:
+    """Stage every ``{source: root}`` manifest in shards and drop the sources' old parts; returns
+    the shard names (``force`` changes nothing: a source given is always read again)."""
+    shards = []
+    for source, root in (sources or {}).items():
+        if source not in MANIFESTS:
+            raise SourceError(f"unknown source {source!r}; use one of {', '.join(MANIFESTS)}")
+        df = MANIFESTS[source](root)
+        dupes = df.filter(pl.col("record_id").is_duplicated())["record_id"].unique().to_list()
+        if dupes:
+            raise SourceError(f"{source}: duplicate record ids in the index: {', '.join(dupes[:5])}")
+        staging = warehouse.root / STAGING
+        staging.mkdir(exist_ok=True)
+        for old in staging.glob(f"records-{source}-*.parquet"):
+            old.unlink()
+        warehouse.drop_parts("records", f"{source}-")
+        for i in range(max(1, -(-df.height // shard_size))):
+            shards.append(f"{source}-{i:05d}")
+            df.slice(i * shard_size, shard_size).write_parquet(staging / f"records-{shards[-1]}.parquet")
+    return shards
 
 
-def ingest_shard(warehouse: Warehouse, source: str, manifest: Path, shard: int,
-                 shard_size: int = SHARD_SIZE) -> dict[str, int]:
-    """Check the records of one shard and write them as part ``<source>-<shard>``."""
-    rows = pl.read_parquet(manifest).slice(shard * shard_size, shard_size)
+def run_shard(warehouse: Warehouse, shard: str) -> dict[str, int]:
+    """Check the staged records of one shard and write them as records part ``shard``."""
+    rows = pl.read_parquet(warehouse.root / STAGING / f"records-{shard}.parquet")
     checked = pl.DataFrame([check_record(p) for p in rows["path"]], schema=CHECKED)
-    df = pl.concat([rows, checked], how="horizontal").with_columns(duplicate_of=pl.lit(None, pl.Utf8))
-    warehouse.write("records", df, f"{source}-{shard:05d}")
+    absent = [pl.lit(None, RECORDS.columns[c].dtype.type).alias(c) for c in OPTIONAL if c not in rows.columns]
+    df = pl.concat([rows, checked], how="horizontal").with_columns(*absent, duplicate_of=pl.lit(None, pl.Utf8))
+    warehouse.write("records", df, shard)
     return {"ok": int((df["status"] == "ok").sum()), "error": int((df["status"] == "error").sum())}
 
 
-def ingest(warehouse: Warehouse, sources: dict[str, str | Path], shard_size: int = SHARD_SIZE) -> dict[str, dict]:
-    """Ingest every ``{source: root}``; returns per-source ok/error counts."""
-    counts = {}
-    for source, root in sources.items():
-        manifest, n_shards = plan(warehouse, source, root, shard_size)
-        per_shard = [ingest_shard(warehouse, source, manifest, i, shard_size) for i in range(n_shards)]
-        counts[source] = {k: sum(c[k] for c in per_shard) for k in ("ok", "error")}
+def after(warehouse: Warehouse) -> None:
+    """Across all sources: mark duplicate recordings, drop later stages' parts of vanished shards."""
     mark_duplicates(warehouse)
-    warehouse.refresh()
-    return counts
+    shards = {p.stem for p in warehouse.parts("records")}
+    for table in DOWNSTREAM:
+        for part in warehouse.parts(table):
+            if part.stem.split(".")[0] not in shards:
+                part.unlink()
+
+
+def by_source(warehouse: Warehouse, sources=None) -> dict[str, dict[str, int]]:
+    """ok / error records of each of ``sources`` (default: every source held), as the warehouse
+    holds them now."""
+    df = warehouse.sql("SELECT source, count(*) FILTER (WHERE status = 'ok') AS ok, "
+                       "count(*) FILTER (WHERE status = 'error') AS error FROM records GROUP BY ALL ORDER BY source")
+    held = {r["source"]: {"ok": r["ok"], "error": r["error"]} for r in df.iter_rows(named=True)}
+    return {s: held.get(s, {"ok": 0, "error": 0}) for s in (held if sources is None else sources)}
+
+
+def ingest(warehouse: Warehouse, sources: dict[str, str | Path], shard_size: int = SHARD_SIZE) -> dict[str, dict]:
+    """Run the stage on ``{source: root}`` without Prefect; returns ok/error counts per source."""
+    STAGE.run(warehouse, sources=sources, shard_size=shard_size)
+    return by_source(warehouse, sources)
 
 
 def mark_duplicates(warehouse: Warehouse) -> int:
@@ -131,7 +160,7 @@ def _part_keys(part: Path) -> pl.DataFrame:
 
 
 def _own_splits(warehouse: Warehouse) -> pl.DataFrame:
-    """record_id -> the split its source assigned, from the staged manifests of :func:`plan`."""
+    """record_id -> the split its source assigned, from the staged shards of :func:`plan`."""
     manifests = sorted((warehouse.root / STAGING).glob("records-*.parquet"))
     empty = pl.DataFrame(schema={"record_id": pl.Utf8, "split": pl.Utf8})
     frames = [pl.read_parquet(m, columns=["record_id", "split"]) for m in manifests]
@@ -143,3 +172,7 @@ def _rewrite_part(warehouse: Warehouse, part: str, marked: pl.DataFrame) -> None
     new = marked.select("record_id", duplicate_of="new_duplicate_of", split="new_split")
     df = df.drop("duplicate_of", "split", strict=False).join(new, on="record_id", how="left", maintain_order="left")
     warehouse.write("records", df, part)
+
+
+STAGE = Stage("ingest", input="records", outputs=("records",), counts=("ok", "error"), run_shard=run_shard,
+              plan=plan, after=after)
