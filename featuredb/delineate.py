@@ -10,7 +10,10 @@ single most extreme lead dropped as a guard against one outlying lead.
   median beat), onset/offset where it falls to a fraction of its QRS maximum (Laguna
   1994's "Kon/Koff" rule on a multi-lead detector, which equals the earliest/latest lead
   activity without one lead's noise deciding); per-lead QRS durations use the same rule on
-  the lead's own slope.
+  the lead's own slope.  The filter smears a sharp QRS edge outward (up to 14 ms at 60 Hz,
+  22 ms at 40 Hz, ringing included), so each global boundary is then moved inward onto the
+  unfiltered beat over at most that spread, while that beat stays below the same threshold
+  (:func:`refine_boundary`); a gradual edge, where both beats cross together, keeps it.
 * T end: trapezium-area method (Vázquez-Seisdedos et al. 2011, the area idea of Zhang et al.
   2006), on each lead with a T wave of meaningful amplitude, latest lead with guard.
 * P: spatial magnitude of the 20 Hz median beat relative to the PR level, onset/offset at
@@ -29,8 +32,15 @@ QRS_PEAK_SEARCH_MS = 60.0
 #: The QRS extends at most this far before / after the fiducial (ms).
 QRS_MAX_PRE_MS = 150.0
 QRS_MAX_POST_MS = 160.0
-#: Core of the QRS: samples whose slope exceeds this fraction of the maximum.
+#: Core of the QRS: samples whose slope exceeds this fraction of the maximum ...
 QRS_CORE_FRAC = 0.15
+#: ... reached from the maximum without a stretch longer than this below it (ms).  The QRS's
+#: own slope dips (a notch, the apex of a deflection, the junction of two) are far shorter; a
+#: slope above the core fraction after a longer quiet stretch belongs to the next wave: the
+#: steep T wave of a short QT inside QRS_MAX_POST_MS (a synthetic sinus tachycardia's T
+#: wave, 16 % of the QRS slope maximum, put its QRS offset at that limit, 123 ms late).  On
+#: LUDB no global boundary moves for any gap from 30 to 60 ms (one at 20 ms).
+QRS_CORE_MAX_GAP_MS = 40.0
 #: Onset / offset: slope falls below this fraction of the QRS slope maximum (global rule on
 #: the spatial velocity, and per lead on the lead's own slope).
 QRS_ON_FRAC = 0.02
@@ -40,7 +50,16 @@ QRS_OFF_FRAC = 0.035
 #: QRS core, on each side) plus this fraction of the rise above it.  LUDB's cardiologists
 #: mark the QRS where the spatial velocity is within ~1 % of its peak; the floor keeps
 #: fibrillatory or paced baselines from dragging the boundaries outward.  The onset is read
-#: on the 60 Hz beat (``filter.QRS_ONSET_LOWPASS_HZ``), the offset on the 40 Hz beat.
+#: on the 60 Hz beat (``filter.QRS_ONSET_LOWPASS_HZ``), the offset on the 40 Hz beat, and
+#: both are then refined on the unfiltered beat (:func:`refine_boundary`, no constant of its
+#: own: the same fractions, the filters' ``filter.slope_step_spread``).  Without that step a
+#: sharp edge reads early / late by the filter's response: the parametric generator's QRS
+#: (sources/synthetic.py, edges that reach half the QRS slope maximum within 4 ms) read
+#: 10-28 ms long, onset 6-11 ms early on the 60 Hz beat (its ringing lobe 5-6 samples ahead
+#: of the edge exceeds 1 %), offset 8-17 ms late on the 40 Hz beat; refined, +6 ms (the
+#: central difference's and the last-quiet-sample convention's one sample at each end).
+#: LUDB's gradual edges barely move (QRS -6.3 / 9.6 -> -7.3 / 9.3 ms against the
+#: cardiologists: single-sample moves where the unfiltered beat's noise dips).
 QRS_GLOBAL_ON_FRAC = 0.01
 QRS_GLOBAL_OFF_FRAC = 0.0075
 #: The onset-side floor is this quantile of the pre-QRS spatial velocity.  The median (0.5)
@@ -190,41 +209,58 @@ def pacing_spike(raw, v, F, lo, hi, fs):
 
 
 @njit(cache=True)
-def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=-1):
-    """Onset, offset, peak and maximum of a slope curve ``v`` around fiducial ``F``.
+def qrs_core(v, F, lo, hi, fs):
+    """Peak and core of a QRS slope curve ``v`` around fiducial ``F``.
 
-    The peak is the maximum within +-QRS_PEAK_SEARCH_MS; the QRS core spans the first to
-    the last sample above QRS_CORE_FRAC of it (within the QRS limits); onset/offset are
-    where ``v`` falls below its noise floor (with ``noise_floor``: the median slope between
-    the search limit and the QRS core on that side, for single noisy beats; on the onset
-    side its QRS_ON_FLOOR_QUANTILE quantile; else 0) plus ``frac_on``/``frac_off`` of the
-    rise above it, searched outward.  The onset is not placed before ``min_on`` (the end
-    of a pacing spike; -1: no bound).
+    The peak is the maximum within +-QRS_PEAK_SEARCH_MS; the core spans the samples above
+    QRS_CORE_FRAC of it that are reached from the peak, within the QRS limits, without
+    crossing more than QRS_CORE_MAX_GAP_MS below that fraction.  Returns the peak (-1 if
+    none), the maximum, the QRS limits [a2, b2) and the first and last core samples.
     """
     a = max(lo + 1, F - ms(QRS_PEAK_SEARCH_MS, fs))
     b = min(hi - 1, F + ms(QRS_PEAK_SEARCH_MS, fs) + 1)
     if b <= a:
-        return -1, -1, -1, 0.0
+        return -1, 0.0, 0, 0, -1, -1
     pk = a
     for k in range(a, b):
         if v[k] > v[pk]:
             pk = k
     vmax = v[pk]
     if not vmax > 0.0:
-        return -1, -1, -1, 0.0
+        return -1, 0.0, 0, 0, -1, -1
     a2 = max(lo + 1, F - ms(QRS_MAX_PRE_MS, fs))
     b2 = min(hi - 1, F + ms(QRS_MAX_POST_MS, fs))
     core = QRS_CORE_FRAC * vmax
+    gap = ms(QRS_CORE_MAX_GAP_MS, fs)
     first = pk
-    for k in range(a2, pk + 1):
+    k = pk - 1
+    while k >= a2 and first - k <= gap:
         if v[k] >= core:
             first = k
-            break
+        k -= 1
     last = pk
-    for k in range(b2 - 1, pk - 1, -1):
+    k = pk + 1
+    while k < b2 and k - last <= gap:
         if v[k] >= core:
             last = k
-            break
+        k += 1
+    return pk, vmax, a2, b2, first, last
+
+
+@njit(cache=True)
+def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=-1):
+    """Onset, offset, peak and maximum of a slope curve ``v`` around fiducial ``F``.
+
+    The peak and the QRS core are those of :func:`qrs_core`; onset/offset are
+    where ``v`` falls below its noise floor (with ``noise_floor``: the median slope between
+    the search limit and the QRS core on that side, for single noisy beats; on the onset
+    side its QRS_ON_FLOOR_QUANTILE quantile; else 0) plus ``frac_on``/``frac_off`` of the
+    rise above it, searched outward.  The onset is not placed before ``min_on`` (the end
+    of a pacing spike; -1: no bound).
+    """
+    pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs)
+    if pk < 0:
+        return -1, -1, -1, 0.0
     # noise floor on each side: median slope between the QRS limit and the QRS core
     f_on = 0.0
     f_off = 0.0
@@ -242,6 +278,47 @@ def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=
     while off < b2 - 1 and v[off] > thr_off:
         off += 1
     return on, off, pk, vmax
+
+
+@njit(cache=True)
+def refine_boundary(raw, v, bound, F, lo, hi, fs, frac, spread, onset):
+    """Move a global QRS boundary read on the filtered slope ``v`` inward onto ``raw``.
+
+    ``v``: spatial velocity of the low-passed beat the boundary ``bound`` was found on
+    (:func:`slope_bounds` with the noise floor and ``frac``); ``raw``: that of the unfiltered
+    (pacing-blanked) median beat.  The filter smears a sharp QRS edge outward by up to
+    ``spread`` samples (:func:`filter.slope_step_spread`), so a filtered boundary may sit on
+    the filter's own response where the unfiltered beat is still flat.  From ``bound``, the
+    boundary moves towards the QRS core, at most ``spread`` samples, as long as the next
+    sample's unfiltered velocity is at or below the unfiltered beat's noise floor (taken as in
+    :func:`slope_bounds`: QRS_ON_FLOOR_QUANTILE before the core, the median after it) plus
+    ``frac`` of the filtered QRS rise, i.e. the same threshold over the unfiltered noise.  A
+    gradual edge is where both beats cross the threshold together and the boundary stays.
+    ``onset``: True for the onset (moves later), False for the offset (moves earlier).
+    """
+    pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs)
+    if pk < 0 or bound < 0:
+        return bound
+    k = bound
+    if onset:
+        if first <= a2:
+            return bound
+        f_v = _quantile_range(v, a2, first, QRS_ON_FLOOR_QUANTILE)
+        f_r = _quantile_range(raw, a2, first, QRS_ON_FLOOR_QUANTILE)
+        thr = f_r + frac * (vmax - f_v)
+        lim = min(bound + spread, first)
+        while k < lim and raw[k + 1] <= thr:
+            k += 1
+    else:
+        if b2 <= last + 1:
+            return bound
+        f_v = _median_range(v, last + 1, b2)
+        f_r = _median_range(raw, last + 1, b2)
+        thr = f_r + frac * (vmax - f_v)
+        lim = max(bound - spread, last)
+        while k > lim and raw[k - 1] <= thr:
+            k -= 1
+    return k
 
 
 @njit(cache=True)

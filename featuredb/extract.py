@@ -20,7 +20,14 @@ from . import beats as B
 from . import delineate as D
 from . import quality as Q
 from .detect import align_beats, detect_beats, slope_signals
-from .filter import DELINEATION_LOWPASS_HZ, P_LOWPASS_HZ, QRS_ONSET_LOWPASS_HZ, lowpass_sos, sosfiltfilt
+from .filter import (
+    DELINEATION_LOWPASS_HZ,
+    P_LOWPASS_HZ,
+    QRS_ONSET_LOWPASS_HZ,
+    lowpass_sos,
+    slope_step_spread,
+    sosfiltfilt,
+)
 from .measure import (
     ST_FORM_NAMES,
     area,
@@ -99,7 +106,8 @@ def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
 
     ``y`` / ``z`` / ``w`` (40 / 20 / 60 Hz beats) are refiltered from a copy of ``mf`` with each spike
     replaced by a straight line across it; ``mf`` itself is left as it is.  Returns the
-    first sample after the last spike, or -1 without one.  ``v`` is scratch (L,).
+    first sample after the last spike (-1 without one) and the blanked unfiltered beat
+    (``mf`` itself without a spike).  ``v`` is scratch (L,).
     """
     n_leads, L = mf.shape
     raw = np.zeros(L)
@@ -124,7 +132,7 @@ def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
             sosfiltfilt(sos_p, mb[l], lo, hi, z[l])
             sosfiltfilt(sos_q, mb[l], lo, hi, w[l])
         end = max(end, s1 + 1)
-    return end
+    return end, mb
 
 
 @njit(cache=True)
@@ -227,7 +235,7 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     v = np.zeros(L)
     # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
     # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
-    pace_end = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v)
+    pace_end, mb = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v)
     on_l = np.full(n_leads, -1, dtype=np.int64)
     off_l = np.full(n_leads, -1, dtype=np.int64)
     vmax_l = np.zeros(n_leads)
@@ -239,14 +247,26 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
-    # global onset on the 60 Hz beat, offset on the 40 Hz beat (filter.QRS_ONSET_LOWPASS_HZ)
+    # global onset on the 60 Hz beat, offset on the 40 Hz beat (filter.QRS_ONSET_LOWPASS_HZ),
+    # each then moved inward onto the unfiltered beat over the filter's own spread of a sharp
+    # edge (delineate.refine_boundary)
+    vr = np.zeros(L)
+    D.spatial_velocity(mb, good, lo, hi, vr)
     D.spatial_velocity(w, good, lo, hi, v)
     qon, _, _, _ = D.slope_bounds(
         v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
     )
+    qon = D.refine_boundary(
+        vr, v, qon, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC,
+        slope_step_spread(sos_q, D.QRS_GLOBAL_ON_FRAC, fs), True,
+    )
     D.spatial_velocity(y, good, lo, hi, v)
     _, qoff, _, _ = D.slope_bounds(
         v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
+    )
+    qoff = D.refine_boundary(
+        vr, v, qoff, F, lo, hi, fs, D.QRS_GLOBAL_OFF_FRAC,
+        slope_step_spread(sos_d, D.QRS_GLOBAL_OFF_FRAC, fs), False,
     )
     if qon < 0 or qoff < 0:
         return

@@ -29,6 +29,9 @@ P_LOWPASS_HZ = 20.0
 LOWPASS_ORDER = 2
 #: Edge padding of the forward-backward filter (samples, odd extension like sosfiltfilt).
 FILTFILT_PAD = 60
+#: :func:`slope_step_spread` filters a test ramp this long on either side of its step (ms);
+#: the delineation filters' (>= 20 Hz) responses have died out well within it.
+SPREAD_TEST_MS = 100.0
 
 
 def lowpass_sos(fs: float, hz: float, order: int = LOWPASS_ORDER) -> np.ndarray:
@@ -105,3 +108,29 @@ def central_diff(x, k, lo, hi, out):
             out[i] = x[i + k] - x[i - k]
         else:
             out[i] = 0.0
+
+
+@njit(cache=True)
+def slope_step_spread(sos, frac, fs):
+    """How far (samples) the zero-phase filter ``sos`` smears the end of a slope.
+
+    A ramp that stops dead (slope 1, then 0: the sharpest possible end of a wave) is
+    filtered; returns the number of samples after the stop on which the filtered
+    central-difference slope still exceeds ``frac`` (its ringing included).  By the filter's
+    symmetry the same holds before a ramp that starts.  A slope threshold at ``frac`` of a
+    wave's slope maximum read on the filtered signal therefore lies at most this far outside
+    the wave's true boundary (the order-2 Butterworth pair at 500 Hz: 7 samples at 60 Hz and
+    1 %, 11 samples at 40 Hz and 0.75 %).
+    """
+    half = max(2, int(SPREAD_TEST_MS * fs / 1000.0 + 0.5))
+    n = 2 * half + 1
+    r = np.empty(n)
+    for i in range(n):
+        r[i] = float(min(i - half, 0))
+    out = np.empty(n)
+    sosfiltfilt(sos, r, 0, n, out)
+    s = 0
+    for k in range(half, n - 1):
+        if abs(out[k + 1] - out[k - 1]) * 0.5 > frac:
+            s = k - half + 1
+    return s
