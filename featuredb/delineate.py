@@ -39,7 +39,9 @@ QRS_CORE_FRAC = 0.15
 #: slope above the core fraction after a longer quiet stretch belongs to the next wave: the
 #: steep T wave of a short QT inside QRS_MAX_POST_MS (a synthetic sinus tachycardia's T
 #: wave, 16 % of the QRS slope maximum, put its QRS offset at that limit, 123 ms late).  On
-#: LUDB no global boundary moves for any gap from 30 to 60 ms (one at 20 ms).
+#: LUDB no global boundary moves for any gap from 30 to 60 ms (one at 20 ms).  Only on the
+#: spatial velocity: one lead's slope rests longer on the broad, slurred R of a bundle branch
+#: block (PTB-XL's CLBBB/CRBBB -> wide QRS fell from 8 of 8 to 6 of 8 with it per lead).
 QRS_CORE_MAX_GAP_MS = 40.0
 #: Onset / offset: slope falls below this fraction of the QRS slope maximum (global rule on
 #: the spatial velocity, and per lead on the lead's own slope).
@@ -58,8 +60,12 @@ QRS_OFF_FRAC = 0.035
 #: 10-28 ms long, onset 6-11 ms early on the 60 Hz beat (its ringing lobe 5-6 samples ahead
 #: of the edge exceeds 1 %), offset 8-17 ms late on the 40 Hz beat; refined, +6 ms (the
 #: central difference's and the last-quiet-sample convention's one sample at each end).
-#: LUDB's gradual edges barely move (QRS -6.3 / 9.6 -> -7.3 / 9.3 ms against the
-#: cardiologists: single-sample moves where the unfiltered beat's noise dips).
+#: LUDB's gradual edges barely move (QRS -6.3 / 9.6 -> -6.7 / 9.3 ms against the
+#: cardiologists; P, PR, QT and the PTB-XL protocol bench unchanged).
+#: :func:`refine_boundary` moves a boundary by at least this many samples or not at all: the
+#: central-difference slope spans one sample either side, so a one-sample move is within its
+#: own resolution (on LUDB such moves came from noise dips of the unfiltered beat).
+REFINE_MIN_MOVE = 2
 QRS_GLOBAL_ON_FRAC = 0.01
 QRS_GLOBAL_OFF_FRAC = 0.0075
 #: The onset-side floor is this quantile of the pre-QRS spatial velocity.  The median (0.5)
@@ -209,13 +215,14 @@ def pacing_spike(raw, v, F, lo, hi, fs):
 
 
 @njit(cache=True)
-def qrs_core(v, F, lo, hi, fs):
+def qrs_core(v, F, lo, hi, fs, contiguous=True):
     """Peak and core of a QRS slope curve ``v`` around fiducial ``F``.
 
     The peak is the maximum within +-QRS_PEAK_SEARCH_MS; the core spans the samples above
-    QRS_CORE_FRAC of it that are reached from the peak, within the QRS limits, without
-    crossing more than QRS_CORE_MAX_GAP_MS below that fraction.  Returns the peak (-1 if
-    none), the maximum, the QRS limits [a2, b2) and the first and last core samples.
+    QRS_CORE_FRAC of it within the QRS limits, with ``contiguous`` (the spatial velocity)
+    only those reached from the peak without crossing more than QRS_CORE_MAX_GAP_MS below
+    that fraction.  Returns the peak (-1 if none), the maximum, the QRS limits [a2, b2) and
+    the first and last core samples.
     """
     a = max(lo + 1, F - ms(QRS_PEAK_SEARCH_MS, fs))
     b = min(hi - 1, F + ms(QRS_PEAK_SEARCH_MS, fs) + 1)
@@ -231,7 +238,7 @@ def qrs_core(v, F, lo, hi, fs):
     a2 = max(lo + 1, F - ms(QRS_MAX_PRE_MS, fs))
     b2 = min(hi - 1, F + ms(QRS_MAX_POST_MS, fs))
     core = QRS_CORE_FRAC * vmax
-    gap = ms(QRS_CORE_MAX_GAP_MS, fs)
+    gap = ms(QRS_CORE_MAX_GAP_MS, fs) if contiguous else b2 - a2
     first = pk
     k = pk - 1
     while k >= a2 and first - k <= gap:
@@ -248,17 +255,18 @@ def qrs_core(v, F, lo, hi, fs):
 
 
 @njit(cache=True)
-def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=-1):
+def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=-1, contiguous=True):
     """Onset, offset, peak and maximum of a slope curve ``v`` around fiducial ``F``.
 
-    The peak and the QRS core are those of :func:`qrs_core`; onset/offset are
+    The peak and the QRS core are those of :func:`qrs_core` (``contiguous``: False for one
+    lead's slope); onset/offset are
     where ``v`` falls below its noise floor (with ``noise_floor``: the median slope between
     the search limit and the QRS core on that side, for single noisy beats; on the onset
     side its QRS_ON_FLOOR_QUANTILE quantile; else 0) plus ``frac_on``/``frac_off`` of the
     rise above it, searched outward.  The onset is not placed before ``min_on`` (the end
     of a pacing spike; -1: no bound).
     """
-    pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs)
+    pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs, contiguous)
     if pk < 0:
         return -1, -1, -1, 0.0
     # noise floor on each side: median slope between the QRS limit and the QRS core
@@ -293,7 +301,8 @@ def refine_boundary(raw, v, bound, F, lo, hi, fs, frac, spread, onset):
     sample's unfiltered velocity is at or below the unfiltered beat's noise floor (taken as in
     :func:`slope_bounds`: QRS_ON_FLOOR_QUANTILE before the core, the median after it) plus
     ``frac`` of the filtered QRS rise, i.e. the same threshold over the unfiltered noise.  A
-    gradual edge is where both beats cross the threshold together and the boundary stays.
+    gradual edge is where both beats cross the threshold together: the boundary stays (a move
+    shorter than REFINE_MIN_MOVE is not made).
     ``onset``: True for the onset (moves later), False for the offset (moves earlier).
     """
     pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs)
@@ -309,6 +318,8 @@ def refine_boundary(raw, v, bound, F, lo, hi, fs, frac, spread, onset):
         lim = min(bound + spread, first)
         while k < lim and raw[k + 1] <= thr:
             k += 1
+        if k - bound < REFINE_MIN_MOVE:
+            return bound
     else:
         if b2 <= last + 1:
             return bound
@@ -318,6 +329,8 @@ def refine_boundary(raw, v, bound, F, lo, hi, fs, frac, spread, onset):
         lim = max(bound - spread, last)
         while k > lim and raw[k - 1] <= thr:
             k -= 1
+        if bound - k < REFINE_MIN_MOVE:
+            return bound
     return k
 
 
