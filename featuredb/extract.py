@@ -243,7 +243,8 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         if not good[l]:
             continue
         D.abs_slope(y[l], lo, hi, v)
-        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC, False, pace_end, False)
+        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC, False, pace_end,
+                                     D.QRS_LEAD_CORE_MAX_GAP_MS)
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
