@@ -298,7 +298,8 @@ def sql(query: Annotated[str, typer.Argument(help="SQL over the warehouse views.
 @app.command()
 def run(warehouse: WarehouseOpt,
         sample: Annotated[bool, typer.Option("--sample", help="Generate and use the embedded synthetic sample.")] = False,
-        n: Annotated[int, typer.Option("--n", help="Records per sample layout (13: one of each kind).")] = 13,
+        n: Annotated[Optional[int], typer.Option("--n", help="Records per sample layout (default: one of each "
+                                                            "kind).")] = None,
         seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
         ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
         workers: Annotated[int, typer.Option(help="Processes for feature extraction (1: one process, "

@@ -12,6 +12,7 @@ import llm
 from flows.generate import generate_flow
 from flows.stages import features_flow, findings_flow, ingest_flow, prompts_flow
 from sources.sample import write_sample
+from sources.synthetic import KINDS
 
 SAMPLE_DIR = "_sample"
 
@@ -40,15 +41,17 @@ def features_on(workers: int = 1, dask_address: str | None = None):
 
 
 @flow(name="corpus")
-def corpus_flow(warehouse: str, sample: bool = False, n: int = 13, seed: int = 0,
+def corpus_flow(warehouse: str, sample: bool = False, n: int | None = None, seed: int = 0,
                 ptbxl: str | None = None, mimic: str | None = None, wfdb: str | None = None, force: bool = False,
                 workers: int = 1, dask_address: str | None = None, backend: str = "rules",
                 model: str | None = None, base_url: str | None = None, concurrency: int = llm.DEFAULT_CONCURRENCY,
                 timeout_s: float | None = None, max_cost_usd: float | None = None, limit: int | None = None,
                 rpm: float | None = None, tpm: float | None = None, refresh: bool = False) -> dict:
     """Sample (optional) -> ingest -> features -> findings -> prompts -> generate; returns each
-    stage's counts (``force`` redoes the shards of features, findings and prompts)."""
+    stage's counts (``force`` redoes the shards of features, findings and prompts; the sample
+    has ``n`` records per layout, by default one of each kind)."""
     if sample:
+        n = n or len(KINDS)
         ptbxl = ptbxl or write_sample_task(warehouse, "ptbxl", n, seed)
         mimic = mimic or write_sample_task(warehouse, "mimic", n, seed + 1)
     sources = {k: v for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}

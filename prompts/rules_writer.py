@@ -50,7 +50,7 @@ def _territories(findings: dict, prefix: str, state: bool | None) -> list[str]:
             if k.startswith(prefix + "_") and k[len(prefix) + 1:] in TERRITORIES and _met(findings, k) is state]
 
 
-def _step1(f: dict, fd: dict) -> str:
+def _step1(f: dict, fd: dict, labels: list[str]) -> str:
     flags = f.get("quality_flags") or []
     flags = [x for x in flags if x not in ("p_absent", "rr_irregular")] if not isinstance(flags, str) else [flags]
     quality = f.get("quality") or NOT_MEASURABLE
@@ -64,6 +64,7 @@ def _step1(f: dict, fd: dict) -> str:
         text.append("The rhythm cannot be classified: RR regularity or P waves are not measurable.")
         return " ".join(text)
     rr = f"RR intervals are {'irregular' if irregular else 'regular'} (normalised RMSSD {_v(fd, 'irregular_rhythm', 'ratio')})"
+    rr += ", as premature ventricular complexes make them," if irregular and "PVC" in labels else ""
     p = f"P waves are found in a share of {_v(fd, 'absent_p_waves', 'fraction')} of beats"
     if _met(fd, "atrial_fibrillation_suspected"):
         text.append(f"{rr} and {p}, so organised atrial activity is absent, consistent with atrial fibrillation.")
@@ -175,7 +176,7 @@ def write(features: dict, findings: dict[str, dict], labels: list[str], names: d
         raise Refused("discordant: the findings contradict the labels: " + "; ".join(conflicts))
     if status == "unknown":
         raise Refused("unknown: a finding the labels expect is not measurable")
-    paragraphs = [_step1(features, findings), _step2(features, findings), _step3(features, findings, labels),
+    paragraphs = [_step1(features, findings, labels), _step2(features, findings), _step3(features, findings, labels),
                   _step4(findings), _step5(features, findings, labels), _step6(findings, labels, names)]
     think = "\n".join(f"**{s.heading}**\n{p}" for s, p in zip(STEPS, paragraphs))
     summary = " ".join(paragraphs[:2]) + " " + paragraphs[5]

@@ -33,10 +33,11 @@ MIMIC_STATEMENTS = {
     "CRBBB": "Right bundle branch block", "LAFB": "Left anterior fascicular block",
     "LVH": "Left ventricular hypertrophy", "IMI": "Inferior infarct - age undetermined",
     "AMI": "Anterior infarct - age undetermined", "LNGQT": "Prolonged QT interval", "LVOLT": "Low QRS voltage",
+    "PVC": "Premature ventricular contractions",
 }
 #: PTB-XL statement category of each concept the generator labels (rhythm and form statements
 #: carry likelihood 0 in ``scp_codes``, diagnostic ones 100).
-SCP_CATEGORY = {"SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "LVOLT": "form"}
+SCP_CATEGORY = {"SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "LVOLT": "form", "PVC": "form"}
 TRUTH_FILE = "truth.csv"
 
 

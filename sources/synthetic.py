@@ -10,12 +10,12 @@ of IEC 60601-2-25, and the frontal axes are those of the waves' net-area vectors
 to match the protocol's criteria (normal, sinus brady/tachycardia, atrial fibrillation with
 fibrillatory waves, first-degree AV block, left/right bundle branch block, left anterior
 fascicular block, LVH voltage with strain, inferior and anterior infarction with Q waves and ST
-elevation, long QT, low voltage), and their labels follow from the truth through the thresholds
+elevation, long QT, low voltage, sinus rhythm with premature ventricular complexes), and their labels follow from the truth through the thresholds
 of ``protocol/criteria.csv``. Optional, seeded nuisances: white noise, baseline wander, mains
 interference and one noisy lead.
 
 Not modelled: P-wave morphology beyond a single lobe (no bifid or biphasic P), U waves,
-ectopic beats, AV block beyond first degree, pacing, respiratory axis shifts, lead misplacement.
+atrial ectopic beats, AV block beyond first degree, pacing, respiratory axis shifts, lead misplacement.
 """
 
 from __future__ import annotations
@@ -89,6 +89,14 @@ class Lobe:
 
 NORMAL_QRS = (Lobe((18, 22), (0.15, 0.25), (120, 150), 0.8), Lobe((40, 48), (1.0, 1.3), (35, 65), -0.4),
               Lobe((20, 26), (0.2, 0.3), (-130, -110), -0.6))
+#: A premature ventricular complex: early (coupling interval as a fraction of the sinus RR), no P,
+#: a wide QRS of slow myocardial conduction, a T wave discordant to it (amplitude mV, frontal
+#: angle, anterior part), starting this long after the QRS; the next sinus beat comes on time
+#: (a full compensatory pause). It is kept out of the truth, which describes the dominant beats.
+PVC_COUPLING = (0.6, 0.7)
+PVC_QRS = (Lobe((60, 70), (1.3, 1.6), (100, 130), 0.5), Lobe((55, 65), (0.6, 0.8), (-90, -60), -0.6))
+PVC_T = ((0.4, 0.6), (-80, -50), -0.3)
+PVC_ST_MS = 80.0
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,8 @@ class Kind:
     t_theta: tuple[float, float] = (40, 60)
     t_z: float = 0.3
     st: tuple[float, float, float] = (0.0, 0.0, 0.0)  # amplitude (mV), frontal angle, anterior part
+    pvcs: int = 0  # premature ventricular complexes per record (at most 2)
+    age: tuple[int, int] = (25, 85)  # years, [low, high)
     labels: tuple[str, ...] = ()  # morphology concepts (rate, rhythm and interval labels follow from the truth)
 
 
@@ -122,7 +132,7 @@ KINDS = (
                       Lobe((48, 56), (0.45, 0.6), (170, 190), 0.9)), t_z=-0.5, labels=("CRBBB",)),
     Kind("lafb", qrs=(Lobe((18, 22), (0.2, 0.3), (100, 115), 0.5), Lobe((48, 56), (1.0, 1.2), (-70, -55), -0.4),
                       Lobe((20, 26), (0.2, 0.3), (-100, -80), -0.5)), t_theta=(10, 40), labels=("LAFB",)),
-    Kind("lvh", qrs=(NORMAL_QRS[0], Lobe((50, 56), (2.3, 2.6), (20, 40), -0.6), NORMAL_QRS[2]),
+    Kind("lvh", age=(40, 85), qrs=(NORMAL_QRS[0], Lobe((50, 56), (2.3, 2.6), (20, 40), -0.6), NORMAL_QRS[2]),
          t_amp=(0.25, 0.35), t_theta=(190, 210), t_z=0.4, st=(0.1, 200.0, 0.3), labels=("LVH",)),
     Kind("inferior_mi", qrs=(Lobe((42, 46), (0.35, 0.45), (-95, -85), 0.6, 1), Lobe((36, 42), (1.0, 1.2), (10, 30), 0.0),
                              Lobe((14, 18), (0.15, 0.25), (-130, -110), -0.6)),
@@ -135,6 +145,7 @@ KINDS = (
     Kind("low_voltage", qrs=(Lobe((18, 22), (0.06, 0.08), (120, 150), 2.5), Lobe((44, 52), (0.32, 0.38), (35, 65), -2.2),
                              Lobe((20, 26), (0.07, 0.1), (-130, -110), -2.0)),
          t_amp=(0.12, 0.16), t_z=1.5, labels=("LVOLT",)),
+    Kind("pvc", pvcs=2, labels=("PVC",)),
 )
 
 
@@ -205,7 +216,7 @@ def simulate(kind: Kind, rng: np.random.Generator, noise: bool = True) -> tuple[
     """One 10 s, 500 Hz record of ``kind``: float32 (12, n) mV in canonical lead order, and its truth."""
     u = lambda r: float(rng.uniform(*r))  # noqa: E731
     n = DURATION_S * FS
-    sex, age = ("M" if rng.random() < 0.5 else "F"), int(rng.integers(25, 85))
+    sex, age = ("M" if rng.random() < 0.5 else "F"), int(rng.integers(*kind.age))
     hr = u(kind.hr)
     rr = 60000.0 / hr
     qrs = [(u(lobe.dur), u(lobe.amp), _dir(u(lobe.theta), lobe.z), lobe.power) for lobe in kind.qrs]
@@ -220,6 +231,9 @@ def simulate(kind: Kind, rng: np.random.Generator, noise: bool = True) -> tuple[
         beats = rr * rng.uniform(*AF_RR, 40)
     onsets = np.cumsum(np.concatenate([[u(FIRST_QRS_MS)], beats]))
     onsets = onsets[onsets < DURATION_S * 1000.0 - 50]
+    ectopic = (2, len(onsets) - 3)[: kind.pvcs]  # away from the middle beat the truth axes read
+    for k in ectopic:
+        onsets[k] = onsets[k - 1] + u(PVC_COUPLING) * rr
     rr_mean = float(np.mean(np.diff(onsets)))
     qt = qtc - 154.0 * (1.0 - rr_mean / 1000.0)  # the Framingham correction (Sagie et al. 1992) undone
     st_amp, st_theta, st_z = kind.st
@@ -234,7 +248,16 @@ def simulate(kind: Kind, rng: np.random.Generator, noise: bool = True) -> tuple[
         if a >= 0 and a + shape.shape[0] <= heart.shape[1]:
             heart[:, a : a + shape.shape[0]] += vec[:, None] * shape[None, :]
 
-    for q in onsets:
+    for i, q in enumerate(onsets):
+        if i in ectopic:
+            at = q
+            for lobe in PVC_QRS:
+                d = u(lobe.dur)
+                add(at, u(lobe.amp) * _dir(u(lobe.theta), lobe.z), _lobe(_ms(d), power=lobe.power))
+                at += d
+            (amp, theta, z), t_len = PVC_T, _ms(t_dur)
+            add(at + PVC_ST_MS, u(amp) * _dir(u(theta), z), _lobe(t_len, T_PEAK_FRAC))
+            continue
         if kind.p_wave:
             add(q - pr, p_amp * p_vec, _lobe(_ms(p_dur)))
         at = q

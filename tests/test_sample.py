@@ -109,15 +109,15 @@ def test_featuredb_measures_the_truth(noise):
 
 
 def test_default_sample_is_concordant_and_has_every_kind(tmp_path):
-    """The README's first command: 13 records per layout, seed 0."""
+    """The README's first command: one record of each kind per layout, seeds 0 (PTB-XL) and 1 (MIMIC)."""
     from protocol.concordance import concordance
     from protocol.criteria import evaluate, facts
     from sources import mimic, ptbxl
     from sources.sample import write_sample
     from stages.features import measure
 
-    for layout, source in (("ptbxl", ptbxl), ("mimic", mimic)):
-        root = write_sample(tmp_path / layout, layout, 13, 0)
+    for layout, source, seed in (("ptbxl", ptbxl, 0), ("mimic", mimic, 1)):
+        root = write_sample(tmp_path / layout, layout, len(KINDS), seed)
         man = source.manifest(root)
         if "sex" not in man.columns:  # MIMIC-IV-ECG's files carry no demographics
             man = man.with_columns(sex=pl.lit(None, pl.Utf8), age=pl.lit(None, pl.Float64))
