@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
-import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:  # polars, the stages and their libraries load inside the command that needs them
+    import polars as pl
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")  # no telemetry from an offline run
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -78,6 +80,8 @@ def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) 
 
 def print_row(df: pl.DataFrame, title: str) -> None:
     """The first row of ``df`` as a column / value table."""
+    import polars as pl
+
     if not df.is_empty():
         row = df.row(0, named=True)
         print_frame(pl.DataFrame({"column": list(row), "value": [str(v) for v in row.values()]}), title, 200)

@@ -10,11 +10,14 @@ Features(records, leads)
     polars DataFrames: one row per record / per record x lead.
 RECORD_COLUMNS, LEAD_COLUMNS
     Output column names in order.
+KERNELS_CACHED
+    Whether the compiled kernels were on disk at import; if not, the first ``extract`` call
+    compiles them (about two minutes on two cores, once per installation and version).
 """
 
 from ._cache import refresh as _refresh_numba_cache
 
-_refresh_numba_cache()
+KERNELS_CACHED = _refresh_numba_cache()
 
 from .extract import (  # noqa: E402
     LEAD_FLOAT_COLUMNS,
@@ -32,6 +35,7 @@ RECORD_COLUMNS = ("record_id", *RECORD_FLOAT_COLUMNS, "quality_flags")
 LEAD_COLUMNS = ("record_id", "lead", *LEAD_FLOAT_COLUMNS)
 
 __all__ = [
+    "KERNELS_CACHED",
     "LEADS",
     "LEAD_COLUMNS",
     "RECORD_COLUMNS",

@@ -33,6 +33,6 @@ def generate_flow(warehouse: str, backend: str = "rules", model: str | None = No
     counts = generate_task(warehouse, backend, model, base_url, concurrency, timeout_s, max_cost_usd, limit, rpm, tpm,
                            refresh)
     create_table_artifact(key="generate-counts", description="generate: samples by outcome", table=[
-        {"outcome": k, "samples": counts[k]} for k in ("total", *llm.runner.OUTCOMES)]
+        {"outcome": k, "samples": counts[k]} for k in ("total", *llm.OUTCOMES)]
         + [{"outcome": "cost_usd", "samples": round(counts["cost_usd"], 4)}])
     return counts

@@ -7,28 +7,24 @@ journal, retries, rate limits and a cost budget.
     rows = read_rows(".../journal")   # the ``generations`` table
 """
 
-from llm.backend import (
-    Backend,
-    FunctionBackend,
-    InvalidResponse,
-    Request,
-    Response,
-    RetryableError,
-    canonical_json,
-    prompt_sha256,
-)
-from llm.cache import ResponseCache, cache_key
-from llm.client import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_MODEL, OpenAIBackend, resolve_api_key
-from llm.journal import COLUMNS, GENERATION_COLUMNS, Journal, read_frame, read_rows
-from llm.limits import Limiter
-from llm.pricing import Price, PriceTable
-from llm.retry import RetryPolicy
-from llm.runner import RunSummary, generate
+import importlib
 
-__all__ = [
-    "Backend", "FunctionBackend", "InvalidResponse", "Request", "Response", "RetryableError",
-    "canonical_json", "prompt_sha256", "ResponseCache", "cache_key", "DEFAULT_BASE_URL", "DEFAULT_CONCURRENCY",
-    "DEFAULT_MODEL", "OpenAIBackend", "resolve_api_key", "COLUMNS", "GENERATION_COLUMNS",
-    "Journal", "read_frame", "read_rows", "Limiter", "Price", "PriceTable", "RetryPolicy",
-    "RunSummary", "generate",
-]
+#: Public name -> the submodule that defines it; each is imported on first use (PEP 562), so
+#: ``from llm import prompt_sha256`` does not load the OpenAI client.
+_WHERE = {
+    **dict.fromkeys(("Backend", "FunctionBackend", "InvalidResponse", "Request", "Response", "RetryableError",
+                     "canonical_json", "prompt_sha256"), "backend"),
+    **dict.fromkeys(("ResponseCache", "cache_key"), "cache"),
+    **dict.fromkeys(("DEFAULT_BASE_URL", "DEFAULT_CONCURRENCY", "DEFAULT_MODEL", "OpenAIBackend", "resolve_api_key"),
+                    "client"),
+    **dict.fromkeys(("COLUMNS", "GENERATION_COLUMNS", "Journal", "read_frame", "read_rows"), "journal"),
+    "Limiter": "limits", **dict.fromkeys(("Price", "PriceTable"), "pricing"), "RetryPolicy": "retry",
+    **dict.fromkeys(("OUTCOMES", "RunSummary", "generate"), "runner"),
+}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module 'llm' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"llm.{_WHERE[name]}"), name)

@@ -65,8 +65,10 @@ def _text(name: str) -> str:
 
 @lru_cache(maxsize=1)
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
-                              keep_trailing_newline=False, trim_blocks=False, autoescape=False)
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), undefined=jinja2.StrictUndefined,
+                             keep_trailing_newline=False, trim_blocks=False, autoescape=False)
+    env.globals["steps"] = STEPS  # headings and evidence keys come from protocol/steps.py
+    return env
 
 
 def template_version(kind: str) -> str:

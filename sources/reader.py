@@ -16,7 +16,6 @@ from pathlib import Path
 
 import numpy as np
 from numba import njit
-from scipy.signal import resample_poly
 
 from schemas.ecg import LEADS
 
@@ -131,6 +130,8 @@ def read_record(path: str | os.PathLike, fs: int = FS) -> tuple[Header, np.ndarr
         _check_content(signal)
     if header.fs != fs:
         ratio = Fraction(fs) / Fraction(header.fs).limit_denominator(1000)
+        from scipy.signal import resample_poly  # only for rates other than 500 Hz (slow to import)
+
         signal = resample_poly(signal, ratio.numerator, ratio.denominator, axis=1).astype(np.float32)
     return header, signal
 

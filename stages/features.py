@@ -7,10 +7,13 @@ feature parts are newer than its records part is done.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -19,7 +22,9 @@ import pyarrow.parquet as pq
 import featuredb
 from sources.reader import FS, RecordError, read_signal
 from stages.stage import Stage, process_pool
-from warehouse import Warehouse
+
+if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
+    from warehouse import Warehouse
 
 N_SAMPLES = 10 * FS  # records are measured on their first 10 s, padded with NaN when shorter
 BATCH = 256
@@ -43,10 +48,19 @@ def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
     return out, errors
 
 
+@cache
+def _tell_if_compiling() -> None:
+    """Say so, once per process, when the first measurement will compile FeatureDB's kernels."""
+    if not featuredb.KERNELS_CACHED:
+        print("FeatureDB: compiling its Numba kernels for this machine, once per installation "
+              "(about two minutes on two cores)...", file=sys.stderr, flush=True)
+
+
 def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
     """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``.
     A reader thread loads the next batch while the kernels measure this one (file reads and the
     Numba decoder release the GIL)."""
+    _tell_if_compiling()
     parts = []
     with ThreadPoolExecutor(1) as reader:
         ahead = reader.submit(load, paths[:BATCH])

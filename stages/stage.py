@@ -18,10 +18,13 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
-from warehouse import Warehouse
+if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
+    from warehouse import Warehouse
+
 
 #: The sharded stages in pipeline order; ``stages.<name>.STAGE`` is each one's definition.
 NAMES = ("ingest", "features", "findings", "prompts")
