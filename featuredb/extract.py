@@ -57,6 +57,12 @@ N_LEADS = len(LEADS)  # the input's axis 1, in canonical order
 SHARD_SIZE = 256
 #: A global P wave lasts at least / at most this long (ms), else it is not reported.
 P_DUR_RANGE_MS = (D.P_MIN_DUR_MS, D.P_MAX_DUR_MS)
+#: A lead's noise is judged against its QRS amplitude within this much of the fiducial (ms).
+NOISE_QRS_HALF_MS = 80.0
+#: A median beat spanning less than this (ms, its good samples) is not delineated.
+MIN_BEAT_SPAN_MS = 300.0
+#: A lead's own P duration is searched this far outside the global P wave (ms).
+P_LEAD_MARGIN_MS = 20.0
 
 # ---- record output columns (float64 matrix; names/dtypes in RECORD_COLUMNS) -------------
 RECORD_FLOAT_COLUMNS = (
@@ -72,8 +78,8 @@ RECORD_FLOAT_COLUMNS = (
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
- R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD) = range(35)
-N_REC = 35
+ R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD) = range(len(RECORD_FLOAT_COLUMNS))
+N_REC = len(RECORD_FLOAT_COLUMNS)
 
 LEAD_FLOAT_COLUMNS = (
     "p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
@@ -82,8 +88,8 @@ LEAD_FLOAT_COLUMNS = (
 )
 (L_PAMP, L_QAMP, L_RAMP, L_SAMP, L_TAMP, L_RPRIME, L_RPRIME_AMP, L_PDUR, L_QRSDUR,
  L_TDUR, L_STJ, L_STJ60, L_STSLOPE, L_STFORM, L_TPOL, L_QDUR, L_QDEPTH, L_QUALITY,
- L_NOISE) = range(19)
-N_LEAD = 19
+ L_NOISE) = range(len(LEAD_FLOAT_COLUMNS))
+N_LEAD = len(LEAD_FLOAT_COLUMNS)
 
 
 @njit(cache=True)
@@ -136,21 +142,10 @@ def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
 
 
 @njit(cache=True)
-def _record(x, fs, sos_d, sos_p, sos_q, rec, lf):
-    """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD)."""
-    _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, 99)
-
-
-@njit(cache=True)
-def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
-    """:func:`_record`, stopping after stage ``upto`` (for stage timing)."""
+def _screen(x, fs, lf):
+    """Step 1, raw lead quality (:mod:`featuredb.quality`): the cleaned signals, the usable
+    leads and their number; each lead's quality code goes to ``lf``."""
     n_leads, n = x.shape
-    for i in range(N_REC):
-        rec[i] = np.nan
-    for l in range(n_leads):
-        for j in range(N_LEAD):
-            lf[l, j] = np.nan
-    # 1. raw quality
     sig = np.empty((n_leads, n))
     good = np.zeros(n_leads, dtype=np.bool_)
     n_good = 0
@@ -160,22 +155,26 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         if q == Q.Q_OK:
             good[l] = True
             n_good += 1
-    rec[R_NBEATS] = 0.0
-    rec[R_NLEADS] = n_good
-    rec[R_QUALITY] = Q.RQ_UNUSABLE
-    if n_good == 0:
-        return
-    # 2. detection and rhythm
+    return sig, good, n_good
+
+
+@njit(cache=True)
+def _beats(sig, good, fs):
+    """Step 2, QRS detection (Pan-Tompkins/Elgendi slope signals) and beat alignment."""
+    n = sig.shape[1]
     e = np.empty(n)
     es = np.empty(n)
     ea = np.empty(n)
     slope_signals(sig, good, fs, e, es, ea)
-    pk = detect_beats(es, fs)
-    fid, corr = align_beats(ea, pk, fs)
+    return align_beats(ea, detect_beats(es, fs), fs)
+
+
+@njit(cache=True)
+def _rhythm(fid, fs, rec):
+    """Step 2, RR statistics and the irregularity flag into ``rec``; returns them."""
     rr = np.empty(N_RR_STATS)
     rr_stats(fid, fs, rr)
-    nb = fid.shape[0]
-    rec[R_NBEATS] = nb
+    rec[R_NBEATS] = fid.shape[0]
     rec[R_HR] = rr[HR]
     rec[R_RR_MEAN] = rr[RR_MEAN]
     rec[R_RR_SD] = rr[RR_SD]
@@ -186,16 +185,21 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
     rec[R_RR_NRMSSD] = rr[RR_NRMSSD]
     if not np.isnan(rr[RR_NRMSSD]):
         rec[R_IRREG] = 1.0 if (rr[RR_NRMSSD] > IRREGULAR_NRMSSD and rr[RR_PNN50] > IRREGULAR_PNN50) else 0.0
-    if nb < 2 or upto <= 2:
-        return
-    # 3. median beat and noise
+    return rr
+
+
+@njit(cache=True)
+def _median_beat(sig, good, fid, corr, fs, rec, lf):
+    """Step 3, the median beat of the selected beats and each lead's noise; a lead whose noise
+    is large against its QRS (:func:`featuredb.quality.is_noisy`) is dropped from ``good``.
+    Returns the gathered beats, the median beat and the number of leads left."""
     sel = select_beats(fid, corr)
     g = gather_beats(sig, good, fid, sel, fs)
     med, cnt, noise = median_beats(g, good, fs)
     F, L = window_len(fs)
-    h80 = D.ms(80.0, fs)
+    h80 = D.ms(NOISE_QRS_HALF_MS, fs)
     n_ok = 0
-    for l in range(n_leads):
+    for l in range(sig.shape[0]):
         if not good[l]:
             continue
         lf[l, L_NOISE] = noise[l]
@@ -213,14 +217,15 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
             n_ok += 1
     rec[R_NLEADS] = n_ok
     rec[R_NMED] = sel.shape[0]
-    rec[R_QUALITY] = Q.record_quality(n_ok, nb)
-    if n_ok == 0:
-        rec[R_QUALITY] = Q.RQ_UNUSABLE
-        return
-    lo, hi = B._span(med, good, F)
-    if hi - lo < D.ms(300.0, fs) or upto <= 3:
-        return
-    mf = _fill_edges(med, good, lo, hi)
+    rec[R_QUALITY] = Q.record_quality(n_ok, fid.shape[0]) if n_ok > 0 else Q.RQ_UNUSABLE
+    return g, med, n_ok
+
+
+@njit(cache=True)
+def _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q):
+    """The median beat low-passed for delineation (40 Hz), the P wave (20 Hz) and the QRS
+    onset (60 Hz)."""
+    n_leads, L = mf.shape
     y = np.zeros((n_leads, L))
     z = np.zeros((n_leads, L))
     w = np.zeros((n_leads, L))
@@ -229,13 +234,16 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
             sosfiltfilt(sos_d, mf[l], lo, hi, y[l])
             sosfiltfilt(sos_p, mf[l], lo, hi, z[l])
             sosfiltfilt(sos_q, mf[l], lo, hi, w[l])
-    rr_med_s = rr[RR_MED] * fs / 1000.0 if not np.isnan(rr[RR_MED]) else 1.0 * fs
+    return y, z, w
 
-    # 4. QRS per lead and global
+
+@njit(cache=True)
+def _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
+    """Step 4, the QRS: each lead's own bounds and the median lead's QRS duration, and the
+    global onset (60 Hz beat) and offset (40 Hz beat), refined on the unfiltered beat ``mb``
+    (:func:`featuredb.delineate.refine_boundary`). Returns (onset, offset), -1 when not found."""
+    n_leads, L = y.shape
     v = np.zeros(L)
-    # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
-    # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
-    pace_end, mb = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v)
     on_l = np.full(n_leads, -1, dtype=np.int64)
     off_l = np.full(n_leads, -1, dtype=np.int64)
     vmax_l = np.zeros(n_leads)
@@ -248,29 +256,18 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         on_l[l] = a
         off_l[l] = b
         vmax_l[l] = vm
-    # global onset on the 60 Hz beat, offset on the 40 Hz beat (filter.QRS_ONSET_LOWPASS_HZ),
-    # each then moved inward onto the unfiltered beat over the filter's own spread of a sharp
-    # edge (delineate.refine_boundary)
     vr = np.zeros(L)
     D.spatial_velocity(mb, good, lo, hi, vr)
     D.spatial_velocity(w, good, lo, hi, v)
-    qon, _, _, _ = D.slope_bounds(
-        v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
-    )
-    qon = D.refine_boundary(
-        vr, v, qon, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC,
-        slope_step_spread(sos_q, D.QRS_GLOBAL_ON_FRAC, fs), True,
-    )
+    qon, _, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end)
+    qon = D.refine_boundary(vr, v, qon, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC,
+                            slope_step_spread(sos_q, D.QRS_GLOBAL_ON_FRAC, fs), True)
     D.spatial_velocity(y, good, lo, hi, v)
-    _, qoff, _, _ = D.slope_bounds(
-        v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end
-    )
-    qoff = D.refine_boundary(
-        vr, v, qoff, F, lo, hi, fs, D.QRS_GLOBAL_OFF_FRAC,
-        slope_step_spread(sos_d, D.QRS_GLOBAL_OFF_FRAC, fs), False,
-    )
+    _, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end)
+    qoff = D.refine_boundary(vr, v, qoff, F, lo, hi, fs, D.QRS_GLOBAL_OFF_FRAC,
+                             slope_step_spread(sos_d, D.QRS_GLOBAL_OFF_FRAC, fs), False)
     if qon < 0 or qoff < 0:
-        return
+        return qon, qoff
     for l in range(n_leads):
         if good[l] and on_l[l] >= 0:
             lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
@@ -282,18 +279,21 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         if good[l] and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
             strong[l] = lf[l, L_QRSDUR]
     rec[R_QRS_LEAD] = B.nan_median(strong)
+    return qon, qoff
 
-    # 5. T waves
-    tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
-    iso_a, iso_b = D.iso_window(y, good, qon, lo, fs)
-    base_y = np.full(n_leads, np.nan)
+
+@njit(cache=True)
+def _t_waves(y, good, base_y, qoff, tlim, fs, lf):
+    """Step 5, each lead's T wave (trapezium T end) into ``lf``; returns the global T end (the
+    latest of the leads with a T wave of meaningful amplitude, with guard; -1 if none) and the
+    leads' T amplitudes that count (the weights of the per-beat T end)."""
+    n_leads = y.shape[0]
     tend_l = np.full(n_leads, -1, dtype=np.int64)
     tamp_l = np.full(n_leads, np.nan)
     wt = np.zeros(n_leads)
     for l in range(n_leads):
         if not good[l]:
             continue
-        base_y[l] = D.level(y[l], iso_a, iso_b)
         ton, tpk, tend, tamp, pol = D.t_wave(y[l], base_y[l], qoff, tlim, fs)
         if tend >= 0:
             tend_l[l] = tend
@@ -312,145 +312,130 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
             ends[m] = tend_l[l]
             wt[l] = tamp_l[l]
             m += 1
-    tend_g = D.latest_t_end(ends, m, fs)
+    return D.latest_t_end(ends, m, fs), wt
 
-    # 6. P wave (spatial magnitude of the 20 Hz beat relative to the PR level)
+
+@njit(cache=True)
+def _p_wave(z, good, base_z, qon, tend_g, lo, rr_med_s, fs):
+    """Step 6, the P wave on the spatial magnitude of the 20 Hz beat relative to the PR level,
+    between the previous T wave and the QRS. Returns (onset, offset, the leads' P deflections
+    at its peak); onset and offset are -1 when there is none."""
+    n_leads, L = z.shape
     pe = qon - D.ms(D.P_END_GUARD_MS, fs)
     ps = max(lo + 1, qon - D.ms(D.P_SEARCH_MS, fs))
     if tend_g >= 0:
         ps = max(ps, tend_g - int(rr_med_s) + D.ms(D.P_AFTER_T_MS, fs))
-    base_z = np.full(n_leads, np.nan)
-    pon = -1
-    poff = -1
     wp = np.zeros(n_leads)
-    if pe - ps > D.ms(D.P_MIN_DUR_MS, fs):
-        sp = np.zeros(L)
+    if pe - ps <= D.ms(D.P_MIN_DUR_MS, fs):
+        return -1, -1, wp
+    sp = np.zeros(L)
+    for k in range(ps, pe):
+        s = 0.0
         for l in range(n_leads):
             if good[l]:
-                base_z[l] = D.level(z[l], iso_a, iso_b)
-        for k in range(ps, pe):
-            s = 0.0
-            for l in range(n_leads):
-                if good[l]:
-                    d = z[l, k] - base_z[l]
-                    s += d * d
-            sp[k] = np.sqrt(s)
-        ppk = D.largest_interior_max(sp, ps, pe)
-        if ppk >= 0:
-            a, b, amp = D.magnitude_bounds(sp, ppk, ps, pe, D.P_ON_FRAC, D.P_OFF_FRAC)
-            dur = (b - a) * 1000.0 / fs
-            if amp >= D.P_MIN_MV and P_DUR_RANGE_MS[0] <= dur <= P_DUR_RANGE_MS[1]:
-                pon = a
-                poff = b
-                for l in range(n_leads):
-                    if good[l]:
-                        wp[l] = z[l, ppk] - base_z[l]
-    if upto <= 6:
-        return
-    # 7. per-beat events (QRS, T end, P) relative to the median beat
+                d = z[l, k] - base_z[l]
+                s += d * d
+        sp[k] = np.sqrt(s)
+    ppk = D.largest_interior_max(sp, ps, pe)
+    if ppk < 0:
+        return -1, -1, wp
+    a, b, amp = D.magnitude_bounds(sp, ppk, ps, pe, D.P_ON_FRAC, D.P_OFF_FRAC)
+    dur = (b - a) * 1000.0 / fs
+    if not (amp >= D.P_MIN_MV and P_DUR_RANGE_MS[0] <= dur <= P_DUR_RANGE_MS[1]):
+        return -1, -1, wp
+    for l in range(n_leads):
+        if good[l]:
+            wp[l] = z[l, ppk] - base_z[l]
+    return a, b, wp
+
+
+@njit(cache=True)
+def _per_beat(g, mf, good, F, fs, wt, wp, qon, qoff, pon, poff, tend_g, tlim):
+    """Step 7, each selected beat's QRS, QT, P duration and PR: the median beat's intervals
+    shifted by the beat's own event offsets (:func:`featuredb.beats.beat_events`); and the
+    share of beats with a P wave."""
     ns = g.shape[0]
-    empty = np.zeros((0, 0))
-    ref = B.beat_events(mf, good, F, fs, wt, wp, pon, poff, tlim, empty, 0.0)
+    ref = B.beat_events(mf, good, F, fs, wt, wp, pon, poff, tlim, np.zeros((0, 0)), 0.0)
     p_ref_amp = ref[B.EV_P_AMP] if ref[B.EV_P_OK] == 1.0 else 0.0
-    qrs_b = np.full(ns, np.nan)
-    qt_b = np.full(ns, np.nan)
-    pr_b = np.full(ns, np.nan)
-    pd_b = np.full(ns, np.nan)
+    out = np.full((4, ns), np.nan)  # QRS, QT, P duration, PR (ms)
     n_p = 0
     for s_ in range(ns):
         ev = B.beat_events(g[s_], good, F, fs, wt, wp, pon, poff, tlim, mf, p_ref_amp)
         dq_on = ev[B.EV_QRS_ON] - ref[B.EV_QRS_ON]
         dq_off = ev[B.EV_QRS_OFF] - ref[B.EV_QRS_OFF]
-        qrs_b[s_] = (qoff - qon + dq_off - dq_on) * 1000.0 / fs
+        out[0, s_] = (qoff - qon + dq_off - dq_on) * 1000.0 / fs
         if tend_g >= 0:
-            qt_b[s_] = (tend_g - qon + (ev[B.EV_T_END] - ref[B.EV_T_END]) - dq_on) * 1000.0 / fs
+            out[1, s_] = (tend_g - qon + (ev[B.EV_T_END] - ref[B.EV_T_END]) - dq_on) * 1000.0 / fs
         if ev[B.EV_P_OK] == 1.0:
             n_p += 1
             if pon >= 0 and ref[B.EV_P_OK] == 1.0:
                 dp_on = ev[B.EV_P_ON] - ref[B.EV_P_ON]
                 dp_off = ev[B.EV_P_OFF] - ref[B.EV_P_OFF]
-                pd_b[s_] = (poff - pon + dp_off - dp_on) * 1000.0 / fs
-                pr_b[s_] = (qon - pon + dq_on - dp_on) * 1000.0 / fs
-    p_frac = n_p / ns if ns > 0 else np.nan
-    rec[R_PFRAC] = p_frac
-    # the median-beat P wave is reported only if most beats carry it
-    if pon >= 0 and p_frac < 0.5:
-        pon = -1
-        poff = -1
-    rec[R_PABSENT] = 1.0 if pon < 0 else 0.0
-    if upto <= 7:
-        return
+                out[2, s_] = (poff - pon + dp_off - dp_on) * 1000.0 / fs
+                out[3, s_] = (qon - pon + dq_on - dp_on) * 1000.0 / fs
+    return out, (n_p / ns if ns > 0 else np.nan)
 
-    # 8. global intervals
+
+@njit(cache=True)
+def _intervals(qon, qoff, tend_g, pon, poff, per_beat, rr_mean, fs, rec):
+    """Step 8, the global intervals (IEC 60601-2-25: earliest onset to latest offset over the
+    leads), their beat-to-beat IQR and beat counts, and the QTc by four formulas."""
     to_ms = 1000.0 / fs
     rec[R_QRS] = (qoff - qon) * to_ms
-    v1, v2 = B.iqr_n(qrs_b)
-    rec[R_QRS_IQR] = v1
-    rec[R_QRS_N] = v2
+    rec[R_QRS_IQR], rec[R_QRS_N] = B.iqr_n(per_beat[0])
+    rec[R_QT_N] = 0.0
     if tend_g >= 0:
         rec[R_QT] = (tend_g - qon) * to_ms
-        v1, v2 = B.iqr_n(qt_b)
-        rec[R_QT_IQR] = v1
-        rec[R_QT_N] = v2
-        a1, a2, a3, a4 = qtc(rec[R_QT], rr[RR_MEAN])
-        rec[R_QTCB] = a1
-        rec[R_QTCF] = a2
-        rec[R_QTCFRAM] = a3
-        rec[R_QTCH] = a4
-    else:
-        rec[R_QT_N] = 0.0
+        rec[R_QT_IQR], rec[R_QT_N] = B.iqr_n(per_beat[1])
+        rec[R_QTCB], rec[R_QTCF], rec[R_QTCFRAM], rec[R_QTCH] = qtc(rec[R_QT], rr_mean)
+    rec[R_PDUR_N] = 0.0
+    rec[R_PR_N] = 0.0
     if pon >= 0:
         rec[R_PDUR] = (poff - pon) * to_ms
         rec[R_PR] = (qon - pon) * to_ms
-        v1, v2 = B.iqr_n(pd_b)
-        rec[R_PDUR_IQR] = v1
-        rec[R_PDUR_N] = v2
-        v1, v2 = B.iqr_n(pr_b)
-        rec[R_PR_IQR] = v1
-        rec[R_PR_N] = v2
-    else:
-        rec[R_PDUR_N] = 0.0
-        rec[R_PR_N] = 0.0
+        rec[R_PDUR_IQR], rec[R_PDUR_N] = B.iqr_n(per_beat[2])
+        rec[R_PR_IQR], rec[R_PR_N] = B.iqr_n(per_beat[3])
 
-    # 9. per-lead measurements on the unfiltered median beat (amplitudes) and 20 Hz (P)
+
+@njit(cache=True)
+def _lead_p(z, base_z, pon, poff, qon, lo, fs):
+    """A lead's P amplitude (the larger deflection of the 20 Hz beat within the P wave) and,
+    when it reaches P_LEAD_MIN_MV, its own P duration (ms; NaN otherwise)."""
+    ia = pon
+    for k in range(pon, poff + 1):
+        if abs(z[k] - base_z) > abs(z[ia] - base_z):
+            ia = k
+    pamp = z[ia] - base_z
+    if abs(pamp) < D.P_LEAD_MIN_MV:
+        return pamp, np.nan
+    mag = np.zeros(z.shape[0])
+    a = max(lo, pon - D.ms(P_LEAD_MARGIN_MS, fs))
+    b = min(qon, poff + D.ms(P_LEAD_MARGIN_MS, fs))
+    for k in range(a, b):
+        mag[k] = abs(z[k] - base_z)
+    pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_ON_FRAC, D.P_OFF_FRAC)
+    return pamp, (pb_ - pa_) * 1000.0 / fs
+
+
+@njit(cache=True)
+def _leads(mf, y, z, good, base_y, base_z, iso_a, iso_b, qon, qoff, tend_g, pon, poff, lo, hi, fs, rec, lf):
+    """Step 9, per-lead measurements (QRS morphology and ST on the unfiltered and 40 Hz beats,
+    P on the 20 Hz beat) and the P, QRS and T axes from the six limb leads' net areas."""
     lim_ok = np.zeros(6, dtype=np.bool_)
     a_qrs = np.full(6, np.nan)
     a_t = np.full(6, np.nan)
     a_p = np.full(6, np.nan)
-    for l in range(n_leads):
+    for l in range(mf.shape[0]):
         if not good[l]:
             continue
         base = D.level(mf[l], iso_a, iso_b)
-        q, r_, s, rp, rpa, qd, qdep = qrs_morphology(mf[l], base, qon, qoff, fs)
-        lf[l, L_QAMP] = q
-        lf[l, L_RAMP] = r_
-        lf[l, L_SAMP] = s
-        lf[l, L_RPRIME] = rp
-        lf[l, L_RPRIME_AMP] = rpa
-        lf[l, L_QDUR] = qd
-        lf[l, L_QDEPTH] = qdep
-        sj, sj60, slope, form = st_levels(y[l], base_y[l], qoff, fs, hi)
-        lf[l, L_STJ] = sj
-        lf[l, L_STJ60] = sj60
-        lf[l, L_STSLOPE] = slope
+        (lf[l, L_QAMP], lf[l, L_RAMP], lf[l, L_SAMP], lf[l, L_RPRIME], lf[l, L_RPRIME_AMP], lf[l, L_QDUR],
+         lf[l, L_QDEPTH]) = qrs_morphology(mf[l], base, qon, qoff, fs)
+        lf[l, L_STJ], lf[l, L_STJ60], lf[l, L_STSLOPE], form = st_levels(y[l], base_y[l], qoff, fs, hi)
         if form >= 0:
             lf[l, L_STFORM] = form
         if pon >= 0:
-            # P amplitude: the larger deflection of the 20 Hz beat within the P wave
-            ia = pon
-            for k in range(pon, poff + 1):
-                if abs(z[l, k] - base_z[l]) > abs(z[l, ia] - base_z[l]):
-                    ia = k
-            pamp = z[l, ia] - base_z[l]
-            lf[l, L_PAMP] = pamp
-            if abs(pamp) >= D.P_LEAD_MIN_MV:
-                mag = np.zeros(L)
-                a = max(lo, pon - D.ms(20.0, fs))
-                b = min(qon, poff + D.ms(20.0, fs))
-                for k in range(a, b):
-                    mag[k] = abs(z[l, k] - base_z[l])
-                pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_ON_FRAC, D.P_OFF_FRAC)
-                lf[l, L_PDUR] = (pb_ - pa_) * to_ms
+            lf[l, L_PAMP], lf[l, L_PDUR] = _lead_p(z[l], base_z[l], pon, poff, qon, lo, fs)
         if l < 6:
             lim_ok[l] = True
             a_qrs[l] = area(y[l], base_y[l], qon, qoff, fs)
@@ -465,6 +450,58 @@ def _record_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
         rec[R_PAX] = frontal_axis(a_p, lim_ok)
 
 
+@njit(cache=True)
+def _record(x, fs, sos_d, sos_p, sos_q, rec, lf):
+    """Measure one record ``x`` (12, n) into ``rec`` (N_REC,) and ``lf`` (12, N_LEAD), step by
+    step; a step that finds nothing to measure leaves the rest NaN."""
+    rec[:] = np.nan
+    lf[:, :] = np.nan
+    sig, good, n_good = _screen(x, fs, lf)
+    rec[R_NBEATS] = 0.0
+    rec[R_NLEADS] = n_good
+    rec[R_QUALITY] = Q.RQ_UNUSABLE
+    if n_good == 0:
+        return
+    fid, corr = _beats(sig, good, fs)
+    rr = _rhythm(fid, fs, rec)
+    if fid.shape[0] < 2:
+        return
+    g, med, n_ok = _median_beat(sig, good, fid, corr, fs, rec, lf)
+    if n_ok == 0:
+        return
+    F, L = window_len(fs)
+    lo, hi = B._span(med, good, F)
+    if hi - lo < D.ms(MIN_BEAT_SPAN_MS, fs):
+        return
+    mf = _fill_edges(med, good, lo, hi)
+    y, z, w = _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q)
+    # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
+    # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
+    pace_end, mb = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, np.zeros(L))
+    qon, qoff = _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf)
+    if qon < 0 or qoff < 0:
+        return
+    rr_med_s = rr[RR_MED] * fs / 1000.0 if not np.isnan(rr[RR_MED]) else 1.0 * fs
+    tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
+    iso_a, iso_b = D.iso_window(y, good, qon, lo, fs)
+    base_y = np.full(y.shape[0], np.nan)
+    base_z = np.full(y.shape[0], np.nan)
+    for l in range(y.shape[0]):
+        if good[l]:
+            base_y[l] = D.level(y[l], iso_a, iso_b)
+            base_z[l] = D.level(z[l], iso_a, iso_b)
+    tend_g, wt = _t_waves(y, good, base_y, qoff, tlim, fs, lf)
+    pon, poff, wp = _p_wave(z, good, base_z, qon, tend_g, lo, rr_med_s, fs)
+    per_beat, p_frac = _per_beat(g, mf, good, F, fs, wt, wp, qon, qoff, pon, poff, tend_g, tlim)
+    rec[R_PFRAC] = p_frac
+    if pon >= 0 and p_frac < 0.5:  # the median-beat P wave is reported only if most beats carry it
+        pon = -1
+        poff = -1
+    rec[R_PABSENT] = 1.0 if pon < 0 else 0.0
+    _intervals(qon, qoff, tend_g, pon, poff, per_beat, rr[RR_MEAN], fs, rec)
+    _leads(mf, y, z, good, base_y, base_z, iso_a, iso_b, qon, qoff, tend_g, pon, poff, lo, hi, fs, rec, lf)
+
+
 @njit(cache=True, parallel=True)
 def _shard(x, fs, sos_d, sos_p, sos_q, rec, lf):
     for i in prange(x.shape[0]):
@@ -472,24 +509,10 @@ def _shard(x, fs, sos_d, sos_p, sos_q, rec, lf):
 
 
 @njit(cache=True, parallel=True)
-def _shard_upto(x, fs, sos_d, sos_p, sos_q, rec, lf, upto):
-    for i in prange(x.shape[0]):
-        _record_upto(x[i], fs, sos_d, sos_p, sos_q, rec[i], lf[i], upto)
-
-
-@njit(cache=True, parallel=True)
 def _detect_shard(x, fs, n_beats):
     for i in prange(x.shape[0]):
-        n_leads, n = x[i].shape
-        sig = np.empty((n_leads, n))
-        good = np.zeros(n_leads, dtype=np.bool_)
-        for l in range(n_leads):
-            good[l] = Q.raw_lead_quality(x[i, l], fs, sig[l]) == Q.Q_OK
-        e = np.empty(n)
-        es = np.empty(n)
-        ea = np.empty(n)
-        slope_signals(sig, good, fs, e, es, ea)
-        fid, _ = align_beats(ea, detect_beats(es, fs), fs)
+        sig, good, _ = _screen(x[i], fs, np.empty((x.shape[1], N_LEAD)))
+        fid, _ = _beats(sig, good, fs)
         n_beats[i] = fid.shape[0]
 
 
