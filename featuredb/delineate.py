@@ -154,8 +154,7 @@ P_MIN_DUR_MS = 40.0
 P_MAX_DUR_MS = 200.0
 
 # T polarity codes (lead_features.t_polarity)
-T_POSITIVE, T_NEGATIVE, T_BIPHASIC, T_FLAT = 0, 1, 2, 3
-T_POLARITY_NAMES = ("positive", "negative", "biphasic", "flat")
+T_POSITIVE, T_NEGATIVE, T_BIPHASIC, T_FLAT = 0, 1, 2, 3  # indices of schemas.ecg.T_POLARITIES
 
 
 @njit(cache=True)

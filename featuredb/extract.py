@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from numba import njit, prange
 
-from schemas.ecg import LEADS
+from schemas.ecg import LEADS, ST_FORMS, T_POLARITIES
 
 from . import beats as B
 from . import delineate as D
@@ -29,7 +29,6 @@ from .filter import (
     sosfiltfilt,
 )
 from .measure import (
-    ST_FORM_NAMES,
     area,
     frontal_axis,
     qrs_morphology,
@@ -607,9 +606,9 @@ def to_frames(rec: np.ndarray, lf: np.ndarray, record_ids: Sequence[str]) -> Fea
     for j, name in enumerate(LEAD_FLOAT_COLUMNS):
         v = flat[:, j]
         if name == "st_form":
-            lcols.append(_codes(v, ST_FORM_NAMES).alias(name))
+            lcols.append(_codes(v, ST_FORMS).alias(name))
         elif name == "t_polarity":
-            lcols.append(_codes(v, D.T_POLARITY_NAMES).alias(name))
+            lcols.append(_codes(v, T_POLARITIES).alias(name))
         elif name == "quality":
             lcols.append(_codes(v, Q.QUALITY_NAMES).alias(name))
         elif name == "r_prime":

@@ -41,8 +41,7 @@ ST_AVG_MS = 4.0
 ST_LATE_MS = 60.0
 #: ST form: slope beyond +-this is up-/downsloping, else horizontal (mV/s).
 ST_FORM_SLOPE_MV_PER_S = 0.5
-ST_UPSLOPING, ST_HORIZONTAL, ST_DOWNSLOPING = 0, 1, 2
-ST_FORM_NAMES = ("upsloping", "horizontal", "downsloping")
+ST_UPSLOPING, ST_HORIZONTAL, ST_DOWNSLOPING = 0, 1, 2  # indices of schemas.ecg.ST_FORMS
 
 #: Hexaxial angles (degrees) of I, II, III, aVR, aVL, aVF (positive = clockwise, down).
 LIMB_ANGLES_DEG = np.array([0.0, 60.0, 120.0, -150.0, -30.0, 90.0])

@@ -9,7 +9,8 @@ be measured, gets no text (:class:`Refused`, with the reason); a criterion
 that could not be measured is said to be so, never read as absent; a supportive pattern
 (``kind=supportive`` in criteria.csv) is described as a measurement and named as a diagnosis
 only when the labels carry it; a supporting criterion of a label that is not met is said not
-to exclude it; voltage reached below a criterion's ``min_age`` is called unspecific. Its rows say ``backend='rules'``.
+to exclude it; voltage reached below a criterion's ``min_age`` is called unspecific. Its rows
+say ``backend='rules'``.
 """
 
 from __future__ import annotations

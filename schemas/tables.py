@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import polars as pl
 import pandera.polars as pa
+import polars as pl
 
-from schemas.ecg import LEADS
+from schemas.ecg import LEADS, ST_FORMS, T_POLARITIES
 
 STR, F64, I64, I32, BOOL = pl.Utf8, pl.Float64, pl.Int64, pl.Int32, pl.Boolean
 STRS, F64S = pl.List(pl.Utf8), pl.List(pl.Float64)
@@ -69,7 +69,7 @@ FEATURES = pa.DataFrameSchema(
         "n_beats": _col(I32, pa.Check.ge(0)),
         **{c: _col(F64) for c in ("rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd", "p_present_frac")},
         "n_beats_median": _col(I32, pa.Check.ge(0)),
-        "n_leads_ok": _col(I32, pa.Check.in_range(0, 12)),
+        "n_leads_ok": _col(I32, pa.Check.in_range(0, len(LEADS))),
         "quality": _col(STR, pa.Check.isin(QUALITY), nullable=False),
         "p_absent": _col(BOOL),
         "rr_irregular": _col(BOOL),
@@ -88,8 +88,8 @@ LEAD_FEATURES = pa.DataFrameSchema(
         "r_prime": _col(BOOL),
         **{c: _col(F64) for c in ("r_prime_amp_mv", "p_dur_ms", "qrs_dur_ms", "t_dur_ms", "st_j_mv", "st_j60_mv",
                                   "st_slope_mv_per_s")},
-        "st_form": _col(STR, pa.Check.isin(["upsloping", "horizontal", "downsloping"])),
-        "t_polarity": _col(STR, pa.Check.isin(["positive", "negative", "biphasic", "flat"])),
+        "st_form": _col(STR, pa.Check.isin(list(ST_FORMS))),
+        "t_polarity": _col(STR, pa.Check.isin(list(T_POLARITIES))),
         "q_dur_ms": _col(F64),
         "q_depth_mv": _col(F64),
         "quality": _col(STR, pa.Check.isin(LEAD_QUALITY), nullable=False),

@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
+from schemas.tables import MACHINE_COLUMNS, RECORDS
 from sources import mimic, ptbxl, wfdb_folder
 from sources.errors import SourceError
-from schemas.tables import MACHINE_COLUMNS, RECORDS
 from sources.reader import RecordError, extra_leads, read_record
 from stages.stage import Stage
 from warehouse import Warehouse
@@ -151,12 +151,9 @@ def mark_duplicates(warehouse: Warehouse) -> int:
 
 
 def _part_keys(part: Path) -> pl.DataFrame:
-    """record_id, split, signal_sha256, duplicate_of of one records part (null hash for parts
-    written before the hash existed) and the part's name."""
-    lf = pl.scan_parquet(part)
-    have = lf.collect_schema().names()
-    optional = [pl.col(c) if c in have else pl.lit(None, pl.Utf8).alias(c) for c in ("signal_sha256", "duplicate_of")]
-    return lf.select("record_id", "split", *optional, part=pl.lit(part.stem)).collect()
+    """record_id, split, signal_sha256, duplicate_of of one records part and the part's name."""
+    return pl.read_parquet(part, columns=["record_id", "split", "signal_sha256", "duplicate_of"]).with_columns(
+        part=pl.lit(part.stem))
 
 
 def _own_splits(warehouse: Warehouse) -> pl.DataFrame:

@@ -15,7 +15,13 @@ from pathlib import Path
 import polars as pl
 
 from prompts.render import (
-    TEMPLATES, IdentifierError, guard, interpretation_context, interpretation_messages, label_text, prompt_sha256,
+    TEMPLATES,
+    IdentifierError,
+    guard,
+    interpretation_context,
+    interpretation_messages,
+    label_text,
+    prompt_sha256,
     template_version,
 )
 from sources.vocabulary import concepts
