@@ -15,9 +15,11 @@ KERNELS_CACHED
     compiles them (about two minutes on two cores, once per installation and version).
 """
 
-from ._cache import refresh as _refresh_numba_cache
+from ._numba import refresh as _refresh_numba_cache
+from ._numba import skip_blas_probe as _skip_blas_probe
 
 KERNELS_CACHED = _refresh_numba_cache()
+_skip_blas_probe()
 
 from .extract import (  # noqa: E402
     LEAD_FLOAT_COLUMNS,
