@@ -203,24 +203,34 @@ def _backend_name(backend: str | None) -> str:
     return name
 
 
+def _client(backend: str | None, model: str | None, base_url: str | None, concurrency: int | None,
+            timeout: float | None = None):
+    """(backend name, client or None for the rules writer, concurrency) from the generate options."""
+    import llm
+    from stages.generate import make_backend
+
+    name = _backend_name(backend)
+    concurrency = llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency
+    if concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    try:
+        return name, make_backend(name, model, base_url, concurrency, timeout), concurrency
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 @app.command()
 def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
              concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
              rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False) -> None:
     """Answer the pending prompts with the LLM (or the rules writer) into `generations`."""
-    import llm
     from llm.progress import RichProgress
     from stages import generate as stage
 
     wh = _existing_warehouse(warehouse)
-    name = _backend_name(backend)
-    concurrency = llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency
-    try:
-        client = stage.make_backend(name, model, base_url, concurrency, timeout)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if concurrency < 1 or (limit is not None and limit < 0):
-        raise UsageError("--concurrency must be at least 1 and --limit not negative")
+    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
+    if limit is not None and limit < 0:
+        raise UsageError("--limit must not be negative")
     with RichProgress(f"generate ({name})", console=console) as bar:
         try:
             summary = stage.run(wh, client, limit=limit, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm,
@@ -231,6 +241,52 @@ def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
     console.print(f"generate: {d['total']} samples: {d['ok']} answered, {d['cached']} from cache, {d['skipped']} "
                   f"already done, {d['failed']} failed, {d['stopped']} stopped by the budget; {d['attempts']} requests, "
                   f"${d['cost_usd']:.4f}" + (f"; errors {d['errors']}" if d["errors"] else ""))
+
+
+def print_validation(wh, counts: dict[str, int]) -> None:
+    console.print(f"validate: {counts['samples']} samples: {counts['accepted']} accepted "
+                  f"({counts['repaired']} after a repair), {counts['rejected']} rejected; "
+                  f"{counts['repair_requests']} repair requests")
+    if counts["rejected"]:
+        print_frame(wh.sql("SELECT code, n FROM rejections WHERE stage = 'validate'"), "rejections (ecg-corpus sql "
+                    "--warehouse W \"SELECT * FROM validations WHERE final AND NOT valid\")")
+
+
+@app.command()
+def validate(warehouse: WarehouseOpt,
+             max_repairs: Annotated[int, typer.Option(help="Repair rounds for an invalid answer (0: none).")] = 2,
+             backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
+             concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
+             timeout: TimeoutOpt = None, force: ForceOpt = False) -> None:
+    """Check every answer (format, measurements, labels) into `validations`; repair invalid ones."""
+    from llm.progress import RichProgress
+    from stages import validate as stage
+
+    wh = _existing_warehouse(warehouse)
+    if max_repairs < 0:
+        raise UsageError("--max-repairs must not be negative")
+    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
+    with RichProgress(f"repair ({name})", console=console) as bar:
+        counts = stage.run(wh, client, max_repairs=max_repairs, force=force, concurrency=concurrency,
+                           max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    print_validation(wh, counts)
+
+
+@app.command()
+def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
+             model: ModelOpt = None, concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None,
+             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None) -> None:
+    """EDER key-evidence phrases of the accepted samples into `evidence`, and their RL `solutions`."""
+    from llm.progress import RichProgress
+    from stages import evidence as stage
+
+    wh = _existing_warehouse(warehouse)
+    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
+    with RichProgress(f"evidence ({name})", console=console) as bar:
+        counts = stage.run(wh, client, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    console.print(f"evidence: {counts['samples']} accepted samples, {counts['phrases']} phrases kept "
+                  f"({counts['llm']} solutions from the LLM's phrases, the rest from the rules), "
+                  f"{counts['dropped']} LLM phrases dropped (solutions.dropped says why)")
 
 
 @app.command()

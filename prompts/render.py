@@ -73,7 +73,8 @@ def _env() -> jinja2.Environment:
 
 def template_version(kind: str) -> str:
     """sha256 (16 hex) of the template texts behind a prompt kind."""
-    names = {"interpretation": ("system.j2", "interpretation.j2"), "evidence": ("evidence.j2",)}[kind]
+    names = {"interpretation": ("system.j2", "interpretation.j2"), "evidence": ("evidence.j2",),
+             "repair": ("repair.j2",)}[kind]
     return hashlib.sha256("\0".join(_text(n) for n in names).encode()).hexdigest()[:16]
 
 
@@ -119,6 +120,13 @@ def interpretation_messages(context: dict) -> list[dict]:
     env = _env()
     return [{"role": "system", "content": env.get_template("system.j2").render().strip()},
             {"role": "user", "content": env.get_template("interpretation.j2").render(**context).strip()}]
+
+
+def repair_messages(messages: list[dict], response: str, issues: list[str]) -> list[dict]:
+    """The conversation so far, the rejected answer, and the checker's issues (``code: message``)
+    as the next user turn: the same model is asked again (the repair loop)."""
+    return [*messages, {"role": "assistant", "content": response},
+            {"role": "user", "content": _env().get_template("repair.j2").render(issues=issues).strip()}]
 
 
 def evidence_messages(interpretation: str, labels: str) -> list[dict]:

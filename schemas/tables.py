@@ -183,6 +183,49 @@ GENERATIONS = pa.DataFrameSchema(
     )],
 )
 
+VALIDATIONS = pa.DataFrameSchema(
+    {
+        "sample_id": _col(STR, nullable=False),
+        "record_id": _col(STR, nullable=False),
+        "attempt": _col(I32, pa.Check.ge(1), nullable=False),  # 1: the generated answer, k + 1: repair k
+        "answered_by": _col(STR, nullable=False),  # the generations sample_id of the response judged
+        "response_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$"), nullable=False),
+        "valid": _col(BOOL, nullable=False),
+        "errors": _col(STRS, nullable=False),  # "code: message", in reading order
+        "checker_version": _col(STR, nullable=False),
+        "backend": _col(STR, nullable=False),
+        "model": _col(STR),
+        "final": _col(BOOL, nullable=False),  # the sample's last attempt: its verdict
+    },
+    strict=True,
+    unique=["sample_id", "attempt"],
+    checks=[pa.Check(lambda data: data.lazyframe.select(pl.col("valid") == (pl.col("errors").list.len() == 0)),
+                     error="a response is valid exactly when it has no errors")],
+)
+
+EVIDENCE = pa.DataFrameSchema(
+    {
+        "sample_id": _col(STR, nullable=False),
+        "record_id": _col(STR, nullable=False),
+        "step": _col(STR, pa.Check.str_matches(r"^step_[1-6]_[a-z_]+$"), nullable=False),  # protocol/steps.py keys
+        "phrase": _col(STR, nullable=False),
+        "origin": _col(STR, pa.Check.isin(["llm", "rules"]), nullable=False),
+    },
+    strict=True,
+)
+
+SOLUTIONS = pa.DataFrameSchema(
+    {
+        "sample_id": _col(STR, nullable=False, unique=True),
+        "record_id": _col(STR, nullable=False),
+        "origin": _col(STR, pa.Check.isin(["llm", "rules"]), nullable=False),  # whose phrases it carries
+        "steps_with_evidence": _col(I32, pa.Check.in_range(0, 6), nullable=False),
+        "solution": _col(STR, nullable=False),  # ECG-R1's RL solution string
+        "dropped": _col(STRS, nullable=False),  # "step: phrase (reason)" for every phrase not kept
+    },
+    strict=True,
+)
+
 STAGE_COUNTS = pa.DataFrameSchema(
     {
         "stage": _col(STR, nullable=False),
@@ -196,7 +239,8 @@ STAGE_COUNTS = pa.DataFrameSchema(
 
 SCHEMAS: dict[str, pa.DataFrameSchema] = {
     "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES, "findings": FINDINGS,
-    "concordance": CONCORDANCE, "prompts": PROMPTS, "generations": GENERATIONS, "stage_counts": STAGE_COUNTS,
+    "concordance": CONCORDANCE, "prompts": PROMPTS, "generations": GENERATIONS,
+    "validations": VALIDATIONS, "evidence": EVIDENCE, "solutions": SOLUTIONS, "stage_counts": STAGE_COUNTS,
 }
 
 

@@ -17,6 +17,23 @@ import polars as pl
 from schemas.tables import conform
 
 CATALOG = "catalog.duckdb"
+#: Views over the tables (DESIGN.md): name -> (tables it needs, SQL). ``corpus`` holds the
+#: accepted samples, ``rejections`` every reason a record or sample left the corpus, by stage.
+VIEWS = {
+    "corpus": (("validations", "records", "generations"), """
+        SELECT v.sample_id, v.record_id, r.split, g.response AS interpretation, r.labels, {solution} AS solution,
+               v.attempt AS attempts, v.backend, v.model
+        FROM validations v JOIN records r USING (record_id)
+        JOIN generations g ON g.sample_id = v.answered_by AND g.final AND g.status = 'ok' {solutions}
+        WHERE v.final AND v.valid"""),
+    "rejections": (("prompts", "generations", "validations"), """
+        SELECT stage, code, count(*) AS n FROM (
+            SELECT 'prompts' AS stage, status AS code FROM prompts WHERE status <> 'ok'
+            UNION ALL SELECT 'generate', split_part(error, ':', 1) FROM generations
+                WHERE final AND status = 'error' AND sample_id LIKE '%#interpretation'
+            UNION ALL SELECT 'validate', split_part(unnest(errors), ':', 1) FROM validations WHERE final AND NOT valid)
+        GROUP BY ALL ORDER BY stage, n DESC, code"""),
+}
 
 
 class Warehouse:
@@ -90,6 +107,13 @@ class Warehouse:
                 glob = str(self.table_dir(table) / "*.parquet").replace("'", "''")
                 con.execute(f"CREATE OR REPLACE VIEW {table} AS "
                             f"SELECT * FROM read_parquet('{glob}', union_by_name = true)")
+            for name, (needs, query) in VIEWS.items():
+                if set(needs) <= set(present):
+                    solved = "solutions" in present
+                    query = query.format(solution="s.solution" if solved else "NULL::VARCHAR",
+                                         solutions="LEFT JOIN solutions s ON s.sample_id = v.sample_id" if solved else "")
+                    con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
+                    present.append(name)
             for gone in existing - set(present):
                 con.execute(f"DROP VIEW IF EXISTS {gone}")
 
