@@ -34,6 +34,7 @@ from schemas.ecg import LEADS
 TOLERANCES = Path(__file__).resolve().parents[1] / "protocol" / "tolerances.csv"
 CLAIMS = Path(__file__).with_name("claims.csv")
 UNUSABLE_LEAD = ("missing", "flat", "saturated")  # lead_features.quality with no trustworthy amplitude
+SHALLOW = 0.5  # share of a territory criterion's threshold from which a deviation is not denied
 
 _UNITS = (  # (regex, canonical unit, factor to the canonical unit)
     (r"milliseconds?|msecs?|ms", "ms", 1.0), (r"seconds?|secs?|s", "ms", 1000.0),
@@ -312,13 +313,13 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
             return None
     states = {t: r.get("positive") for t, r in rows.items()}
     positive_ones = [t for t, p in states.items() if p]
-    # a present claim contradicts only a territory without any such deviation (value <= 0): a
-    # shallow deviation below the criterion's threshold is still a deviation
-    if state and not positive_ones and not any((r.get("value") or 0) > 0 for r in rows.values()):
-        if named and all(p is None for p in states.values()):
-            return Issue("unmeasured_claim", f"{where} says {said!r} in {', '.join(dict.fromkeys(named))}, but "
-                                             f"{' and '.join(_describe(family + t) for t in states)} "
-                                             "could not be measured")
+    if named and all(p is None for p in states.values()):
+        return Issue("unmeasured_claim", f"{where} says {said!r} in {', '.join(dict.fromkeys(named))}, but "
+                                         f"{' and '.join(_describe(family + t) for t in states)} could not be measured")
+    # a present claim contradicts only territories whose deviation stays below half the
+    # criterion's threshold: a shallower one than the threshold is still a deviation
+    if state and not positive_ones and not any((r.get("value") or 0) >= SHALLOW * (r.get("threshold") or 0)
+                                               for r in rows.values()):
         if any(p is False for p in states.values()) and (named or all(p is False for p in states.values())):
             return Issue(claim.code, f"{where} says {said!r}{' in ' + ', '.join(dict.fromkeys(named)) if named else ''}"
                                      f", but no territory meets it ({'; '.join(_describe(family + t) + ': ' + _value(rows[t]) for t in states if states[t] is False)})")

@@ -111,17 +111,22 @@ STAGE = Stage("validate", input="generations", outputs=("validations",), counts=
 
 def repair_requests(warehouse: Warehouse, round_: int) -> list[llm.Request]:
     """Repair ``round_`` requests: samples whose last attempt is attempt ``round_`` and invalid,
-    each its prompt, its rejected answer and that answer's errors."""
+    each its prompt followed by every rejected answer and that answer's errors, in order."""
     reqs = []
     for part in warehouse.parts("validations"):
-        todo = pl.read_parquet(part).filter(pl.col("final"), ~pl.col("valid"), pl.col("attempt") == round_)
+        attempts = pl.read_parquet(part)
+        todo = attempts.filter(pl.col("final"), ~pl.col("valid"), pl.col("attempt") == round_)["sample_id"]
         if todo.is_empty():
             continue
         prompts = dict(pl.read_parquet(warehouse.table_dir("prompts") / part.name, columns=["sample_id", "messages"])
-                       .filter(pl.col("sample_id").is_in(todo["sample_id"].implode())).rows())
+                       .filter(pl.col("sample_id").is_in(todo.implode())).rows())
         text = dict(answers(warehouse, part.stem).select("sample_id", "response").rows())
-        for sid, answered_by, errors in todo.select("sample_id", "answered_by", "errors").rows():
-            messages = repair_messages(json.loads(prompts[sid]), text[answered_by], list(errors))
+        history = attempts.filter(pl.col("sample_id").is_in(todo.implode())).sort("attempt").partition_by(
+            "sample_id", as_dict=True)
+        for sid in todo:
+            messages = json.loads(prompts[sid])
+            for answered_by, errors in history[(sid,)].select("answered_by", "errors").rows():
+                messages = repair_messages(messages, text[answered_by], list(errors))
             reqs.append(llm.Request(sample_id=repair_id(sid, round_), shard=part.stem, messages=messages,
                                     params=dict(generate.INTERPRETATION_PARAMS)))
     return reqs

@@ -137,3 +137,32 @@ def pipeline():
                 for name in NAMES[: NAMES.index(upto) + 1]}
 
     return run
+
+
+@pytest.fixture(scope="session")
+def ptbxl_records(ptbxl_dir) -> list[dict]:
+    """Every PTB-XL sample record measured once: ``features`` (row), ``leads`` (lead -> row),
+    ``findings`` (criterion -> row), ``labels`` and the rules writer's ``text`` (None when it
+    refuses the record)."""
+    from prompts.rules_writer import Refused, write
+    from protocol.criteria import evaluate, facts
+    from sources.ptbxl import manifest
+    from sources.vocabulary import concepts
+    from stages.features import measure
+
+    man = manifest(ptbxl_dir)
+    f = measure(man["record_id"].to_list(), man["path"].to_list())
+    found = evaluate(facts(f.records, f.leads, man)).partition_by("record_id", as_dict=True)
+    leads = f.leads.partition_by("record_id", as_dict=True)
+    labels, names = dict(man.select("record_id", "labels").rows()), concepts()
+    out = []
+    for feat in f.records.iter_rows(named=True):
+        rid = feat["record_id"]
+        fd = {r["criterion"]: r for r in found[(rid,)].iter_rows(named=True)}
+        try:
+            text = write(feat, fd, list(labels[rid]), names)
+        except Refused:
+            text = None
+        out.append({"features": feat, "leads": {r["lead"]: r for r in leads[(rid,)].iter_rows(named=True)},
+                    "findings": fd, "labels": list(labels[rid]), "text": text})
+    return out

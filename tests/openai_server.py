@@ -18,7 +18,8 @@ sha256(seed, prompt, n) and fails with the kind whose cumulative fraction covers
 ``bad_request``  400 (not retryable)
 
 The answer content is ``answer:<prompt_sha256>`` (or a JSON object holding it in JSON mode),
-so a test can check that each sample got its own answer.
+so a test can check that each sample got its own answer; ``ServerConfig.respond`` scripts the
+content instead (a function of the request's messages, returned as is).
 
 Run alone: ``python tests/openai_server.py --port 0 --latency-ms 200 --fault rate_limit=0.1``;
 it prints ``listening on http://127.0.0.1:PORT`` once ready. In tests: ``with serve_in_thread(
@@ -35,7 +36,7 @@ import json
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 FAULT_KINDS = (
@@ -61,6 +62,7 @@ class ServerConfig:
     retry_after_s: float = 1.0
     slow_s: float = 5.0
     cache_hit_ratio: float = 0.0
+    respond: Callable[[list[dict]], str] | None = None  # the answer to a conversation (default answer:<sha>)
 
     def __post_init__(self) -> None:
         unknown = set(self.faults) - set(FAULT_KINDS)
@@ -215,12 +217,12 @@ class OpenAIServer:
         if fault == "timeout":
             await asyncio.sleep(cfg.slow_s)
 
-        answer = f"answer:{sha}"
+        answer = cfg.respond(messages) if cfg.respond else f"answer:{sha}"
         if fault == "blank":
             content = ""
         elif fault == "bad_json":
             content = '{"answer": "' + answer  # truncated object
-        elif json_mode:
+        elif json_mode and not cfg.respond:
             content = json.dumps({"answer": answer})
         else:
             content = answer

@@ -22,7 +22,7 @@ from curation.evidence import (
 )
 from curation.parse import parse
 from prompts.render import fmt
-from prompts.rules_writer import Refused, write
+from prompts.rules_writer import write
 from protocol.criteria import evaluate, facts
 from protocol.steps import STEPS
 from sources.vocabulary import concepts
@@ -193,23 +193,9 @@ def test_rules_phrases_on_a_hand_made_record(record_facts):
 
 
 @pytest.fixture(scope="module")
-def ptbxl_texts(ptbxl_dir) -> list[tuple[dict, str]]:
+def ptbxl_texts(ptbxl_records) -> list[tuple[dict, str]]:
     """(findings by criterion, rules text) of every PTB-XL sample record the writer answers."""
-    from sources.ptbxl import manifest
-    from stages.features import measure
-
-    man = manifest(ptbxl_dir)
-    f = measure(man["record_id"].to_list(), man["path"].to_list())
-    by_record = evaluate(facts(f.records, f.leads, man)).partition_by("record_id", as_dict=True)
-    labels, names = dict(man.select("record_id", "labels").rows()), concepts()
-    out = []
-    for feat in f.records.iter_rows(named=True):
-        fd = {r["criterion"]: r for r in by_record[(feat["record_id"],)].iter_rows(named=True)}
-        try:
-            out.append((fd, write(feat, fd, labels[feat["record_id"]], names)))
-        except Refused:
-            continue
-    return out
+    return [(r["findings"], r["text"]) for r in ptbxl_records if r["text"] is not None]
 
 
 def test_rules_phrases_on_ptbxl(ptbxl_texts):
