@@ -597,7 +597,7 @@ def units_time(text: str, rec: Record, rng: random.Random) -> str:
 
 
 def units_rate(text: str, rec: Record, rng: random.Random) -> str:
-    return text.replace(" bpm", " " + rng.choice(("beats per minute", "beats/min", "bpm")))
+    return text.replace(" bpm", rng.choice((" beats per minute", " beats/min", "/min")))
 
 
 def units_degrees(text: str, rec: Record, rng: random.Random) -> str:
@@ -651,6 +651,24 @@ def territory_leads(text: str, rec: Record, rng: random.Random) -> str:
         "present in I and aVL", "present in leads I and aVL")
 
 
+def quality_sentence(text: str, rec: Record, rng: random.Random) -> str:
+    return re.sub(r"Technical quality is (\w+) with (\d+) usable leads", r"Signal quality is \1, with \2 interpretable leads",
+                  text)
+
+
+def rr_interval(text: str, rec: Record, rng: random.Random) -> str:
+    """The mean RR interval stated with the rate."""
+    rr = _feature(rec, "rr_mean_ms")
+    return text if rr is None else re.sub(r"(The ventricular rate is \d+ bpm)", rf"\1 (mean RR interval {rr:.0f} ms)", text)
+
+
+def qtc_formulas(text: str, rec: Record, rng: random.Random) -> str:
+    """The Bazett QTc stated next to the Framingham one."""
+    bazett = _feature(rec, "qtc_bazett_ms")
+    return text if bazett is None else text.replace("(Framingham correction)", f"(Framingham correction; {bazett:.0f} ms "
+                                                                                "by Bazett)")
+
+
 def reference_ranges(text: str, rec: Record, rng: random.Random) -> str:
     """Normal ranges and limits after the measured values, as LLMs add them."""
     for pattern, ref in ((r"(\b(?:rate:?|rate is|sinus at) \d+ bpm)", " (normal 60-100 bpm)"),
@@ -677,6 +695,7 @@ def answer_order_case(text: str, rec: Record, rng: random.Random) -> str:
 #: (name, rewording); applied in this order: sentence shapes first (they read the writer's
 #: units), then units, then the answer
 REWORDINGS: tuple[tuple[str, Callable[[str, Record, random.Random], str]], ...] = (
+    ("quality sentence", quality_sentence), ("RR interval", rr_interval), ("QTc formulas", qtc_formulas),
     ("rate sentence", rate_sentence), ("interval sentences", interval_sentences), ("axis sentence", axis_sentence),
     ("negations", negations), ("territory leads", territory_leads), ("reference ranges", reference_ranges),
     ("voltage criteria", voltage_criteria), ("time units", units_time),
@@ -808,9 +827,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nclean texts rejected:    {len(clean_rejected)}/{len(recs)} ({100 * clean_rate:.1f} %)")
     print(f"reworded texts rejected: {len(reworded_rejected)}/{len(accepted)} ({100 * reworded_rate:.1f} %), "
           f"{len(REWORDINGS)} rewordings applied together")
-    print("  each rewording alone: " + ", ".join(
-        f"{name} {len(rejected(accepted, [reword(r, args.seed, ((name, op),)) for r in accepted]))}"
-        for name, op in REWORDINGS))
+    alone = {name: rejected(accepted, [reword(r, args.seed, ((name, op),)) for r in accepted]) for name, op in REWORDINGS}
+    print("  each rewording alone: " + ", ".join(f"{name} {len(rows)}" for name, rows in alone.items()))
 
     per_s = speed(accepted)
     print(f"\nvalidate: {per_s:,.0f} responses/s on one core ({1000 / per_s:.2f} ms each); "
@@ -827,10 +845,11 @@ def main(argv: list[str] | None = None) -> int:
     if misses:
         print(f"\nmisses (injection without its expected code; first {args.examples} per kind)")
         print("\n".join("  " + m for m in misses))
-    for title, rows in (("clean texts rejected", clean_rejected), ("reworded texts rejected", reworded_rejected)):
+    for title, rows, n in (("clean texts rejected", clean_rejected, 10), ("reworded texts rejected", reworded_rejected, 10),
+                           *((f"rejected after the rewording '{name}' alone", rows, 2) for name, rows in alone.items())):
         if rows:
-            print(f"\n{title} (top 10)")
-            for rec, text, issues in rows[:10]:
+            print(f"\n{title} (top {n})")
+            for rec, text, issues in rows[:n]:
                 print(f"  {rec.rid}: {[str(i) for i in issues]}")
                 print(f"      text: {_changed(rec.text, text) if text != rec.text else '(clean)'}")
     ok = (caught >= CAUGHT_TARGET and clean_rate <= REJECT_TARGET and reworded_rate <= REJECT_TARGET

@@ -38,6 +38,8 @@ TpmOpt = Annotated[Optional[float], typer.Option(help="Tokens per minute.")]
 TimeoutOpt = Annotated[Optional[float], typer.Option(help="Longest silence per request, s.")]
 RefreshOpt = Annotated[bool, typer.Option(help="Bypass the response cache.")]
 ForceOpt = Annotated[bool, typer.Option(help="Redo shards already done.")]
+MaxRepairsOpt = Annotated[Optional[int], typer.Option(
+    help="Repair rounds for an invalid answer (0: none; default: stages.validate.MAX_REPAIRS).")]
 
 
 class UsageError(Exception):
@@ -243,6 +245,14 @@ def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
                   f"${d['cost_usd']:.4f}" + (f"; errors {d['errors']}" if d["errors"] else ""))
 
 
+def _repairs(max_repairs: int | None) -> int:
+    from stages.validate import MAX_REPAIRS
+
+    if max_repairs is not None and max_repairs < 0:
+        raise UsageError("--max-repairs must not be negative")
+    return MAX_REPAIRS if max_repairs is None else max_repairs
+
+
 def print_validation(wh, counts: dict[str, int]) -> None:
     console.print(f"validate: {counts['samples']} samples: {counts['accepted']} accepted "
                   f"({counts['repaired']} after a repair), {counts['rejected']} rejected; "
@@ -253,8 +263,7 @@ def print_validation(wh, counts: dict[str, int]) -> None:
 
 
 @app.command()
-def validate(warehouse: WarehouseOpt,
-             max_repairs: Annotated[int, typer.Option(help="Repair rounds for an invalid answer (0: none).")] = 2,
+def validate(warehouse: WarehouseOpt, max_repairs: MaxRepairsOpt = None,
              backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
              concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
              timeout: TimeoutOpt = None, force: ForceOpt = False) -> None:
@@ -263,8 +272,7 @@ def validate(warehouse: WarehouseOpt,
     from stages import validate as stage
 
     wh = _existing_warehouse(warehouse)
-    if max_repairs < 0:
-        raise UsageError("--max-repairs must not be negative")
+    max_repairs = _repairs(max_repairs)
     name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
     with RichProgress(f"repair ({name})", console=console) as bar:
         counts = stage.run(wh, client, max_repairs=max_repairs, force=force, concurrency=concurrency,
@@ -367,8 +375,9 @@ def run(warehouse: WarehouseOpt,
         dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
         force: ForceOpt = False, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
         concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
-        rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False) -> None:
-    """All stages as the Prefect `corpus` flow."""
+        rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False,
+        max_repairs: MaxRepairsOpt = None) -> None:
+    """All stages as the Prefect `corpus` flow, ending with the curated `corpus` view."""
     import llm
     from flows.corpus import corpus_flow
     from stages.ingest import by_source
@@ -376,13 +385,14 @@ def run(warehouse: WarehouseOpt,
     sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
+    max_repairs = _repairs(max_repairs)
     wh = _warehouse(warehouse)
     name = _backend_name(backend)
     result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, force=force, workers=workers,
                          dask_address=dask_address, backend=name, model=model, base_url=base_url,
                          concurrency=llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency,
                          timeout_s=timeout, max_cost_usd=max_cost, limit=limit, rpm=rpm, tpm=tpm, refresh=refresh,
-                         **sources)
+                         max_repairs=max_repairs, **sources)
     print_ingest_summary(wh, by_source(wh))
     summary = Table(title="stages")
     for col in ("stage", "counts"):
@@ -392,8 +402,14 @@ def run(warehouse: WarehouseOpt,
     g = result["generate"]
     summary.add_row(f"generate ({name})", f"samples {g['total']}, ok {g['ok']}, cached {g['cached']}, "
                                           f"already done {g['skipped']}, failed {g['failed']}, cost ${g['cost_usd']:.4f}")
+    v, e = result["validate"], result["evidence"]
+    summary.add_row("validate", f"samples {v['samples']}, accepted {v['accepted']} ({v['repaired']} repaired), "
+                                f"rejected {v['rejected']}, repair requests {v['repair_requests']}")
+    summary.add_row("evidence", f"samples {e['samples']}, phrases {e['phrases']}, from the LLM {e['llm']}")
     console.print(summary)
-    console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM records LIMIT 5\")")
+    if v["samples"]:
+        print_frame(wh.sql("SELECT split, count(*) AS samples FROM corpus GROUP BY split ORDER BY split"), "corpus")
+    console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM corpus LIMIT 5\")")
 
 
 def main() -> None:

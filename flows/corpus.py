@@ -9,10 +9,12 @@ from prefect import flow, task
 from prefect.task_runners import ProcessPoolTaskRunner
 
 import llm
+from flows.curate import curate_flow
 from flows.generate import generate_flow
 from flows.stages import features_flow, findings_flow, ingest_flow, prompts_flow
 from sources.sample import write_sample
 from sources.synthetic import KINDS
+from stages.validate import MAX_REPAIRS
 
 SAMPLE_DIR = "_sample"
 
@@ -46,10 +48,11 @@ def corpus_flow(warehouse: str, sample: bool = False, n: int | None = None, seed
                 workers: int = 1, dask_address: str | None = None, backend: str = "rules",
                 model: str | None = None, base_url: str | None = None, concurrency: int = llm.DEFAULT_CONCURRENCY,
                 timeout_s: float | None = None, max_cost_usd: float | None = None, limit: int | None = None,
-                rpm: float | None = None, tpm: float | None = None, refresh: bool = False) -> dict:
-    """Sample (optional) -> ingest -> features -> findings -> prompts -> generate; returns each
-    stage's counts (``force`` redoes the shards of features, findings and prompts; the sample
-    has ``n`` records per layout, by default one of each kind)."""
+                rpm: float | None = None, tpm: float | None = None, refresh: bool = False,
+                max_repairs: int = MAX_REPAIRS) -> dict:
+    """Sample (optional) -> ingest -> features -> findings -> prompts -> generate -> validate ->
+    evidence; returns each stage's counts (``force`` redoes the shards of features, findings and
+    prompts; the sample has ``n`` records per layout, by default one of each kind)."""
     if sample:
         n = n or len(KINDS)
         ptbxl = ptbxl or write_sample_task(warehouse, "ptbxl", n, seed)
@@ -61,4 +64,6 @@ def corpus_flow(warehouse: str, sample: bool = False, n: int | None = None, seed
     counts["prompts"] = prompts_flow(warehouse, force)
     counts["generate"] = generate_flow(warehouse, backend, model, base_url, concurrency, timeout_s, max_cost_usd, limit,
                                        rpm, tpm, refresh)
+    counts.update(curate_flow(warehouse, backend, model, base_url, concurrency, timeout_s, max_cost_usd, rpm, tpm,
+                              max_repairs))
     return counts
