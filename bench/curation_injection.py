@@ -148,11 +148,6 @@ def _tolerances() -> dict[str, tuple[float, float]]:
 
 # -- text edits ----------------------------------------------------------------------------------
 
-def _sub(text: str, pattern: str, repl: str | Callable[[re.Match], str]) -> str:
-    """Every occurrence replaced (the summary repeats steps 1 and 2); unchanged when none."""
-    return re.sub(pattern, repl, text)
-
-
 def _parts(text: str) -> tuple[str, list[tuple[str, str]], str]:
     """(text before the first heading, [(heading, body)], the rest from </think> on)."""
     head, rest = text.split("</think>", 1)
@@ -233,7 +228,7 @@ def _plausible(measure: str, value: float) -> bool:
 
 def flip(allowed: Callable[[Record], bool], pattern: str, repl: str) -> Inject:
     """A qualitative statement reworded to its opposite where ``allowed``."""
-    return lambda rec, rng: _sub(rec.text, pattern, repl) if allowed(rec) else None
+    return lambda rec, rng: re.sub(pattern, repl, rec.text) if allowed(rec) else None
 
 
 def _territory_leads(criterion: str) -> set[str]:
@@ -261,8 +256,8 @@ def claim_territory(family: str, what: str, verb: str, alongside: bool) -> Injec
             return None
         phrase = rules_writer.TERRITORIES[rng.choice(clear)]
         if alongside:
-            return _sub(rec.text, rf"({capital} {verb} present in [^.]*)\.", rf"\1 and {phrase}.")
-        return _sub(rec.text, rf"No {what} {verb} seen in two contiguous leads", f"{capital} {verb} present in {phrase}")
+            return re.sub(rf"({capital} {verb} present in [^.]*)\.", rf"\1 and {phrase}.", rec.text)
+        return re.sub(rf"No {what} {verb} seen in two contiguous leads", f"{capital} {verb} present in {phrase}", rec.text)
 
     return inject
 
@@ -274,7 +269,7 @@ def deny_territory(family: str, what: str, verb: str) -> Inject:
     def inject(rec: Record, rng: random.Random) -> str | None:
         if not any(_met(rec, c) for c in rec.facts.findings if c.startswith(family + "_")):
             return None
-        return _sub(rec.text, rf"{capital} {verb} present in [^.]*\.", f"No {what} {verb} seen in two contiguous leads.")
+        return re.sub(rf"{capital} {verb} present in [^.]*\.", f"No {what} {verb} seen in two contiguous leads.", rec.text)
 
     return inject
 
@@ -288,8 +283,8 @@ def unmeasured_claim(rec: Record, rng: random.Random) -> str | None:
         return None
     family, what, verb, t = rng.choice(options)
     capital = what[0].upper() + what[1:]
-    return _sub(rec.text, rf"(?:No {what} {verb} seen in two contiguous leads; [^.]*|{capital} cannot be assessed)\.",
-                f"{capital} {verb} present in {rules_writer.TERRITORIES[t]}.")
+    return re.sub(rf"(?:No {what} {verb} seen in two contiguous leads; [^.]*|{capital} cannot be assessed)\.",
+                  f"{capital} {verb} present in {rules_writer.TERRITORIES[t]}.", rec.text)
 
 
 #: (sentence when not measurable, the sentence with a number, feature or finding that is unmeasured)
@@ -371,27 +366,23 @@ def duplicate_step(rec: Record, rng: random.Random) -> str:
     return _with_steps(rec.text, _edit_step(rng, lambda h, b: [(h, b), (h, b)]))
 
 
-def bullet_list(rec: Record, rng: random.Random) -> str | None:
-    steps = _parts(rec.text)[1]
-    many = [i for i, (_, b) in enumerate(steps) if len(_sentences(b)) > 1]
-    if not many:
+def _long_step(rec: Record, rng: random.Random, edit: Callable[[list[str]], str]) -> str | None:
+    """One step of several sentences, chosen at random, rewritten by ``edit(sentences)``."""
+    before, steps, after = _parts(rec.text)
+    long = [i for i, (_, b) in enumerate(steps) if len(_sentences(b)) > 1]
+    if not long:
         return None
-    i = rng.choice(many)
-    steps[i] = (steps[i][0], "\n".join("- " + s for s in _sentences(steps[i][1])))
-    before, _, after = _parts(rec.text)
+    i = rng.choice(long)
+    steps[i] = (steps[i][0], edit(_sentences(steps[i][1])))
     return _join(before, steps, after)
+
+
+def bullet_list(rec: Record, rng: random.Random) -> str | None:
+    return _long_step(rec, rng, lambda sentences: "\n".join("- " + s for s in sentences))
 
 
 def line_break_in_step(rec: Record, rng: random.Random) -> str | None:
-    steps = _parts(rec.text)[1]
-    many = [i for i, (_, b) in enumerate(steps) if len(_sentences(b)) > 1]
-    if not many:
-        return None
-    i = rng.choice(many)
-    first, *rest = _sentences(steps[i][1])
-    steps[i] = (steps[i][0], first + "\n\n" + " ".join(rest))
-    before, _, after = _parts(rec.text)
-    return _join(before, steps, after)
+    return _long_step(rec, rng, lambda sentences: sentences[0] + "\n\n" + " ".join(sentences[1:]))
 
 
 def steps_out_of_order(rec: Record, rng: random.Random) -> str:
@@ -427,8 +418,8 @@ def add_to_summary(*sentences: str) -> Inject:
 
 
 def report_mention(rec: Record, rng: random.Random) -> str:
-    return _sub(rec.text, r"(The ventricular rate is \d+ bpm|The rate is not measurable)",
-                r"\1, as shown in the provided measurement table")
+    return re.sub(r"(The ventricular rate is \d+ bpm|The rate is not measurable)",
+                  r"\1, as shown in the provided measurement table", rec.text)
 
 
 def missing_image(rec: Record, rng: random.Random) -> str:
@@ -513,8 +504,8 @@ def _kinds() -> tuple[Kind, ...]:
         Kind("QRS wide -> narrow", "qrs_width_contradiction", flip(
             lambda r: bool(_met(r, "wide_qrs")), r", wide, indicating a ventricular conduction delay such as bundle "
                                                  r"branch block\.", ", narrow.")),
-        Kind("axis normal -> LAD/RAD", "axis_contradiction", lambda r, rng: _sub(
-            r.text, r"deg, a normal axis\.", f"deg, {rng.choice(('left', 'right'))} axis deviation.")
+        Kind("axis normal -> LAD/RAD", "axis_contradiction", lambda r, rng: re.sub(
+            r"deg, a normal axis\.", f"deg, {rng.choice(('left', 'right'))} axis deviation.", r.text)
             if _axis_class(r) == "normal" else None),
         Kind("axis LAD/RAD -> normal", "axis_contradiction", flip(
             lambda r: _axis_class(r) in ("left_axis_deviation", "right_axis_deviation"),
@@ -665,7 +656,7 @@ def rr_interval(text: str, rec: Record, rng: random.Random) -> str:
 def qtc_formulas(text: str, rec: Record, rng: random.Random) -> str:
     """The Bazett QTc stated next to the Framingham one."""
     bazett = _feature(rec, "qtc_bazett_ms")
-    return text if bazett is None else text.replace("(Framingham correction)", f"(Framingham correction; {bazett:.0f} ms "
+    return text if bazett is None else text.replace("(Framingham correction)", f"(Framingham correction, {bazett:.0f} ms "
                                                                                 "by Bazett)")
 
 

@@ -1,21 +1,26 @@
 """Grounding checks: every number and every qualitative claim of an interpretation against the
 record's own measurements (``features``, ``lead_features``) and protocol ``findings``.
 
-Numbers (:data:`MEASURES`, ``protocol/tolerances.csv``): each number with a unit is tied to
-the measure named nearest before it in its sentence (``QTc`` before ``QT``; a named QTc formula
-selects its column), in the leads named around it, and must lie within the measure's tolerance
-of one of its measured values (``max(abs_tol, rel_tol * |measured|)``). Units are read the way
-LLMs write them (``0.16 s``, ``160 milliseconds``, ``beats per minute``, ``-30°``, ``2 mm`` = 0.2 mV)
-and lead ranges are expanded (``V4-V6``, ``V1 to V3``). Reference values are not claims: ranges
-(``120-200 ms``) and numbers after a comparison (``above 1.10 mV``, ``< 440 ms``) are skipped.
+Numbers (``protocol/tolerances.csv``): each number with a unit is tied to the measure whose
+keyword comes nearest before it in its sentence (``qtc`` before ``qt``; a named QTc formula
+selects its column), in the leads named around it, and must lie within the measure's
+tolerance of one of its measured values (``max(abs_tol, rel_tol * |measured|)``). Units are read
+the way LLMs write them (``0.16 s``, ``160 milliseconds``, ``beats per minute``, ``-30°``, ``2 mm``
+= 0.2 mV) and lead ranges are expanded (``V4-V6``, ``V1 to V3``). Reference values are not
+claims: ranges (``120-200 ms``) and numbers after a comparison (``above 1.10 mV``, ``< 440 ms``)
+are skipped. A number for a measure that was not measurable is an error, and so is one stated
+for a lead that is missing, flat or saturated.
 
-Qualitative claims (``curation/claims.csv``): a subject (and predicate) in one clause asserts a
-criterion's state; a negation cue before it or after it flips the assertion to the row's
-``negated`` state (blank: a negated mention asserts nothing), a hedge (``may``, ``such as``,
-``cannot be assessed``...) withdraws it. A claim contradicting a finding that is positive or
+Qualitative claims (``curation/claims.csv``): a subject (and a predicate later in the clause,
+with no other measure named between) asserts a criterion's state; a negation before it (in its
+own comma-separated phrase), inside it or just after it gives the row's ``negated`` state
+(blank: a negated mention asserts nothing); a hedge anywhere in the clause (``may``, ``such
+as``, ``cannot be assessed``...) withdraws it; a subject inside a longer one is not read on its
+own (``axis`` in ``left axis deviation``). A claim contradicting a finding that is positive or
 negative is an error; a definite claim about a criterion that was not measurable is one too.
 Territory families (``st_elevation_*``...) take the territory from the leads or region named in
-the clause; none named means every territory.
+the clause (none named: every territory); a present claim is contradicted only where the
+deviation stays below half the criterion's threshold (:data:`SHALLOW`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from curation.parse import Interpretation, Issue
+from curation.phrases import Found, Lexicon
 from protocol.criteria import load as load_criteria
 from schemas.ecg import LEADS
 
@@ -35,38 +41,43 @@ TOLERANCES = Path(__file__).resolve().parents[1] / "protocol" / "tolerances.csv"
 CLAIMS = Path(__file__).with_name("claims.csv")
 UNUSABLE_LEAD = ("missing", "flat", "saturated")  # lead_features.quality with no trustworthy amplitude
 SHALLOW = 0.5  # share of a territory criterion's threshold from which a deviation is not denied
+GAP = 120  # most characters between a claim's subject and its predicate
 
-_UNITS = (  # (regex, canonical unit, factor to the canonical unit)
+_UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that is never a measurement
     (r"milliseconds?|msecs?|ms", "ms", 1.0), (r"seconds?|secs?|s", "ms", 1000.0),
     (r"beats per minute|beats/min|bpm|/min", "bpm", 1.0), (r"°|degrees?|deg", "deg", 1.0),
-    (r"millivolts?|mV", "mV", 1.0), (r"mm", "mV", 0.1), (r"[µμu]V", "mV", 0.001),
-    (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mV|mm/s", "", math.nan),
+    (r"millivolts?|mv", "mV", 1.0), (r"mm", "mV", 0.1), (r"[µμu]v", "mV", 0.001),
+    (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mv|mm/s", "", math.nan),
 )
-_NUMBER = re.compile(r"(?<![\w.])([-+−]?\d+(?:\.\d+)?)(?:\s*(" + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])",
-                     re.IGNORECASE)
-_RANGE_BEFORE = re.compile(r"\d\s*(?:-|–|—|to)\s*$")
-_RANGE_AFTER = re.compile(r"^\s*(?:-|–|—|to)\s*[-+−]?\d")
-_COMPARISON = re.compile(r"(?:<|>|≤|≥|=<|>=|<=|\babove|\bbelow|\bover|\bunder|\bexceed\w*|\bgreater than|\bless than"
-                         r"|\bmore than|\bat least|\bcut-?off(?: of)?|\bthreshold(?: of)?|\blimit(?: of)?|\bnormal(?: range)?"
-                         r"|\bupper|\blower|\bup to normal)\s*(?:of\s*)?$", re.IGNORECASE)
+_UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
+_NUMBER = re.compile(r"(?<![\w.])([-+−]?\d+(?:\.\d+)?)(?:\s*(" + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
 _SENTENCE = re.compile(r"(?<=[.;])\s+")
-_CLAUSE = re.compile(r";|\bbut\b|\bwhereas\b|\bwhile\b|\bhowever\b|\balthough\b|\bexcept\b", re.IGNORECASE)
-_LEAD = re.compile(r"(?<![\w'])(?:V([1-6])\s*(?:-|–|—|to|through)\s*V?([1-6])|(aVR|aVL|aVF|V[1-6]|III|II|I))(?![\w'])")
+_QUOTED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)")  # a quoted criterion name is not a claim
+_LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|i))(?![\w'])")
+_LEAD_NAME = {lead.lower(): lead for lead in LEADS}
 _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "septal": ("V1", "V2"),
             "anteroseptal": ("V1", "V2", "V3", "V4"), "anterior": ("V2", "V3", "V4"),
             "anterolateral": ("V3", "V4", "V5", "V6", "I", "aVL"), "low lateral": ("V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
-_REGION = re.compile(r"\b(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")\b", re.IGNORECASE)
-_NEG_BEFORE = re.compile(r"\b(?:no|not|without|absence of|absent|free of|negative for|neither|nor|rules? out|ruled out"
-                         r"|lack of|lacks?|nothing)\b[^.]*$", re.IGNORECASE)
-_NEG_AFTER = re.compile(r"^\W*(?:\w+\W+){0,4}?(?:not|absent|excluded|ruled out|none)\b", re.IGNORECASE)
-_NEG_INSIDE = re.compile(r"\b(?:not|no|without)\b", re.IGNORECASE)
-_HEDGE = re.compile(r"\b(?:possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable"
-                    r"|not assessable|suggest\w*|consider\w*|borderline|equivocal|questionable|versus|vs|differential"
-                    r"|mimic\w*|such as|rule out|if|unless|whether|exclude[sd]?)\b", re.IGNORECASE)
-_QTC_FORMULA = re.compile(r"\b(Bazett|Fridericia|Framingham|Hodges)\b", re.IGNORECASE)
-_BARRIER = r"\b(?:QRS|QTc?|P-?R|axis|R-?R|rhythm|rate|ST|voltage|P[- ]waves?|T[- ]waves?|impression|findings|diagnos\w*)\b"
-_QUOTED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)")  # a quoted criterion name is not a claim
+_SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
+#: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
+LISTS = {
+    "clause": "but|whereas|while|however|although|except",
+    "comparison": "above|below|over|under|exceeds|exceeding|exceed|greater than|less than|more than|at least|"
+                  "cutoff|cut off|threshold|limit|normal|upper|lower|range",
+    "neg_before": "no|not|without|absence of|absent|free of|negative for|neither|nor|rule out|rules out|ruled out|"
+                  "lack of|lacks|nothing",
+    "neg_after": "not|absent|excluded|ruled out|none",
+    "neg_inside": "not|no|without",
+    "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
+             "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
+             "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded",
+    "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|p wave|t wave|p waves|t waves|impression|findings|"
+               "diagnosis|diagnoses",
+    "region": "|".join(_REGIONS),
+    "formula": "bazett|fridericia|framingham|hodges",
+}
+NEAR = 40  # characters around a claim read for its negation (about six words)
 
 
 @dataclass(frozen=True)
@@ -75,7 +86,7 @@ class Measure:
 
     id: str
     unit: str
-    keywords: re.Pattern | None
+    keywords: str  # phrase list; empty: the unit alone names the measure
     sources: tuple[str, ...]  # feature column, ``finding:<criterion>`` or ``lead:<lead column>``
     abs_tol: float
     rel_tol: float
@@ -87,13 +98,13 @@ class Measure:
 
 @dataclass(frozen=True)
 class Claim:
-    """A qualitative claim pattern (one row of ``curation/claims.csv``)."""
+    """A qualitative claim (one row of ``curation/claims.csv``)."""
 
     claim: str
-    subject: str
-    pattern: re.Pattern
+    subject: str  # phrase list
+    predicate: str  # phrase list that must follow the subject in its clause, or empty
     criterion: str  # a criterion id, or a family ``prefix_*`` over its territories
-    asserts: bool
+    asserts: bool | None
     negated: bool | None
     code: str
 
@@ -112,105 +123,119 @@ class Facts:
 @lru_cache(maxsize=1)
 def measures() -> tuple[Measure, ...]:
     with TOLERANCES.open(newline="") as fh:
-        return tuple(Measure(r["measure"], r["unit"], re.compile(r["keywords"]) if r["keywords"] else None,
-                             tuple(r["sources"].split()), float(r["abs_tol"]), float(r["rel_tol"] or 0), r["code"])
-                     for r in csv.DictReader(fh))
+        return tuple(Measure(r["measure"], r["unit"], r["keywords"], tuple(r["sources"].split()),
+                             float(r["abs_tol"]), float(r["rel_tol"] or 0), r["code"]) for r in csv.DictReader(fh))
 
 
 @lru_cache(maxsize=1)
 def claims() -> tuple[Claim, ...]:
     state = {"true": True, "false": False, "": None}
     with CLAIMS.open(newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    out = []
-    for r in rows:
-        subject = f"(?:{r['subject']})"
-        pattern = subject if not r["predicate"] else rf"{subject}(?:(?!{_BARRIER}|[.;]).)*?(?:{r['predicate']})"
-        out.append(Claim(r["claim"], subject, re.compile(pattern, re.IGNORECASE), r["criterion"],
-                         state[r["asserts"]], state[r["negated"]], r["code"]))
-    return tuple(out)
+        return tuple(Claim(r["claim"], r["subject"], r["predicate"], r["criterion"], state[r["asserts"]],
+                           state[r["negated"]], r["code"]) for r in csv.DictReader(fh))
 
 
 @lru_cache(maxsize=1)
-def _subjects() -> tuple[re.Pattern, dict[str, list[Claim]]]:
-    """One pattern of every claim subject (group ``s<i>``) and the claims of each group: a clause is
-    scanned once, and only the claims whose subject occurs in it are matched in full."""
+def _lexicon() -> tuple[Lexicon, dict[str, tuple[Claim, ...]]]:
+    """Every phrase list of the checker in one lexicon, and the claims of each subject list."""
     subjects = list(dict.fromkeys(c.subject for c in claims()))
-    combined = re.compile("|".join(f"(?P<s{i}>{s})" for i, s in enumerate(subjects)), re.IGNORECASE)
-    return combined, {f"s{i}": [c for c in claims() if c.subject == s] for i, s in enumerate(subjects)}
+    lists = {**LISTS, **{f"kw:{m.id}": m.keywords for m in measures() if m.keywords},
+             **{f"subject:{i}": s for i, s in enumerate(subjects)},
+             **{f"predicate:{c.predicate}": c.predicate for c in claims() if c.predicate}}
+    by_subject = {f"subject:{i}": tuple(c for c in claims() if c.subject == s) for i, s in enumerate(subjects)}
+    return Lexicon(lists), by_subject
 
 
 def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     """Numeric and qualitative grounding issues of the steps and the summary."""
     issues: list[Issue] = []
+    lexicon, _ = _lexicon()
     parts = [(f"step {s.number}", s.body) for s in interpretation.steps] + [("the summary", interpretation.summary)]
     for where, text in parts:
-        for sentence in _SENTENCE.split(text):
-            issues += _numbers(where, sentence, facts)
-            issues += _claims(where, sentence, facts)
+        low = text.lower()
+        found = lexicon.scan(low)
+        lo = 0
+        for boundary in [*_SENTENCE.finditer(low), None]:
+            hi = boundary.start() if boundary else len(low)
+            issues += _numbers(where, low, lo, hi, found, facts)
+            issues += _claims(where, low, lo, hi, found, facts)
+            lo = boundary.end() if boundary else lo
     return list(dict.fromkeys(issues))
 
 
 # -- numbers -------------------------------------------------------------------------------------
 
-def _numbers(where: str, sentence: str, facts: Facts) -> list[Issue]:
-    found = list(_NUMBER.finditer(sentence))
+def _numbers(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
+    numbers = list(_NUMBER.finditer(text, lo, hi))
     issues = []
-    for i, m in enumerate(found):
+    for i, m in enumerate(numbers):
         unit, factor = _unit(m.group(2))
-        if math.isnan(factor) or _RANGE_BEFORE.search(sentence[:m.start()]) or _RANGE_AFTER.match(sentence[m.end():]):
+        start = numbers[i - 1].end() if i else lo
+        before = text[start:m.start()].rstrip()
+        if math.isnan(factor) or _is_range(text[max(lo, m.start() - 16):m.start()], text[m.end():hi]) \
+                or _is_reference(before, start, found):
             continue
-        start = found[i - 1].end() if i else 0
-        if _COMPARISON.search(sentence[start:m.start()]):
-            continue
-        measure = _measure(sentence, start, m.start(), unit)
+        measure = _measure(found, start, m.start(), unit) or _measure(found, lo, m.start(), unit)
         if measure is None:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
-        window = sentence[start:found[i + 1].start() if i + 1 < len(found) else len(sentence)]
-        leads = _leads(window) or _leads(sentence)
-        issue = _judge_number(where, m.group(0), measure, value, leads, sentence, facts)
+        window = text[start:numbers[i + 1].start() if i + 1 < len(numbers) else hi]
+        formula = found.within("formula", lo, hi)
+        issue = _judge_number(where, m.group(0), measure, value, _leads(window) or _leads(text[lo:hi]),
+                              text[formula[0][0]:formula[0][1]] if formula else None, facts)
         if issue:
             issues.append(issue)
     return issues
 
 
+def _is_reference(before: str, start: int, found: Found) -> bool:
+    """The number follows a comparison (``above``, ``<``, ``threshold of``...): a reference value."""
+    stem = before.removesuffix(" of").rstrip()
+    end = start + len(stem)
+    return stem.endswith(_SYMBOLS) or any(e == end for _, e in found.within("comparison", start, end))
+
+
 def _unit(text: str | None) -> tuple[str, float]:
     if text is None:
         return "", 1.0
-    for pattern, unit, factor in _UNITS:
-        if re.fullmatch(pattern, text, re.IGNORECASE):
-            return unit, factor
-    return "", math.nan
+    return next(((u, f) for r, u, f in _UNIT_RES if r.fullmatch(text)), ("", math.nan))
 
 
-def _measure(sentence: str, start: int, end: int, unit: str) -> Measure | None:
-    """The measure of this unit named nearest before the number: first in the text since the
-    previous number, else in the sentence so far."""
-    for lo in (start, 0):
-        best, best_key = None, None
-        for m in measures():
-            if m.unit != unit:
-                continue
-            if m.keywords is None:
-                return m
-            for k in m.keywords.finditer(sentence, lo, end):
-                key = (k.end(), k.end() - k.start())
-                if best_key is None or key > best_key:
-                    best, best_key = m, key
-        if best is not None:
-            return best
-    return None
+def _is_range(before: str, after: str) -> bool:
+    """``120-200``, ``120 to 200``: the number ends or starts a range of reference values."""
+    before = before.rstrip()
+    stem = before.removesuffix("to").rstrip("-–— ")
+    ends_range = stem != before and stem[-1:].isdigit()
+    after = after.lstrip()
+    starts_range = after[:1] in ("-", "–", "—") and after[1:].lstrip()[:1].isdigit() or \
+        after.startswith("to ") and after[3:].lstrip()[:1].isdigit()
+    return ends_range or starts_range
 
 
-def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], sentence: str,
+def _measure(found: Found, lo: int, hi: int, unit: str) -> Measure | None:
+    """The measure of this unit whose keyword ends nearest before ``hi`` (from ``lo``); the longer
+    keyword on a tie (``p axis`` over ``axis``). A unit without keywords (bpm) names its measure."""
+    best, best_key = None, None
+    for m in measures():
+        if m.unit != unit:
+            continue
+        if not m.keywords:
+            return m
+        span = found.last_before(f"kw:{m.id}", lo, hi)
+        if span is not None and (best_key is None or (span[1], span[1] - span[0]) > best_key):
+            best, best_key = m, (span[1], span[1] - span[0])
+    return best
+
+
+def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], formula: str | None,
                   facts: Facts) -> Issue | None:
-    lead_sources = [s for s in measure.sources if s.startswith("lead:")]
-    if lead_sources and leads and all(facts.leads.get(ld, {}).get("quality") in UNUSABLE_LEAD for ld in leads):
+    lead_sources = any(s.startswith("lead:") for s in measure.sources)
+    if lead_sources and leads and all(facts.leads.get(ld, {}).get("quality", "missing") in UNUSABLE_LEAD
+                                      for ld in leads):
         bad = ", ".join(f"{ld} is {facts.leads.get(ld, {}).get('quality', 'missing')}" for ld in leads)
         return Issue("flagged_lead", f"{where} states {stated!r} for {', '.join(leads)}, but {bad}")
-    candidates = _candidates(measure, leads, sentence, facts)
-    measured = [(name, v) for name, v in candidates if v is not None and not math.isnan(v)]
+    measured = [(name, v) for name, v in _candidates(measure, leads, formula, facts)
+                if v is not None and not math.isnan(v)]
     if not measured:
         return Issue("unmeasurable_value", f"{where} states {stated!r} for {measure.id.replace('_', ' ')}, "
                                            "which is not measurable for this record")
@@ -223,10 +248,11 @@ def _judge_number(where: str, stated: str, measure: Measure, value: float, leads
                                f"{_show(v, measure.unit)} ({name}; tolerance {_show(measure.tolerance(v), measure.unit)})")
 
 
-def _candidates(measure: Measure, leads: list[str], sentence: str, facts: Facts) -> list[tuple[str, float | None]]:
+def _candidates(measure: Measure, leads: list[str], formula: str | None,
+                facts: Facts) -> list[tuple[str, float | None]]:
     sources = measure.sources
-    if measure.id == "qtc" and (formula := _QTC_FORMULA.search(sentence)):
-        sources = tuple(s for s in sources if formula.group(1).lower() in s)
+    if measure.id == "qtc" and formula:  # a named QTc formula selects its column
+        sources = tuple(s for s in sources if formula in s)
     out = []
     for src in sources:
         kind, _, name = src.rpartition(":")
@@ -235,8 +261,7 @@ def _candidates(measure: Measure, leads: list[str], sentence: str, facts: Facts)
         elif kind == "lead":
             for ld in leads or [ld for ld, row in facts.leads.items() if row.get("quality") not in UNUSABLE_LEAD]:
                 row = facts.leads.get(ld) or {}
-                v = _qrs_amplitude(row) if name == "qrs_amp_mv" else row.get(name)
-                out.append((f"{name} {ld}", v))
+                out.append((f"{name} {ld}", _qrs_amplitude(row) if name == "qrs_amp_mv" else row.get(name)))
         else:
             out.append((name, facts.features.get(name)))
     return out
@@ -255,7 +280,7 @@ def _leads(text: str) -> list[str]:
     out: list[str] = []
     for m in _LEAD.finditer(text):
         if m.group(3):
-            names = [m.group(3)]
+            names = [_LEAD_NAME[m.group(3)]]
         else:
             a, b = sorted((int(m.group(1)), int(m.group(2))))
             names = [f"V{i}" for i in range(a, b + 1)]
@@ -265,29 +290,54 @@ def _leads(text: str) -> list[str]:
 
 # -- qualitative claims --------------------------------------------------------------------------
 
-def _claims(where: str, sentence: str, facts: Facts) -> list[Issue]:
+def _claims(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
     issues = []
-    combined, by_subject = _subjects()
-    for clause in _CLAUSE.split(_QUOTED.sub(" ", sentence)):
-        hits = [(m.start(), c) for m in combined.finditer(clause) for c in by_subject[m.lastgroup]]
-        if not hits or _HEDGE.search(clause):
+    subjects = [(name, cs) for name, cs in _lexicon()[1].items() if name in found.spans]
+    if not subjects:
+        return issues
+    quoted = [m.span() for m in _QUOTED.finditer(text, lo, hi)]
+    for c0, c1 in _clauses(text, lo, hi, found):
+        if found.any("hedge", c0, c1):
             continue
-        for start, claim in hits:
-            m = claim.pattern.match(clause, start)
-            if m is None:
-                continue
-            issue = _judge_claim(where, claim, m.group(0), _asserted(claim, clause, m), clause, facts)
-            if issue:
-                issues.append(issue)
+        hits = [(a, b, cs) for name, cs in subjects for a, b in found.within(name, c0, c1)
+                if not any(q0 <= a < q1 for q0, q1 in quoted)]
+        hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
+        for a, b, cs in hits:
+            for claim in cs:
+                span = _span(claim, a, b, c1, found)
+                if span is not None and claim.asserts is not None:
+                    issue = _judge_claim(where, claim, text[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
+                                         text[c0:c1], facts)
+                    if issue:
+                        issues.append(issue)
     return issues
 
 
-def _asserted(claim: Claim, clause: str, m: re.Match) -> bool | None:
-    before, after = clause[:m.start()], clause[m.end():]
-    near_before = " ".join(before.rsplit(",", 1)[-1].split()[-5:])  # negation scope: this phrase
-    near_after = " ".join(after.split()[:6])
-    negated = bool(_NEG_BEFORE.search(near_before) or _NEG_AFTER.match(near_after)
-                   or _NEG_INSIDE.search(m.group(0)))
+def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]:
+    """A sentence cut at ``;`` and at contrasting conjunctions (``but``, ``whereas``...)."""
+    cuts = sorted([(i, i + 1) for i in range(lo, hi) if text[i] == ";"] + found.within("clause", lo, hi))
+    out, start = [], lo
+    for a, b in cuts:
+        out.append((start, a))
+        start = b
+    return out + [(start, hi)]
+
+
+def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found) -> tuple[int, int] | None:
+    """The claim's text: its subject, or the subject through the first predicate after it in
+    the clause with no other measure named between."""
+    if not claim.predicate:
+        return a, b
+    hit = found.within(f"predicate:{claim.predicate}", b, min(clause_end, b + GAP))
+    if not hit or found.any("barrier", b, hit[0][0]):
+        return None
+    return a, hit[0][1]
+
+
+def _asserted(claim: Claim, text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool | None:
+    phrase_start = max(c0, text.rfind(",", c0, a) + 1, a - NEAR)  # negation scope: this phrase
+    negated = (found.any("neg_before", phrase_start, a) or found.any("neg_after", b, min(c1, b + NEAR))
+               or found.any("neg_inside", a, b))
     return claim.negated if negated else claim.asserts
 
 
@@ -306,26 +356,25 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
         return None
     family = claim.criterion[:-1]
     rows = {c[len(family):]: r for c, r in facts.findings.items() if c.startswith(family)}
-    named = _leads(clause) + [ld for m in _REGION.finditer(clause) for ld in _REGIONS[m.group(1).lower()]]
+    named = _leads(clause) + [ld for region, leads in _REGIONS.items() if region in clause for ld in leads]
     if named:
         rows = {t: r for t, r in rows.items() if len(set(_territory_leads(family + t)) & set(named)) >= 2}
         if not rows:
             return None
     states = {t: r.get("positive") for t, r in rows.items()}
-    positive_ones = [t for t, p in states.items() if p]
+    where_said = f"{where} says {said!r}" + (f" in {', '.join(dict.fromkeys(named))}" if named else "")
     if named and all(p is None for p in states.values()):
-        return Issue("unmeasured_claim", f"{where} says {said!r} in {', '.join(dict.fromkeys(named))}, but "
-                                         f"{' and '.join(_describe(family + t) for t in states)} could not be measured")
-    # a present claim contradicts only territories whose deviation stays below half the
-    # criterion's threshold: a shallower one than the threshold is still a deviation
-    if state and not positive_ones and not any((r.get("value") or 0) >= SHALLOW * (r.get("threshold") or 0)
-                                               for r in rows.values()):
-        if any(p is False for p in states.values()) and (named or all(p is False for p in states.values())):
-            return Issue(claim.code, f"{where} says {said!r}{' in ' + ', '.join(dict.fromkeys(named)) if named else ''}"
-                                     f", but no territory meets it ({'; '.join(_describe(family + t) + ': ' + _value(rows[t]) for t in states if states[t] is False)})")
-    if not state and positive_ones:
-        return Issue(claim.code, f"{where} says {said!r}, but "
-                                 f"{'; '.join(_describe(family + t) + ' is met (' + _value(rows[t]) + ')' for t in positive_ones)}")
+        return Issue("unmeasured_claim", f"{where_said}, but {' and '.join(_describe(family + t) for t in states)} "
+                                         "could not be measured")
+    positive = [t for t, p in states.items() if p]
+    deviating = any((r.get("value") or 0) >= SHALLOW * (r.get("threshold") or 0) for r in rows.values())
+    measured_false = [t for t, p in states.items() if p is False]
+    if state and not positive and not deviating and measured_false and (named or len(measured_false) == len(states)):
+        return Issue(claim.code, f"{where_said}, but no territory meets it ("
+                                 + "; ".join(f"{_describe(family + t)}: {_value(rows[t])}" for t in measured_false) + ")")
+    if not state and positive:
+        return Issue(claim.code, f"{where_said}, but "
+                                 + "; ".join(f"{_describe(family + t)} is met ({_value(rows[t])})" for t in positive))
     return None
 
 

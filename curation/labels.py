@@ -24,6 +24,7 @@ def _by_text() -> dict[str, str]:
     return table
 
 
+@lru_cache(maxsize=4096)
 def concept(label: str) -> str | None:
     """The concept id a written label names, or ``None``."""
     text = normalise(label)

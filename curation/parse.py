@@ -156,15 +156,9 @@ def _steps(think: str, issues: list[Issue]) -> list[StepText]:
 
 def content_issues(interpretation: Interpretation) -> list[Issue]:
     """Mentions of a report, table, prompt or answer key; claims of a missing ECG; disclaimers."""
-    issues = []
-    texts = [s.body for s in interpretation.steps] + [interpretation.summary]
-    for code, pattern, message in _FORBIDDEN:
-        for t in texts:
-            m = pattern.search(t)
-            if m:
-                issues.append(Issue(code, message.format(m.group(0))))
-                break
-    return issues
+    text = "\n".join([s.body for s in interpretation.steps] + [interpretation.summary])
+    return [Issue(code, message.format(m.group(0))) for code, pattern, message in _FORBIDDEN
+            if (m := pattern.search(text))]
 
 
 def _title(number: int) -> str:
