@@ -149,16 +149,19 @@ def _lexicon() -> tuple[Lexicon, dict[str, tuple[Claim, ...]]]:
 def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     """Numeric and qualitative grounding issues of the steps and the summary."""
     issues: list[Issue] = []
-    lexicon, _ = _lexicon()
+    lexicon, by_subject = _lexicon()
     parts = [(f"step {s.number}", s.body) for s in interpretation.steps] + [("the summary", interpretation.summary)]
     for where, text in parts:
         low = text.lower()
         found = lexicon.scan(low)
+        hits = sorted((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ()))
         lo = 0
         for boundary in [*_SENTENCE.finditer(low), None]:
             hi = boundary.start() if boundary else len(low)
             issues += _numbers(where, low, lo, hi, found, facts)
-            issues += _claims(where, low, lo, hi, found, facts)
+            in_sentence = [h for h in hits if lo <= h[0] and h[1] <= hi]
+            if in_sentence:
+                issues += _claims(where, low, lo, hi, in_sentence, found, facts)
             lo = boundary.end() if boundary else lo
     return list(dict.fromkeys(issues))
 
@@ -180,7 +183,7 @@ def _numbers(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts
             continue
         value = float(m.group(1).replace("−", "-")) * factor
         window = text[start:numbers[i + 1].start() if i + 1 < len(numbers) else hi]
-        formula = found.within("formula", lo, hi)
+        formula = found.within("formula", lo, hi) if measure.id == "qtc" else None
         issue = _judge_number(where, m.group(0), measure, value, _leads(window) or _leads(text[lo:hi]),
                               text[formula[0][0]:formula[0][1]] if formula else None, facts)
         if issue:
@@ -195,6 +198,7 @@ def _is_reference(before: str, start: int, found: Found) -> bool:
     return stem.endswith(_SYMBOLS) or any(e == end for _, e in found.within("comparison", start, end))
 
 
+@lru_cache(maxsize=256)
 def _unit(text: str | None) -> tuple[str, float]:
     if text is None:
         return "", 1.0
@@ -290,19 +294,17 @@ def _leads(text: str) -> list[str]:
 
 # -- qualitative claims --------------------------------------------------------------------------
 
-def _claims(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
+def _claims(where: str, text: str, lo: int, hi: int, hits: list, found: Found, facts: Facts) -> list[Issue]:
+    """The claims of one sentence, from its subject ``hits`` ``(start, end, claims)``."""
     issues = []
-    subjects = [(name, cs) for name, cs in _lexicon()[1].items() if name in found.spans]
-    if not subjects:
-        return issues
     quoted = [m.span() for m in _QUOTED.finditer(text, lo, hi)]
+    hits = [h for h in hits if not any(q0 <= h[0] < q1 for q0, q1 in quoted)
+            and not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
     for c0, c1 in _clauses(text, lo, hi, found):
-        if found.any("hedge", c0, c1):
+        in_clause = [h for h in hits if c0 <= h[0] and h[1] <= c1]
+        if not in_clause or found.any("hedge", c0, c1):
             continue
-        hits = [(a, b, cs) for name, cs in subjects for a, b in found.within(name, c0, c1)
-                if not any(q0 <= a < q1 for q0, q1 in quoted)]
-        hits = [h for h in hits if not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
-        for a, b, cs in hits:
+        for a, b, cs in in_clause:
             for claim in cs:
                 span = _span(claim, a, b, c1, found)
                 if span is not None and claim.asserts is not None:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from curation.phrases import Lexicon
 from protocol.steps import STEP_BY_NUMBER, STEPS
 
 
@@ -48,29 +49,37 @@ class Interpretation(BaseModel):
 
 _HEADING = re.compile(r"^\s*(?:\*\*|#+\s*)?\s*Step\s*(\d+)\s*[:.\-–—]?\s*(.*?)\s*(?:\*\*)?\s*$", re.IGNORECASE)
 _LIST_ITEM = re.compile(r"^\s*(?:[-*•·]|\d+[.)])\s+")
-#: (code, pattern, message); searched in the think block and the summary.
-_FORBIDDEN = (
-    ("mentions_source", re.compile(
-        r"\b(?:(?:the|this|a|provided|given|attached|supplied|original|machine|computer(?:ized)?|automated)\s+"
-        r"(?:ecg\s+)?(?:report|prompt|answer key|measurement table|table of measurements|reference labels?)"
-        r"|(?:provided|given|supplied|listed|tabulated)\s+(?:measurements|values|data|features|findings|labels|criteria)"
-        r"|according to the (?:table|prompt|labels|measurements|report|criteria)|answer key|reference labels?)\b",
-        re.IGNORECASE),
-     "mentions {0!r}: write as a reader of the ECG, without naming a report, measurement table, prompt or answer key"),
-    ("missing_modality_claim", re.compile(
-        r"\b(?:no|without (?:the|an?)|missing|absent|lack of (?:the|an?)|not (?:been )?(?:provided|given|available|attached))"
-        r"\s+(?:ecg\s+)?(?:image|tracing|waveform|signal|picture)s?\b"
-        r"|\b(?:image|tracing|waveform|signal)s?\s+(?:is|are|was|were)\s+not\s+(?:provided|available|attached|given|shown|visible)\b"
-        r"|\b(?:cannot|can ?not|unable to)\s+(?:see|view|access|inspect)\s+the\s+(?:ecg\s+)?(?:image|tracing|waveform|signal)",
-        re.IGNORECASE),
-     "claims that the ECG is missing ({0!r}): the signal and image are given with every sample"),
-    ("disclaimer", re.compile(
-        r"\bas an ai\b|\b(?:ai|language) model\b|\bconsult (?:a|your|with a) (?:physician|doctor|cardiologist|healthcare)"
-        r"|\bnot (?:a substitute for|intended as) (?:professional )?medical advice\b|\bnot medical advice\b"
-        r"|\bi am not a (?:doctor|physician)\b|\bclinical correlation is (?:recommended|advised|required)\b",
-        re.IGNORECASE),
-     "disclaimer {0!r}: state the interpretation only"),
-)
+#: code -> (phrases, message); found in the steps and the summary (curation/phrases.py lists).
+_FORBIDDEN = {
+    "mentions_source": (
+        "the report|this report|a report|provided report|given report|attached report|original report|"
+        "machine report|computer report|computerized report|automated report|ecg report|the prompt|this prompt|"
+        "answer key|measurement table|measurements table|table of measurements|the table|provided table|"
+        "reference label|reference labels|provided measurements|given measurements|supplied measurements|"
+        "listed measurements|tabulated measurements|provided values|given values|provided data|given data|"
+        "provided features|provided findings|given findings|provided labels|given labels|provided criteria|"
+        "according to the table|according to the prompt|according to the labels|according to the measurements|"
+        "according to the criteria",
+        "mentions {0!r}: write as a reader of the ECG, without naming a report, measurement table, prompt or "
+        "answer key"),
+    "missing_modality_claim": (
+        "no image|no ecg image|no tracing|no waveform|no ecg signal|without the image|without an image|"
+        "without the ecg image|without the tracing|without the waveform|without the signal|image is not provided|"
+        "image was not provided|image is not available|images are not provided|tracing is not available|"
+        "tracing was not provided|signal is not available|signal was not provided|waveform is not available|"
+        "cannot see the image|cannot view the image|unable to see the image|unable to view the tracing|"
+        "cannot access the image|cannot inspect the tracing|image not provided|missing image|missing tracing|"
+        "image is missing|tracing is missing|signal is missing",
+        "claims that the ECG is missing ({0!r}): the signal and image are given with every sample"),
+    "disclaimer": (
+        "as an ai|ai model|language model|consult a physician|consult a doctor|consult a cardiologist|"
+        "consult your physician|consult your doctor|consult with a physician|consult with a cardiologist|"
+        "consult a healthcare professional|not a substitute for medical advice|not medical advice|"
+        "not intended as medical advice|i am not a doctor|i am not a physician|clinical correlation is recommended|"
+        "clinical correlation is advised|clinical correlation is required|clinical correlation recommended",
+        "disclaimer {0!r}: state the interpretation only"),
+}
+_LEXICON = Lexicon({code: phrases for code, (phrases, _) in _FORBIDDEN.items()})
 
 
 def parse(text: str) -> tuple[Interpretation | None, list[Issue]]:
@@ -157,8 +166,9 @@ def _steps(think: str, issues: list[Issue]) -> list[StepText]:
 def content_issues(interpretation: Interpretation) -> list[Issue]:
     """Mentions of a report, table, prompt or answer key; claims of a missing ECG; disclaimers."""
     text = "\n".join([s.body for s in interpretation.steps] + [interpretation.summary])
-    return [Issue(code, message.format(m.group(0))) for code, pattern, message in _FORBIDDEN
-            if (m := pattern.search(text))]
+    found = _LEXICON.scan(text.lower()).spans
+    return [Issue(code, message.format(text[found[code][0][0]:found[code][0][1]]))
+            for code, (_, message) in _FORBIDDEN.items() if code in found]
 
 
 def _title(number: int) -> str:
