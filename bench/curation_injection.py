@@ -17,21 +17,24 @@ the clean texts. Each clean text then gets
   sentence of the rules writer that states the fact, so it reads like an LLM's mistake; a kind
   the record does not allow (no positive ST territory, a measurable PR...) is skipped for it;
 * a rewording that keeps every fact (:data:`REWORDINGS`, all applied together, each choosing
-  one of its variants): units in seconds, milliseconds, beats per minute, signed degrees and
-  mm, other sentence shapes, other negations, another label order and case.
+  one of its variants): other sentence shapes ("Heart rate: 72 bpm", "PR interval of 154 ms
+  is normal", "The rhythm is sinus at 64 bpm", "There is no evidence of ST elevation"), the
+  mean RR interval and the Bazett QTc added, reference ranges after the values, the leads of
+  the voltage criteria spelled out, units in seconds, milliseconds, beats per minute, signed
+  degrees and mm, another label order and case in ``<answer>``.
 
 It prints, per kind, the records that allow it, the injections made, those the checker caught
 (any issue) and caught with the kind's expected code, then the clean and reworded rejection
-rates (with the rejected reworded texts and each rewording's rejections alone), examples of
-the misses, and ``validate``'s speed on one core next to the rules writer's time per response.
-Targets from the issue: >= 99 % of injected errors caught, <= 1 % of clean and of reworded
-texts rejected, >= 2,000 responses/s. Everything is seeded (``--seed``) and deterministic.
+rates (with each rewording's rejections alone and examples of the rejected texts), examples
+of the misses, and ``validate``'s speed on one core next to the rules writer's time per
+response. Targets from the issue: >= 99 % of injected errors caught, <= 1 % of clean and of
+reworded texts rejected, >= 2,000 responses/s; the exit code is 1 when one fails. Everything
+but the timings is seeded (``--seed``) and deterministic.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import random
 import re
@@ -46,13 +49,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from curation import Facts, validate  # noqa: E402
-from protocol.criteria import load as load_criteria  # noqa: E402
+from curation.grounding import measures  # noqa: E402
 from prompts import rules_writer  # noqa: E402
+from protocol.criteria import load as load_criteria  # noqa: E402
 from schemas.ecg import LEADS  # noqa: E402
 from sources.vocabulary import concepts  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-TOLERANCES = ROOT / "protocol" / "tolerances.csv"
 CAUGHT_TARGET, REJECT_TARGET, SPEED_TARGET = 0.99, 0.01, 2000.0
 MARGIN = 1.5  # an injected number lies beyond MARGIN x tolerance of every value it could be read as
 #: the leads each territory phrase of the rules writer names (rules_writer.TERRITORIES)
@@ -142,8 +145,7 @@ def _met(rec: Record, criterion: str) -> bool | None:
 
 
 def _tolerances() -> dict[str, tuple[float, float]]:
-    with TOLERANCES.open(newline="") as fh:
-        return {r["measure"]: (float(r["abs_tol"]), float(r["rel_tol"] or 0)) for r in csv.DictReader(fh)}
+    return {m.id: (m.abs_tol, m.rel_tol) for m in measures()}
 
 
 # -- text edits ----------------------------------------------------------------------------------
@@ -276,12 +278,12 @@ def deny_territory(family: str, what: str, verb: str) -> Inject:
 
 def unmeasured_claim(rec: Record, rng: random.Random) -> str | None:
     """A finding claimed present in a territory none of whose criteria could be measured."""
-    options = [(family, what, verb, t) for family, what, verb, _ in FAMILIES for t in PHRASE_LEADS
+    options = [(what, verb, t) for family, what, verb, _ in FAMILIES for t in PHRASE_LEADS
                if not any(_met(rec, c) for c in rec.facts.findings if c.startswith(family + "_"))
                and (rows := _overlapping(rec, family, t)) and all(r.get("positive") is None for r in rows)]
     if not options:
         return None
-    family, what, verb, t = rng.choice(options)
+    what, verb, t = rng.choice(options)
     capital = what[0].upper() + what[1:]
     return re.sub(rf"(?:No {what} {verb} seen in two contiguous leads; [^.]*|{capital} cannot be assessed)\.",
                   f"{capital} {verb} present in {rules_writer.TERRITORIES[t]}.", rec.text)
@@ -532,7 +534,7 @@ def _kinds() -> tuple[Kind, ...]:
     )
     territories = tuple(k for family, what, verb, code in FAMILIES for k in (
         Kind(f"{what} in a negative territory", code, claim_territory(family, what, verb, False)),
-        Kind(f"{what} in a negative + a positive territory", code, claim_territory(family, what, verb, True)),
+        Kind(f"{what} in negative + positive", code, claim_territory(family, what, verb, True)),
         Kind(f"{what} denied where positive", code, deny_territory(family, what, verb))))
     other = (
         Kind("claim in an unmeasurable territory", "unmeasured_claim", unmeasured_claim),
@@ -648,16 +650,19 @@ def quality_sentence(text: str, rec: Record, rng: random.Random) -> str:
 
 
 def rr_interval(text: str, rec: Record, rng: random.Random) -> str:
-    """The mean RR interval stated with the rate."""
+    """The mean RR interval stated after the rate."""
     rr = _feature(rec, "rr_mean_ms")
-    return text if rr is None else re.sub(r"(The ventricular rate is \d+ bpm)", rf"\1 (mean RR interval {rr:.0f} ms)", text)
+    return text if rr is None else re.sub(r"((?:rate is|rate:|sinus at) \d+ bpm[^.]*\.)",
+                                          rf"\1 The mean RR interval is {rr:.0f} ms.", text)
 
 
 def qtc_formulas(text: str, rec: Record, rng: random.Random) -> str:
-    """The Bazett QTc stated next to the Framingham one."""
+    """The Bazett QTc stated next to the Framingham one (in the writer's or the reshaped sentence)."""
     bazett = _feature(rec, "qtc_bazett_ms")
-    return text if bazett is None else text.replace("(Framingham correction)", f"(Framingham correction, {bazett:.0f} ms "
-                                                                                "by Bazett)")
+    if bazett is None:
+        return text
+    text = text.replace("(Framingham correction)", f"(Framingham correction, {bazett:.0f} ms by Bazett)")
+    return re.sub(r"(\(Framingham\) is \d+ ms)", rf"\1 ({bazett:.0f} ms by Bazett)", text)
 
 
 def reference_ranges(text: str, rec: Record, rng: random.Random) -> str:
@@ -686,8 +691,8 @@ def answer_order_case(text: str, rec: Record, rng: random.Random) -> str:
 #: (name, rewording); applied in this order: sentence shapes first (they read the writer's
 #: units), then units, then the answer
 REWORDINGS: tuple[tuple[str, Callable[[str, Record, random.Random], str]], ...] = (
-    ("quality sentence", quality_sentence), ("RR interval", rr_interval), ("QTc formulas", qtc_formulas),
-    ("rate sentence", rate_sentence), ("interval sentences", interval_sentences), ("axis sentence", axis_sentence),
+    ("quality sentence", quality_sentence), ("rate sentence", rate_sentence), ("RR interval", rr_interval),
+    ("interval sentences", interval_sentences), ("QTc formulas", qtc_formulas), ("axis sentence", axis_sentence),
     ("negations", negations), ("territory leads", territory_leads), ("reference ranges", reference_ranges),
     ("voltage criteria", voltage_criteria), ("time units", units_time),
     ("rate units", units_rate), ("signed degrees", units_degrees), ("amplitudes in mm", units_mm),
@@ -739,10 +744,11 @@ def run_injections(recs: list[Record], seed: int, examples: int) -> tuple[dict[s
             t = tallies[kind.name]
             t.applicable += 1
             issues = validate(edited, rec.facts) if edited != rec.text else []
+            codes = {i.code for i in issues}
             t.injected += edited != rec.text
             t.caught += bool(issues)
-            t.expected += kind.code in [i.code for i in issues]
-            if kind.code not in [i.code for i in issues] and shown < examples:
+            t.expected += kind.code in codes
+            if kind.code not in codes and shown < examples:
                 shown += 1
                 what = _changed(rec.text, edited) if edited != rec.text else "NOT INJECTED: the writer's sentence was not found"
                 misses.append(f"[{kind.name}] {rec.rid}: {what}\n      -> {[str(i) for i in issues] or 'accepted'}")
@@ -772,14 +778,16 @@ def rejected(recs: list[Record], texts: list[str]) -> list[tuple[Record, str, li
     return [(r, t, issues) for r, t in zip(recs, texts) if (issues := validate(t, r.facts))]
 
 
-def speed(recs: list[Record], min_seconds: float = 2.0) -> float:
-    """Responses validated per second, one core (clean texts, repeated for ``min_seconds``)."""
-    n, t0 = 0, time.perf_counter()
-    while time.perf_counter() - t0 < min_seconds:
+def speed(recs: list[Record], rounds: int = 5) -> float:
+    """Responses validated per CPU-second of this process (one core): the best of ``rounds``
+    passes over the clean texts, so other load on the machine does not lower it."""
+    best = math.inf
+    for _ in range(rounds):
+        t0 = time.process_time()
         for r in recs:
             validate(r.text, r.facts)
-        n += len(recs)
-    return n / (time.perf_counter() - t0)
+        best = min(best, time.process_time() - t0)
+    return len(recs) / best
 
 
 def main(argv: list[str] | None = None) -> int:

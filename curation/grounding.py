@@ -51,8 +51,10 @@ _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that i
 )
 _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
 _NUMBER = re.compile(r"(?<![\w.])([-+−]?\d+(?:\.\d+)?)(?:\s*(" + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
-_SENTENCE = re.compile(r"(?<=[.;])\s+")
-_QUOTED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)")  # a quoted criterion name is not a claim
+_SENTENCE = re.compile(r"(?<=\.)\s+")
+#: Not read for claims: a quoted criterion name, a parenthesis holding a number (a measurement or
+#: a reference range: "(normal 120-200 ms)").
+_MASKED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)|\([^()]*\d[^()]*\)")
 _LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|i))(?![\w'])")
 _LEAD_NAME = {lead.lower(): lead for lead in LEADS}
 _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "septal": ("V1", "V2"),
@@ -65,6 +67,8 @@ LISTS = {
     "clause": "but|whereas|while|however|although|except",
     "comparison": "above|below|over|under|exceeds|exceeding|exceed|greater than|less than|more than|at least|"
                   "cutoff|cut off|threshold|limit|normal|upper|lower|range",
+    "reference": "normal|reference|ref|range|upper limit|lower limit|up to|limit|threshold|cutoff|cut off|"
+                 "normally|typically",
     "neg_before": "no|not|without|absence of|absent|free of|negative for|neither|nor|rule out|rules out|ruled out|"
                   "lack of|lacks|nothing",
     "neg_after": "not|absent|excluded|ruled out|none",
@@ -153,22 +157,25 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     parts = [(f"step {s.number}", s.body) for s in interpretation.steps] + [("the summary", interpretation.summary)]
     for where, text in parts:
         low = text.lower()
+        text = text if len(text) == len(low) else low  # quoted in messages as written
         found = lexicon.scan(low)
         hits = sorted((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ()))
         lo = 0
         for boundary in [*_SENTENCE.finditer(low), None]:
             hi = boundary.start() if boundary else len(low)
-            issues += _numbers(where, low, lo, hi, found, facts)
+            issues += _numbers(where, low, text, lo, hi, found, facts)
             in_sentence = [h for h in hits if lo <= h[0] and h[1] <= hi]
             if in_sentence:
-                issues += _claims(where, low, lo, hi, in_sentence, found, facts)
+                issues += _claims(where, low, text, lo, hi, in_sentence, found, facts)
             lo = boundary.end() if boundary else lo
     return list(dict.fromkeys(issues))
 
 
 # -- numbers -------------------------------------------------------------------------------------
 
-def _numbers(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
+def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
+    """A number is grounded when it matches one of the measures named since the previous number
+    (else earlier in the sentence); an error names the nearest one."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
     issues = []
     for i, m in enumerate(numbers):
@@ -176,18 +183,23 @@ def _numbers(where: str, text: str, lo: int, hi: int, found: Found, facts: Facts
         start = numbers[i - 1].end() if i else lo
         before = text[start:m.start()].rstrip()
         if math.isnan(factor) or _is_range(text[max(lo, m.start() - 16):m.start()], text[m.end():hi]) \
-                or _is_reference(before, start, found):
+                or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found):
             continue
-        measure = _measure(found, start, m.start(), unit) or _measure(found, lo, m.start(), unit)
-        if measure is None:
+        named = _measures(found, start, m.start(), unit) or _measures(found, lo, m.start(), unit)
+        if not named:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
         window = text[start:numbers[i + 1].start() if i + 1 < len(numbers) else hi]
-        formula = found.within("formula", lo, hi) if measure.id == "qtc" else None
-        issue = _judge_number(where, m.group(0), measure, value, _leads(window) or _leads(text[lo:hi]),
-                              text[formula[0][0]:formula[0][1]] if formula else None, facts)
-        if issue:
-            issues.append(issue)
+        leads = _leads(window) or _leads(text[lo:hi])
+        formulas = [text[a:b] for a, b in found.within("formula", lo, hi)]
+        first = None
+        for measure in named:
+            verdict = _judge_number(where, orig[m.start():m.end()], measure, value, leads, formulas, facts)
+            if verdict is None:
+                break
+            first = first or verdict
+        else:
+            issues.append(first)
     return issues
 
 
@@ -199,6 +211,15 @@ def _is_reference(before: str, start: int, found: Found) -> bool:
 
 
 @lru_cache(maxsize=256)
+def _in_reference(text: str, lo: int, at: int, found: Found) -> bool:
+    """The number is inside a parenthesis that opens with a reference word: ``(normal up to 200 ms)``."""
+    opening = text.rfind("(", lo, at)
+    if opening < 0 or text.find(")", opening, at) >= 0:
+        return False
+    head = opening + 1 + len(text[opening + 1:at]) - len(text[opening + 1:at].lstrip())
+    return text.startswith(_SYMBOLS, head) or any(a == head for a, _ in found.within("reference", head, at))
+
+
 def _unit(text: str | None) -> tuple[str, float]:
     if text is None:
         return "", 1.0
@@ -216,29 +237,30 @@ def _is_range(before: str, after: str) -> bool:
     return ends_range or starts_range
 
 
-def _measure(found: Found, lo: int, hi: int, unit: str) -> Measure | None:
-    """The measure of this unit whose keyword ends nearest before ``hi`` (from ``lo``); the longer
-    keyword on a tie (``p axis`` over ``axis``). A unit without keywords (bpm) names its measure."""
-    best, best_key = None, None
+def _measures(found: Found, lo: int, hi: int, unit: str) -> list[Measure]:
+    """The measures of this unit named in ``[lo, hi)``, the one whose keyword ends nearest ``hi``
+    first (the longer keyword on a tie: ``p axis`` over ``axis``). A unit without keywords (bpm)
+    names its measure."""
+    named = []
     for m in measures():
         if m.unit != unit:
             continue
         if not m.keywords:
-            return m
+            return [m]
         span = found.last_before(f"kw:{m.id}", lo, hi)
-        if span is not None and (best_key is None or (span[1], span[1] - span[0]) > best_key):
-            best, best_key = m, (span[1], span[1] - span[0])
-    return best
+        if span is not None:
+            named.append(((span[1], span[1] - span[0]), m))
+    return [m for _, m in sorted(named, key=lambda km: km[0], reverse=True)]
 
 
-def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], formula: str | None,
+def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], formulas: list[str],
                   facts: Facts) -> Issue | None:
     lead_sources = any(s.startswith("lead:") for s in measure.sources)
     if lead_sources and leads and all(facts.leads.get(ld, {}).get("quality", "missing") in UNUSABLE_LEAD
                                       for ld in leads):
         bad = ", ".join(f"{ld} is {facts.leads.get(ld, {}).get('quality', 'missing')}" for ld in leads)
         return Issue("flagged_lead", f"{where} states {stated!r} for {', '.join(leads)}, but {bad}")
-    measured = [(name, v) for name, v in _candidates(measure, leads, formula, facts)
+    measured = [(name, v) for name, v in _candidates(measure, leads, formulas, facts)
                 if v is not None and not math.isnan(v)]
     if not measured:
         return Issue("unmeasurable_value", f"{where} states {stated!r} for {measure.id.replace('_', ' ')}, "
@@ -252,11 +274,11 @@ def _judge_number(where: str, stated: str, measure: Measure, value: float, leads
                                f"{_show(v, measure.unit)} ({name}; tolerance {_show(measure.tolerance(v), measure.unit)})")
 
 
-def _candidates(measure: Measure, leads: list[str], formula: str | None,
+def _candidates(measure: Measure, leads: list[str], formulas: list[str],
                 facts: Facts) -> list[tuple[str, float | None]]:
     sources = measure.sources
-    if measure.id == "qtc" and formula:  # a named QTc formula selects its column
-        sources = tuple(s for s in sources if formula in s)
+    if measure.id == "qtc" and formulas:  # the QTc formulas named in the sentence select their columns
+        sources = tuple(s for s in sources if any(f in s for f in formulas))
     out = []
     for src in sources:
         kind, _, name = src.rpartition(":")
@@ -294,25 +316,35 @@ def _leads(text: str) -> list[str]:
 
 # -- qualitative claims --------------------------------------------------------------------------
 
-def _claims(where: str, text: str, lo: int, hi: int, hits: list, found: Found, facts: Facts) -> list[Issue]:
+def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, found: Found,
+            facts: Facts) -> list[Issue]:
     """The claims of one sentence, from its subject ``hits`` ``(start, end, claims)``."""
     issues = []
-    quoted = [m.span() for m in _QUOTED.finditer(text, lo, hi)]
-    hits = [h for h in hits if not any(q0 <= h[0] < q1 for q0, q1 in quoted)
+    masked = [m.span() for m in _MASKED.finditer(text, lo, hi)]
+    hits = [h for h in hits if not _inside(h[0], masked)
             and not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
     for c0, c1 in _clauses(text, lo, hi, found):
-        in_clause = [h for h in hits if c0 <= h[0] and h[1] <= c1]
-        if not in_clause or found.any("hedge", c0, c1):
-            continue
-        for a, b, cs in in_clause:
+        for a, b, cs in (h for h in hits if c0 <= h[0] and h[1] <= c1):
             for claim in cs:
-                span = _span(claim, a, b, c1, found)
-                if span is not None and claim.asserts is not None:
-                    issue = _judge_claim(where, claim, text[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
-                                         text[c0:c1], facts)
-                    if issue:
-                        issues.append(issue)
+                span = _span(claim, a, b, c1, found, masked)
+                if span is None or claim.asserts is None or _hedged(text, c0, c1, *span, found):
+                    continue
+                issue = _judge_claim(where, claim, orig[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
+                                     text[c0:c1], facts)
+                if issue:
+                    issues.append(issue)
     return issues
+
+
+def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= at < b for a, b in spans)
+
+
+def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
+    """A hedge in the claim's own comma-separated phrase withdraws it ("possible atrial
+    fibrillation", "such as bundle branch block"); one in a neighbouring phrase does not."""
+    end = text.find(",", b, c1)
+    return found.any("hedge", max(c0, text.rfind(",", c0, a) + 1), c1 if end < 0 else end)
 
 
 def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]:
@@ -325,12 +357,14 @@ def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]
     return out + [(start, hi)]
 
 
-def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found) -> tuple[int, int] | None:
+def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
+          masked: list[tuple[int, int]]) -> tuple[int, int] | None:
     """The claim's text: its subject, or the subject through the first predicate after it in
-    the clause with no other measure named between."""
+    the clause (outside parentheses with numbers) with no other measure named between."""
     if not claim.predicate:
         return a, b
-    hit = found.within(f"predicate:{claim.predicate}", b, min(clause_end, b + GAP))
+    hit = [h for h in found.within(f"predicate:{claim.predicate}", b, min(clause_end, b + GAP))
+           if not _inside(h[0], masked)]
     if not hit or found.any("barrier", b, hit[0][0]):
         return None
     return a, hit[0][1]
@@ -353,8 +387,10 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
             return Issue("unmeasured_claim", f"{where} says {said!r}, but {_describe(claim.criterion)} was not "
                                              "measurable for this record")
         if positive != state:
+            young = not positive and row.get("min_age") is not None and (row.get("value") or 0) >= row["threshold"]
             return Issue(claim.code, f"{where} says {said!r}, but {_describe(claim.criterion)} is "
-                                     f"{'met' if positive else 'not met'} ({_value(row)})")
+                                     f"{'met' if positive else 'not met'} ({_value(row)}"
+                                     + (f"; the patient is younger than {row['min_age']:g} years" if young else "") + ")")
         return None
     family = claim.criterion[:-1]
     rows = {c[len(family):]: r for c, r in facts.findings.items() if c.startswith(family)}
@@ -369,11 +405,13 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
         return Issue("unmeasured_claim", f"{where_said}, but {' and '.join(_describe(family + t) for t in states)} "
                                          "could not be measured")
     positive = [t for t, p in states.items() if p]
-    deviating = any((r.get("value") or 0) >= SHALLOW * (r.get("threshold") or 0) for r in rows.values())
-    measured_false = [t for t, p in states.items() if p is False]
-    if state and not positive and not deviating and measured_false and (named or len(measured_false) == len(states)):
-        return Issue(claim.code, f"{where_said}, but no territory meets it ("
-                                 + "; ".join(f"{_describe(family + t)}: {_value(rows[t])}" for t in measured_false) + ")")
+    flat = [t for t, p in states.items()  # measured, negative and without even a shallow deviation
+            if p is False and (rows[t].get("value") or 0) < SHALLOW * (rows[t].get("threshold") or 0)]
+    # named territories: each one must deviate; none named: a contradiction only when none does
+    if state and flat and (named or len(flat) == len(states)):
+        return Issue(claim.code, f"{where_said}, but " + ("no territory meets it" if len(flat) == len(states) else
+                                                          "not every territory named meets it") + " ("
+                                 + "; ".join(f"{_describe(family + t)}: {_value(rows[t])}" for t in flat) + ")")
     if not state and positive:
         return Issue(claim.code, f"{where_said}, but "
                                  + "; ".join(f"{_describe(family + t)} is met ({_value(rows[t])})" for t in positive))

@@ -74,9 +74,10 @@ _FORBIDDEN = {
     "disclaimer": (
         "as an ai|ai model|language model|consult a physician|consult a doctor|consult a cardiologist|"
         "consult your physician|consult your doctor|consult with a physician|consult with a cardiologist|"
-        "consult a healthcare professional|not a substitute for medical advice|not medical advice|"
-        "not intended as medical advice|i am not a doctor|i am not a physician|clinical correlation is recommended|"
-        "clinical correlation is advised|clinical correlation is required|clinical correlation recommended",
+        "consult a healthcare professional|consult a healthcare provider|healthcare provider|medical advice|"
+        "medical professional|should be consulted|please consult|i am not a doctor|i am not a physician|"
+        "clinical correlation is recommended|clinical correlation is advised|clinical correlation is required|"
+        "clinical correlation recommended|for informational purposes|for educational purposes",
         "disclaimer {0!r}: state the interpretation only"),
 }
 _LEXICON = Lexicon({code: phrases for code, (phrases, _) in _FORBIDDEN.items()})

@@ -14,8 +14,10 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from itertools import accumulate
 
 _WORD = re.compile(r"[^\W_]+")
+_SPLIT = re.compile(r"([^\W_]+)")
 
 
 def words(phrase: str) -> tuple[str, ...]:
@@ -33,14 +35,16 @@ class Lexicon:
 
     def scan(self, text: str) -> Found:
         """Every occurrence of every phrase in ``text`` (lower case), by list name."""
-        tokens = [(m.group(), m.start(), m.end()) for m in _WORD.finditer(text)]
-        ws = [t[0] for t in tokens]
+        pieces = _SPLIT.split(text)  # separator, word, separator, word, ..., separator
+        ws = pieces[1::2]
+        ends = list(accumulate(map(len, pieces)))  # word i spans ends[2i] to ends[2i + 1]
         out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        first = self._first
         for i, w in enumerate(ws):
-            for phrase, name in self._first.get(w, ()):
+            for phrase, name in first.get(w, ()):
                 n = len(phrase)
                 if n == 1 or tuple(ws[i:i + n]) == phrase:
-                    out[name].append((tokens[i][1], tokens[i + n - 1][2]))
+                    out[name].append((ends[2 * i], ends[2 * (i + n) - 1]))
         return Found({name: sorted(set(spans)) for name, spans in out.items()})
 
 

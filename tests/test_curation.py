@@ -248,3 +248,35 @@ def test_evidence_with_the_rules_backend_gives_every_accepted_sample_a_solution(
         labels, steps = parse_solution(solution)
         assert labels == re.search(r"<answer>(.*)</answer>", labels_text).group(1).split("; ")
         assert sum(bool(v) for v in steps.values()) >= 3
+
+
+def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generated):
+    import json
+
+    from curation.evidence import parse_solution
+
+    generate.run(generated)
+    validate_stage.run(generated)
+
+    def respond(messages: list[dict]) -> str:  # one true phrase of step 1, one invented, one from another step
+        return json.dumps({"heart_rate": [], "key_diagnostic_evidence": {
+            "step_1_technical_rate_rhythm": ["usable leads", "made-up phrase", "Step 2"],
+            "step_5_electrolytes_qt": ["Framingham correction"]}})
+
+    with serve_in_thread(ServerConfig(respond=respond)) as server:
+        backend = llm.OpenAIBackend("deepseek-chat", base_url=server.url, api_key="test", timeout_s=5)
+        counts = evidence.run(generated, backend, concurrency=4)
+        sent = server.stats()["requests"]
+        assert sent == counts["samples"] == counts["llm"] > 0
+        evidence.run(generated, backend, concurrency=4)
+        assert server.stats()["requests"] == sent
+    solutions = generated.sql("SELECT * FROM solutions")
+    assert set(solutions["origin"]) == {"llm"}
+    for solution, dropped in solutions.select("solution", "dropped").rows():
+        _, steps = parse_solution(solution)
+        assert steps["step_1_technical_rate_rhythm"] == ["usable leads"]
+        assert steps["step_5_electrolytes_qt"] == ["Framingham correction"]
+        assert "step_1_technical_rate_rhythm: made-up phrase (not_in_step)" in dropped
+    prompts = generated.sql("SELECT count(*) FROM prompts WHERE kind = 'evidence'").item()
+    assert prompts == counts["samples"]
+    assert set(generated.sql("SELECT DISTINCT origin FROM evidence")["origin"]) == {"llm", "rules"}

@@ -30,6 +30,11 @@ def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
     assert result["ingest"] == {"shards": 2, "ok": 6, "error": 0}
     assert result["features"]["records"] == 6
     assert result["prompts"]["ok"] + result["prompts"]["unusable"] + result["prompts"]["duplicate"] == 6
+    answered = result["generate"]["ok"]
+    assert result["validate"]["samples"] == answered and result["validate"]["accepted"] == answered > 0
+    assert result["evidence"]["samples"] == answered
+    corpus = Warehouse(tmp_path / "w").sql("SELECT * FROM corpus")
+    assert corpus.height == answered and corpus["solution"].is_not_null().all()
 
 
 def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path):
