@@ -25,6 +25,7 @@ deviation stays below half the criterion's threshold (:data:`SHALLOW`).
 
 from __future__ import annotations
 
+import bisect
 import csv
 import math
 import re
@@ -155,25 +156,33 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     issues: list[Issue] = []
     lexicon, by_subject = _lexicon()
     parts = [(f"step {s.number}", s.body) for s in interpretation.steps] + [("the summary", interpretation.summary)]
-    for where, text in parts:
-        low = text.lower()
-        text = text if len(text) == len(low) else low  # quoted in messages as written
-        found = lexicon.scan(low)
-        hits = sorted((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ()))
-        lo = 0
-        for boundary in [*_SENTENCE.finditer(low), None]:
-            hi = boundary.start() if boundary else len(low)
-            issues += _numbers(where, low, text, lo, hi, found, facts)
-            in_sentence = [h for h in hits if lo <= h[0] and h[1] <= hi]
+    text = "\n".join(body for _, body in parts)  # one scan of every part; each part read in its bounds
+    low = text.lower()
+    text = text if len(text) == len(low) else low  # quoted in messages as written
+    found = lexicon.scan(low)
+    hits = sorted(((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ())),
+                  key=lambda h: h[:2])
+    keywords = sorted(((e, e - a, m) for m in measures() if m.keywords for a, e in found.spans.get(f"kw:{m.id}", ())),
+                      key=lambda k: k[:2])
+    end = -1
+    for where, body in parts:
+        lo, part_end = end + 1, end + 1 + len(body)
+        for boundary in [*_SENTENCE.finditer(low, lo, part_end), None]:
+            hi = boundary.start() if boundary else part_end
+            issues += _numbers(where, low, text, lo, hi, found, keywords, facts)
+            first = bisect.bisect_left(hits, (lo,))
+            in_sentence = [h for h in hits[first:bisect.bisect_left(hits, (hi,), first)] if h[1] <= hi]
             if in_sentence:
                 issues += _claims(where, low, text, lo, hi, in_sentence, found, facts)
             lo = boundary.end() if boundary else lo
+        end = part_end
     return list(dict.fromkeys(issues))
 
 
 # -- numbers -------------------------------------------------------------------------------------
 
-def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, facts: Facts) -> list[Issue]:
+def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, keywords: list,
+             facts: Facts) -> list[Issue]:
     """A number is grounded when it matches one of the measures named since the previous number
     (else earlier in the sentence); an error names the nearest one."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
@@ -185,7 +194,7 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, f
         if math.isnan(factor) or _is_range(text[max(lo, m.start() - 16):m.start()], text[m.end():hi]) \
                 or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found):
             continue
-        named = _measures(found, start, m.start(), unit) or _measures(found, lo, m.start(), unit)
+        named = _measures(keywords, start, m.start(), unit) or _measures(keywords, lo, m.start(), unit)
         if not named:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
@@ -237,20 +246,21 @@ def _is_range(before: str, after: str) -> bool:
     return ends_range or starts_range
 
 
-def _measures(found: Found, lo: int, hi: int, unit: str) -> list[Measure]:
-    """The measures of this unit named in ``[lo, hi)``, the one whose keyword ends nearest ``hi``
-    first (the longer keyword on a tie: ``p axis`` over ``axis``). A unit without keywords (bpm)
-    names its measure."""
-    named = []
-    for m in measures():
-        if m.unit != unit:
-            continue
-        if not m.keywords:
-            return [m]
-        span = found.last_before(f"kw:{m.id}", lo, hi)
-        if span is not None:
-            named.append(((span[1], span[1] - span[0]), m))
-    return [m for _, m in sorted(named, key=lambda km: km[0], reverse=True)]
+def _measures(keywords: list[tuple[int, int, Measure]], lo: int, hi: int, unit: str) -> list[Measure]:
+    """The measures of this unit named in ``[lo, hi)`` (``keywords``: ``(end, length, measure)`` of
+    every keyword, sorted), the one whose keyword ends nearest ``hi`` first (the longer keyword on
+    a tie: ``p axis`` over ``axis``). A unit without keywords (bpm) names its measure."""
+    plain = [m for m in measures() if m.unit == unit and not m.keywords]
+    if plain:
+        return plain
+    named: list[Measure] = []
+    i = bisect.bisect_right(keywords, (hi, math.inf)) - 1
+    while i >= 0 and keywords[i][0] - keywords[i][1] >= lo:
+        m = keywords[i][2]
+        if m.unit == unit and m not in named and keywords[i][0] <= hi:
+            named.append(m)
+        i -= 1
+    return named
 
 
 def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], formulas: list[str],
