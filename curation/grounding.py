@@ -62,6 +62,8 @@ _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "sep
             "anteroseptal": ("V1", "V2", "V3", "V4"), "anterior": ("V2", "V3", "V4"),
             "anterolateral": ("V3", "V4", "V5", "V6", "I", "aVL"), "low lateral": ("V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
+_RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
+_RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
 LISTS = {
@@ -76,7 +78,9 @@ LISTS = {
     "neg_inside": "not|no|without",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
              "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
-             "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded",
+             "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded|"
+             # qualifiers the measurements cannot judge (ST discordant to the QRS in a bundle branch block)
+             "concordant|discordant|secondary|expected|appropriate",
     "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|p wave|t wave|p waves|t waves|impression|findings|"
                "diagnosis|diagnoses",
     "region": "|".join(_REGIONS),
@@ -191,7 +195,7 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         unit, factor = _unit(m.group(2))
         start = numbers[i - 1].end() if i else lo
         before = text[start:m.start()].rstrip()
-        if math.isnan(factor) or _is_range(text[max(lo, m.start() - 16):m.start()], text[m.end():hi]) \
+        if math.isnan(factor) or _is_range(text[max(lo, m.start() - 24):m.start()], text[m.end():hi]) \
                 or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found):
             continue
         named = _measures(keywords, start, m.start(), unit) or _measures(keywords, lo, m.start(), unit)
@@ -236,14 +240,8 @@ def _unit(text: str | None) -> tuple[str, float]:
 
 
 def _is_range(before: str, after: str) -> bool:
-    """``120-200``, ``120 to 200``: the number ends or starts a range of reference values."""
-    before = before.rstrip()
-    stem = before.removesuffix("to").rstrip("-–— ")
-    ends_range = stem != before and stem[-1:].isdigit()
-    after = after.lstrip()
-    starts_range = after[:1] in ("-", "–", "—") and after[1:].lstrip()[:1].isdigit() or \
-        after.startswith("to ") and after[3:].lstrip()[:1].isdigit()
-    return ends_range or starts_range
+    """``120-200 ms``, ``-30° to +90°``: the number ends or starts a range of reference values."""
+    return bool(_RANGE_END.search(before) or _RANGE_START.match(after))
 
 
 def _measures(keywords: list[tuple[int, int, Measure]], lo: int, hi: int, unit: str) -> list[Measure]:

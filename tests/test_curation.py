@@ -280,3 +280,19 @@ def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generate
     prompts = generated.sql("SELECT count(*) FROM prompts WHERE kind = 'evidence'").item()
     assert prompts == counts["samples"]
     assert set(generated.sql("SELECT DISTINCT origin FROM evidence")["origin"]) == {"llm", "rules"}
+
+
+# Interpretations written the way a chat LLM writes them (tests/data/llm_texts), for three real
+# records: their own sentence shapes, units, reference ranges, coordinated and qualified claims.
+LLM_TEXTS = {"ptbxl:00002": [],  # sinus bradycardia, limited quality, young high voltage
+             "ptbxl:00180": [],  # complete LBBB: discordant ST elevation, absolute QT vs QTc
+             "ptbxl:00017": ["st_contradiction"]}  # AF: "no ST elevation or depression" where depression is met
+
+
+@pytest.mark.parametrize("record_id, codes", LLM_TEXTS.items())
+def test_llm_written_interpretations(ptbxl_records, record_id, codes):
+    from pathlib import Path
+
+    record = next(r for r in ptbxl_records if r["features"]["record_id"] == record_id)
+    text = (Path(__file__).parent / "data" / "llm_texts" / f"{record_id.replace(':', '_')}.txt").read_text()
+    assert [i.code for i in validate(text, _facts(record))] == codes
