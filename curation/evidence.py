@@ -106,7 +106,7 @@ def _mapped(text: str) -> tuple[str, list[tuple[int, int]]]:
     return out, spans
 
 
-def _find(phrase: str, text: str) -> int:
+def find_phrase(phrase: str, text: str) -> int:
     """Where normalised ``phrase`` occurs in normalised ``text`` as whole words (-1: nowhere),
     so ``normal`` is not found in ``abnormal`` nor ``regular`` in ``irregular``."""
     pattern = ((r"(?<!\w)" if phrase[0].isalnum() else "") + re.escape(phrase)
@@ -160,7 +160,7 @@ def _verify(evidence: dict[str, list[str]],
         seen: set[str] = set()
         for phrase in phrases:
             norm = normalise(phrase)
-            at = _find(norm, body_norm) if norm else -1
+            at = find_phrase(norm, body_norm) if norm else -1
             reason = ("empty" if not norm else "duplicate" if norm in seen
                       else "too_long" if len(norm.split()) > MAX_WORDS else "separator" if _SEPARATOR.search(norm)
                       else "heading_text" if norm in heading else "not_in_step" if at < 0

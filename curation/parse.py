@@ -97,18 +97,20 @@ def parse(text: str) -> tuple[Interpretation | None, list[Issue]]:
         issues.append(Issue("text_outside", f"text before <think>: {_clip(text[:think_open])!r}"))
     steps = _steps(text[think_open + len("<think>"):think_close], issues)
     rest = text[think_close + len("</think>"):]
-    answer_match = re.search(r"<answer>(.*?)</answer>", rest, re.DOTALL)
-    if answer_match is None:
+    opening = rest.find("<answer>")
+    closing = rest.find("</answer>", opening) if opening >= 0 else -1
+    if closing < 0:
         issues.append(Issue("missing_answer", "no <answer>...</answer> after the summary; end with "
                                               "<answer>label; label</answer>"))
         summary, labels = rest.replace("<answer>", "").strip(), []
     else:
-        summary = rest[:answer_match.start()].strip()
-        labels = [x.strip() for x in answer_match.group(1).split(";") if x.strip()]
+        summary = rest[:opening].strip()
+        labels = [x.strip() for x in rest[opening + len("<answer>"):closing].split(";") if x.strip()]
         if not labels:
             issues.append(Issue("empty_answer", "<answer> is empty; list the diagnoses separated by ';'"))
-        if rest[answer_match.end():].strip():
-            issues.append(Issue("text_outside", f"text after </answer>: {_clip(rest[answer_match.end():])!r}"))
+        after = rest[closing + len("</answer>"):]
+        if after.strip():
+            issues.append(Issue("text_outside", f"text after </answer>: {_clip(after)!r}"))
     if not summary:
         issues.append(Issue("empty_summary", "no summary paragraph between </think> and <answer>"))
     elif "\n" in summary.strip():

@@ -298,6 +298,51 @@ def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
 
 
 @app.command()
+def export(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder.")] = None,
+           out: Annotated[Optional[Path], typer.Option(help="Export folder.")] = None,
+           format: Annotated[str, typer.Option("--format", help="swift (ms-swift, ECG-R1's layout) or trl.")] = "swift",
+           rl_size: Annotated[Optional[int], typer.Option(help="RL rows (default: 3,948 per 30,000 SFT rows).")] = None,
+           imd: Annotated[Optional[str], typer.Option(help="P,Q: an Interleaved Modality Dropout copy of the "
+                                                           "training file (drop with P, swap with Q).")] = None,
+           seed: Annotated[int, typer.Option(help="Seed of the selections.")] = 0,
+           absolute: Annotated[bool, typer.Option(help="Absolute paths (roots '/') instead of relative ones.")] = False,
+           check: Annotated[Optional[Path], typer.Option(help="Re-check an export folder instead.")] = None) -> None:
+    """Training files for ms-swift or TRL, rendered ECG images and manifest.json (or --check DIR)."""
+    if check is not None:
+        from training.export import check as check_export
+
+        _existing_dir(check, "export")
+        problems = check_export(check)
+        for p in problems[:50]:
+            console.print(p, markup=False, highlight=False)
+        if problems:
+            console.print(f"{len(problems)} problems in {check}")
+            sys.exit(1)
+        console.print(f"{check}: every file and row checks out")
+        return
+    from stages.export import run as run_export
+
+    if warehouse is None or out is None:
+        raise UsageError("give --warehouse W --out DIR, or --check DIR")
+    wh = _existing_warehouse(warehouse)
+    try:
+        drop_swap = tuple(float(x) for x in imd.split(",")) if imd else None
+        if drop_swap is not None and (len(drop_swap) != 2 or not all(0 <= x <= 1 for x in drop_swap)):
+            raise ValueError
+    except ValueError:
+        raise UsageError("--imd needs two probabilities, e.g. 0.5,0.1") from None
+    try:
+        manifest = run_export(wh, out, format, rl_size=rl_size, imd=drop_swap, seed=seed, absolute=absolute)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    import polars as pl
+
+    print_frame(pl.DataFrame([{"file": k, "kind": v["kind"], "rows": v["rows"]} for k, v in manifest["files"].items()]),
+                f"export ({format}) -> {out}")
+    console.print(f"splits {manifest['splits']}; image_root {manifest['image_root']}; ecg_root {manifest['ecg_root']}")
+
+
+@app.command()
 def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], warehouse: WarehouseOpt) -> None:
     """Print a record's features, findings and rendered prompt."""
     import json
