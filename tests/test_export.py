@@ -108,3 +108,13 @@ def test_the_check_finds_broken_rows_and_files(swift_export, tmp_path):
     assert any("is in" in p and p.startswith(f"subject {subject[:12]}") for p in problems)
     res = subprocess.run([sys.executable, "-m", "ecg_corpus", "export", "--check", str(broken)], capture_output=True, text=True)
     assert res.returncode == 1 and "problems in" in res.stdout
+
+
+def test_trl_files_load_with_datasets(curated, tmp_path):
+    datasets = pytest.importorskip("datasets", reason="the train extra is not installed (datasets)")
+    export.run(curated, tmp_path / "trl", "trl")
+    sft = datasets.load_dataset("json", data_files=str(tmp_path / "trl" / "sft_train.jsonl"), split="train")
+    grpo = datasets.load_dataset("json", data_files=str(tmp_path / "trl" / "grpo_train.jsonl"), split="train")
+    assert set(sft.column_names) == {"id", "images", "ecg", "messages"} and sft.num_rows > 0
+    assert set(grpo.column_names) == {"id", "images", "ecg", "prompt", "solution"} and grpo.num_rows > 0
+    assert sft[0]["messages"][2]["content"][0]["text"].startswith("<think>")
