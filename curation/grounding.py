@@ -81,6 +81,7 @@ LISTS = {
              "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded|"
              # qualifiers the measurements cannot judge (ST discordant to the QRS in a bundle branch block)
              "concordant|discordant|secondary|expected|appropriate",
+    "doubt": "excluded|ruled out|possible|suspected|uncertain|questionable|likely|unlikely",  # of a claim, after it
     "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|p wave|t wave|p waves|t waves|impression|findings|"
                "diagnosis|diagnoses",
     "region": "|".join(_REGIONS),
@@ -349,10 +350,17 @@ def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
-    """A hedge in the claim's own comma-separated phrase withdraws it ("possible atrial
-    fibrillation", "such as bundle branch block"); one in a neighbouring phrase does not."""
+    """A hedge in the claim's own comma-separated phrase, or in a relative clause right after it,
+    withdraws it ("possible atrial fibrillation", "such as bundle branch block", "atrial
+    fibrillation, which cannot be excluded"); one in another phrase does not."""
     end = text.find(",", b, c1)
-    return found.any("hedge", max(c0, text.rfind(",", c0, a) + 1), c1 if end < 0 else end)
+    end = c1 if end < 0 else end
+    if found.any("hedge", max(c0, text.rfind(",", c0, a) + 1), end):
+        return True
+    if end < c1 and text[end + 1:c1].lstrip().startswith(("which ", "that ")):
+        after = text.find(",", end + 1, c1)
+        return found.any("doubt", end, c1 if after < 0 else after)
+    return False
 
 
 def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]:

@@ -189,6 +189,17 @@ def test_llm_spellings_of_the_same_facts_pass(ptbxl_records):
         assert validate(text, _facts(r)) == [], text
 
 
+def test_hedges_withdraw_only_their_own_claim(ptbxl_records):
+    r = next(r for r in ptbxl_records if r["text"] and r["findings"]["atrial_fibrillation_suspected"]["positive"] is False
+             and r["findings"]["wide_qrs"]["positive"] is False)
+    hedged = _sub(r["text"], r"consistent with a sinus mechanism", "consistent with a sinus mechanism, although "
+                  "paroxysmal atrial fibrillation, which cannot be excluded, may occur")
+    assert validate(hedged, _facts(r)) == []
+    stated = _sub(r["text"], r"consistent with a sinus mechanism", "consistent with atrial fibrillation, which may be "
+                  "paroxysmal")
+    assert [i.code for i in validate(stated, _facts(r))] == ["rhythm_contradiction"]
+
+
 def test_an_unmeasured_number_and_units_are_read_as_written(ptbxl_records):
     r = next(r for r in ptbxl_records if r["text"] and not _nan(r["features"]["hr_bpm"]))
     hr = r["features"]["hr_bpm"]
