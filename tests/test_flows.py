@@ -46,3 +46,18 @@ def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path
     assert counts == {"shards": 1, "records": 8, "usable": 8}
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
     assert features_on(workers=2)(str(wh.root))["shards"] == 0  # nothing left to do
+
+
+def test_the_prefect_server_answers_its_own_client_filters(prefect_harness):
+    """`prefect deploy` and workers read deployments and work pools through filter endpoints;
+    fastapi >= 0.151 made Prefect 3.8.8's server refuse them (422), hence the pin."""
+    import asyncio
+
+    from prefect.client.orchestration import get_client
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_deployments(), await client.read_work_pools()
+
+    deployments, pools = asyncio.run(read())
+    assert isinstance(deployments, list) and isinstance(pools, list)
