@@ -15,6 +15,7 @@ def _col(dtype, *checks, nullable=True, unique=False) -> pa.Column:
     return pa.Column(dtype, list(checks), nullable=nullable, unique=unique)
 
 
+SPLITS = ("train", "val", "test")  # subject-level, from ingest
 MACHINE_COLUMNS = (  # MIMIC-IV-ECG cart measurements, kept for agreement checks with FeatureDB
     "machine_rr_interval_ms", "machine_p_onset_ms", "machine_p_end_ms", "machine_qrs_onset_ms",
     "machine_qrs_end_ms", "machine_t_end_ms", "machine_p_axis_deg", "machine_qrs_axis_deg",
@@ -37,7 +38,7 @@ RECORDS = pa.DataFrameSchema(
         "label_text": _col(STR),
         "flags": _col(STRS),
         "unmapped": _col(STRS),
-        "split": _col(STR, pa.Check.isin(["train", "val", "test"]), nullable=False),
+        "split": _col(STR, pa.Check.isin(list(SPLITS)), nullable=False),
         "status": _col(STR, pa.Check.isin(["ok", "error"]), nullable=False),
         "error": _col(STR),
         "lead_names": _col(STR),

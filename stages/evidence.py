@@ -23,7 +23,7 @@ from curation import parse
 from prompts.render import evidence_messages, prompt_sha256, template_version
 from stages import generate
 from stages.prompts import sample_id
-from stages.validate import answers
+from stages.validate import answers, facts
 from warehouse import Warehouse
 
 KIND = "evidence"
@@ -52,31 +52,14 @@ def prompt_rows(samples: pl.DataFrame) -> pl.DataFrame:
                                       "prompt_sha256": pl.Utf8, "messages": pl.Utf8})
 
 
-def _findings(warehouse: Warehouse, part: str) -> dict[str, dict[str, dict]]:
-    rows = pl.read_parquet(warehouse.table_dir("findings") / f"{part}.parquet")
-    out: dict[str, dict[str, dict]] = {}
-    for row in rows.iter_rows(named=True):
-        out.setdefault(row["record_id"], {})[row["criterion"]] = row
-    return out
-
-
-def _llm_replies(warehouse: Warehouse, part: str) -> dict[str, str]:
-    """record_id -> the final ok evidence reply of the shard."""
-    rows = [pl.read_parquet(p, columns=["record_id", "sample_id", "status", "response", "final"])
-            for p in warehouse.parts("generations", f"{part}.")]
-    if not rows:
-        return {}
-    ok = pl.concat(rows).filter(pl.col("final"), pl.col("status") == "ok", pl.col("sample_id").str.ends_with(f"#{KIND}"))
-    return dict(ok.select("record_id", "response").rows())
-
-
 def write_shard(warehouse: Warehouse, part: str, samples: pl.DataFrame) -> dict[str, int]:
     """The ``evidence`` and ``solutions`` parts of one shard."""
-    findings, replies = _findings(warehouse, part), _llm_replies(warehouse, part)
+    record_facts = facts(warehouse, part)
+    replies = dict(generate.final_answers(warehouse, part, KIND).select("record_id", "response").rows())
     phrases, solutions = [], []
     for sid, rid, text in samples.select("sample_id", "record_id", "interpretation").rows():
         labels = parse(text)[0].answer
-        by_origin = {"rules": eder.rules_phrases(findings.get(rid, {}), text)}
+        by_origin = {"rules": eder.rules_phrases(record_facts[rid].findings, text)}
         dropped: list[str] = []
         if rid in replies:
             try:

@@ -24,12 +24,11 @@ import polars as pl
 
 from curation import CHECKER_VERSION
 from prompts.render import template_version
+from schemas.tables import SPLITS
 from training import export as ex
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
 
-SPLITS = ("train", "val", "test")
-NAMES = {"swift": {"sft": "{split}", "rl": "rl_train"}, "trl": {"sft": "sft_{split}", "rl": "grpo_train"}}
 
 
 def samples(warehouse: Warehouse) -> pl.DataFrame:
@@ -62,7 +61,7 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
                   "ecg": r["path"] if absolute else Path(r["path"]).relative_to(ecg_root).as_posix()}
         rows_by_split[r["split"]].append(sample)
         subjects[r["sample_id"]] = [r["split"], hashlib.sha256(str(r["subject_id"]).encode()).hexdigest()[:16]]
-    row, names, files = ex.ROWS[fmt], NAMES[fmt], {}
+    row, names, files = ex.ROWS[fmt], ex.FILES[fmt], {}
 
     def write(name: str, kind: str, rows: list[dict]) -> None:
         files[f"{name}.jsonl"] = {"kind": kind, **ex.write_jsonl(out / f"{name}.jsonl", rows)}

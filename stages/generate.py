@@ -126,6 +126,17 @@ def publish(warehouse: Warehouse, backend: llm.Backend, shards: list[str]) -> in
     return n
 
 
+def final_answers(warehouse: Warehouse, shard: str, kind: str) -> pl.DataFrame:
+    """The ``final`` ok answers of a prompts shard over every backend, of the samples whose id
+    holds ``#<kind>`` (``interpretation`` includes its repairs, ``evidence``)."""
+    columns = ["sample_id", "record_id", "backend", "model", "response"]
+    frames = [pl.read_parquet(p, columns=[*columns, "status", "final"]) for p in warehouse.parts("generations", f"{shard}.")]
+    if not frames:
+        return pl.DataFrame(schema=dict.fromkeys(columns, pl.Utf8))
+    return pl.concat(frames).filter(pl.col("final"), pl.col("status") == "ok",
+                                    pl.col("sample_id").str.contains(f"#{kind}", literal=True)).select(columns)
+
+
 def _one_final(warehouse: Warehouse, shard: str) -> None:
     parts = warehouse.parts("generations", f"{shard}.")
     if len(parts) < 2:

@@ -58,15 +58,8 @@ def facts(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
 def answers(warehouse: Warehouse, part: str) -> pl.DataFrame:
     """The ``final`` ok answers of a shard's interpretation samples and their repairs, with the
     base ``sample`` and ``attempt`` (1 + the repair round)."""
-    frames = [pl.read_parquet(p, columns=["sample_id", "record_id", "backend", "model", "status", "response", "final"])
-              for p in warehouse.parts("generations", f"{part}.")]
-    if not frames:
-        return pl.DataFrame(schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "backend": pl.Utf8, "model": pl.Utf8,
-                                    "response": pl.Utf8, "sample": pl.Utf8, "attempt": pl.Int32})
-    rows = pl.concat(frames).filter(pl.col("final"), pl.col("status") == "ok",
-                                    pl.col("sample_id").str.contains(f"#{KIND}", literal=True))
     base = pl.col("sample_id").str.split(REPAIR)
-    return rows.with_columns(sample=base.list.first(),
+    return generate.final_answers(warehouse, part, KIND).with_columns(sample=base.list.first(),
                              attempt=(base.list.get(1, null_on_oob=True).cast(pl.Int32).fill_null(0) + 1).cast(pl.Int32))
 
 

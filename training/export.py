@@ -29,6 +29,8 @@ INSTRUCTION = ("Interpret the provided ECG image, identify key features and abno
                "generate a clinical diagnosis that is supported by the observed evidence.")
 ECG_TAG, IMAGE_TAG = "<ecg>", "<image>"
 FORMATS = ("swift", "trl")
+#: File names per format and kind (``sft`` per split, ``rl``); ``.jsonl`` added.
+FILES = {"swift": {"sft": "{split}", "rl": "rl_train"}, "trl": {"sft": "sft_{split}", "rl": "grpo_train"}}
 RL_PAPER_SIZE, SFT_PAPER_SIZE = 3948, 30000  # ECG-R1: |D_RL| for its 30k-sample SFT corpus
 MIN_EVIDENCE_STEPS = 4
 MISSING = {"ecg_missing25": ("ecg", 0.25), "ecg_missing100": ("ecg", 1.0),

@@ -45,6 +45,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from training.export import FILES
 from training.rewards import WEIGHTS
 
 __all__ = ["DEFAULT_MODEL", "SWIFT_REWARDS", "STAGES", "Command", "Export", "ExportError", "build", "dapo",
@@ -56,7 +57,7 @@ REPO = Path(__file__).resolve().parents[1]
 PLUGIN = REPO / "training" / "swift_plugin.py"
 #: The ORM names that training/swift_plugin.py registers, in the order of training.rewards.WEIGHTS.
 SWIFT_REWARDS = ("ecg_format", "ecg_accuracy", "ecg_evidence")
-SFT_FILE, VAL_FILE = "train.jsonl", "val.jsonl"
+SFT_FILE, VAL_FILE = (FILES["swift"]["sft"].format(split=s) + ".jsonl" for s in ("train", "val"))
 NUM_GENERATIONS = 6
 
 #: Environment of both of ECG-R1's scripts that applies to any Qwen3-VL run: the image token
