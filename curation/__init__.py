@@ -13,6 +13,9 @@ its tables does, so stored verdicts know which checker gave them.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from itertools import repeat
 from pathlib import Path
 
 from curation.grounding import CLAIMS, TOLERANCES, Facts
@@ -35,4 +38,18 @@ def validate(text: str, facts: Facts, min_overlap: float = MIN_OVERLAP) -> list[
     return issues + _grounding(interpretation, facts) + _labels(interpretation.answer, facts.labels, min_overlap)
 
 
-__all__ = ["CHECKER_VERSION", "Facts", "Interpretation", "Issue", "MIN_OVERLAP", "parse", "validate"]
+def validate_many(items: Sequence[tuple[str, Facts]], executor: Executor | None = None,
+                  min_overlap: float = MIN_OVERLAP, chunk: int = 64) -> list[list[Issue]]:
+    """:func:`validate` of each ``(text, facts)``, in order; over ``executor`` (a process pool) in
+    chunks of ``chunk`` responses when one is given."""
+    if executor is None:
+        return _validate_chunk(items, min_overlap)
+    chunks = [items[i:i + chunk] for i in range(0, len(items), chunk)]
+    return [issues for part in executor.map(_validate_chunk, chunks, repeat(min_overlap)) for issues in part]
+
+
+def _validate_chunk(items: Sequence[tuple[str, Facts]], min_overlap: float) -> list[list[Issue]]:
+    return [validate(text, facts, min_overlap) for text, facts in items]
+
+
+__all__ = ["CHECKER_VERSION", "Facts", "Interpretation", "Issue", "MIN_OVERLAP", "parse", "validate", "validate_many"]

@@ -30,7 +30,7 @@ import csv
 import math
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from curation.parse import Interpretation, Issue
@@ -51,7 +51,12 @@ _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that i
     (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mv|mm/s", "", math.nan),
 )
 _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
-_NUMBER = re.compile(r"(?<![\w.])([-+−]?\d+(?:\.\d+)?)(?:\s*(" + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
+#: A number (group 1: optional sign, digits, decimals; not inside a word or after a point) and
+#: its unit (group 2). Written to open with the character a number starts with, so the regex
+#: engine skips straight to candidates: the sign-or-digit, then "not after a word character or a
+#: point" as a lookbehind over two characters, then more digits (at least one after a sign).
+_NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)(?:\s*("
+                     + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
 _SENTENCE = re.compile(r"(?<=\.)\s+")
 #: Not read for claims: a quoted criterion name, a parenthesis holding a number (a measurement or
 #: a reference range: "(normal 120-200 ms)").
@@ -234,6 +239,7 @@ def _in_reference(text: str, lo: int, at: int, found: Found) -> bool:
     return text.startswith(_SYMBOLS, head) or any(a == head for a, _ in found.within("reference", head, at))
 
 
+@lru_cache(maxsize=256)
 def _unit(text: str | None) -> tuple[str, float]:
     if text is None:
         return "", 1.0
@@ -249,9 +255,9 @@ def _measures(keywords: list[tuple[int, int, Measure]], lo: int, hi: int, unit: 
     """The measures of this unit named in ``[lo, hi)`` (``keywords``: ``(end, length, measure)`` of
     every keyword, sorted), the one whose keyword ends nearest ``hi`` first (the longer keyword on
     a tie: ``p axis`` over ``axis``). A unit without keywords (bpm) names its measure."""
-    plain = [m for m in measures() if m.unit == unit and not m.keywords]
+    plain = _unnamed(unit)
     if plain:
-        return plain
+        return list(plain)
     named: list[Measure] = []
     i = bisect.bisect_right(keywords, (hi, math.inf)) - 1
     while i >= 0 and keywords[i][0] - keywords[i][1] >= lo:
@@ -260,6 +266,12 @@ def _measures(keywords: list[tuple[int, int, Measure]], lo: int, hi: int, unit: 
             named.append(m)
         i -= 1
     return named
+
+
+@cache
+def _unnamed(unit: str) -> tuple[Measure, ...]:
+    """The measures of ``unit`` that have no keywords (the unit alone names them)."""
+    return tuple(m for m in measures() if m.unit == unit and not m.keywords)
 
 
 def _judge_number(where: str, stated: str, measure: Measure, value: float, leads: list[str], formulas: list[str],
@@ -312,6 +324,13 @@ def _show(v: float, unit: str) -> str:
 
 
 def _leads(text: str) -> list[str]:
+    """The leads ``text`` names, ranges expanded (``V4-V6``, ``V1 to V3``), in order."""
+    return list(_lead_names(text))
+
+
+@lru_cache(maxsize=1024)
+def _lead_names(text: str) -> tuple[str, ...]:
+    """:func:`_leads`, memoised: a sentence's leads are read again for each of its numbers."""
     out: list[str] = []
     for m in _LEAD.finditer(text):
         if m.group(3):
@@ -320,7 +339,7 @@ def _leads(text: str) -> list[str]:
             a, b = sorted((int(m.group(1)), int(m.group(2))))
             names = [f"V{i}" for i in range(a, b + 1)]
         out += [n for n in names if n not in out]
-    return out
+    return tuple(out)
 
 
 # -- qualitative claims --------------------------------------------------------------------------
@@ -365,7 +384,11 @@ def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
 
 def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]:
     """A sentence cut at ``;`` and at contrasting conjunctions (``but``, ``whereas``...)."""
-    cuts = sorted([(i, i + 1) for i in range(lo, hi) if text[i] == ";"] + found.within("clause", lo, hi))
+    semicolons, i = [], text.find(";", lo, hi)
+    while i >= 0:
+        semicolons.append((i, i + 1))
+        i = text.find(";", i + 1, hi)
+    cuts = sorted(semicolons + found.within("clause", lo, hi))
     out, start = [], lo
     for a, b in cuts:
         out.append((start, a))

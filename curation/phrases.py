@@ -2,11 +2,11 @@
 (``"st elevation|elevated st"``, ``|`` between alternatives, any case) and one pass that finds
 every phrase of every list in a text.
 
-A :class:`Lexicon` indexes its phrases by their first word; :meth:`Lexicon.scan` splits the text
-into words once and looks each word up, so the cost does not grow with the number of phrases
-(the checker reads thousands of responses per second on one core). Words are runs of letters
-and digits: a hyphen and a space are the same (``first-degree`` = ``first degree``), and a
-phrase never matches inside a longer word.
+A :class:`Lexicon` indexes its phrases by their first word and length; :meth:`Lexicon.scan`
+splits the text into words once (remembered for the next lexicon scanning the same text) and
+looks each word up, so the cost does not grow with the number of phrases. Words are runs of
+letters and digits: a hyphen and a space are the same (``first-degree`` = ``first degree``), and
+a phrase never matches inside a longer word.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import defaultdict
+from functools import lru_cache
 from itertools import accumulate
 
 _WORD = re.compile(r"[^\W_]+")
@@ -28,24 +29,33 @@ class Lexicon:
     """Named phrase lists, found together: ``Lexicon({"hedge": "may|might", ...}).scan(text)``."""
 
     def __init__(self, lists: dict[str, str]) -> None:
-        self._first: dict[str, list[tuple[tuple[str, ...], str]]] = defaultdict(list)
+        by_length: dict[str, dict[int, dict[tuple[str, ...], list[str]]]] = defaultdict(lambda: defaultdict(dict))
         for name, spec in lists.items():
             for phrase in {words(p) for p in spec.split("|")} - {()}:
-                self._first[phrase[0]].append((phrase, name))
+                by_length[phrase[0]][len(phrase)].setdefault(phrase, []).append(name)
+        #: first word -> (phrase length, the lists of each phrase of that length)
+        self._first = {w: tuple(sorted(lengths.items())) for w, lengths in by_length.items()}
 
     def scan(self, text: str) -> Found:
-        """Every occurrence of every phrase in ``text`` (lower case), by list name."""
-        pieces = _SPLIT.split(text)  # separator, word, separator, word, ..., separator
-        ws = pieces[1::2]
-        ends = list(accumulate(map(len, pieces)))  # word i spans ends[2i] to ends[2i + 1]
+        """Every occurrence of every phrase in ``text`` (lower case), by list name: each word
+        that starts a phrase is looked up once per phrase length."""
+        ws, ends = _tokens(text)
         out: dict[str, list[tuple[int, int]]] = defaultdict(list)
         first = self._first
-        for i, w in enumerate(ws):
-            for phrase, name in first.get(w, ()):
-                n = len(phrase)
-                if n == 1 or tuple(ws[i:i + n]) == phrase:
+        for i in [i for i, w in enumerate(ws) if w in first]:
+            for n, phrases in first[ws[i]]:
+                for name in phrases.get(tuple(ws[i:i + n]), ()):
                     out[name].append((ends[2 * i], ends[2 * (i + n) - 1]))
         return Found({name: sorted(set(spans)) for name, spans in out.items()})
+
+
+@lru_cache(maxsize=2)
+def _tokens(text: str) -> tuple[list[str], list[int]]:
+    """The words of ``text`` and the offsets around them (word i spans ``ends[2i]`` to
+    ``ends[2i + 1]``); remembered for the last texts, as the checker scans one text with several
+    lexicons."""
+    pieces = _SPLIT.split(text)  # separator, word, separator, word, ..., separator
+    return pieces[1::2], list(accumulate(map(len, pieces)))
 
 
 class Found:
@@ -58,17 +68,28 @@ class Found:
 
     def within(self, name: str, lo: int, hi: int) -> list[tuple[int, int]]:
         """The occurrences of list ``name`` inside ``[lo, hi)``."""
-        spans = self.spans.get(name, ())
-        i = bisect.bisect_left(spans, (lo, -1))
+        spans = self.spans.get(name)
+        if not spans:
+            return []
         out = []
-        while i < len(spans) and spans[i][0] < hi:
-            if spans[i][1] <= hi:
-                out.append(spans[i])
-            i += 1
+        for span in spans[bisect.bisect_left(spans, (lo, -1)):]:
+            if span[0] >= hi:
+                break
+            if span[1] <= hi:
+                out.append(span)
         return out
 
     def any(self, name: str, lo: int, hi: int) -> bool:
-        return bool(self.within(name, lo, hi))
+        """Whether list ``name`` occurs inside ``[lo, hi)``."""
+        spans = self.spans.get(name)
+        if not spans:
+            return False
+        for a, b in spans[bisect.bisect_left(spans, (lo, -1)):]:
+            if a >= hi:
+                return False
+            if b <= hi:
+                return True
+        return False
 
     def last_before(self, name: str, lo: int, hi: int) -> tuple[int, int] | None:
         """The occurrence ending last at or before ``hi`` and starting at or after ``lo``

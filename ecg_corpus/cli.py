@@ -23,7 +23,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
                   help="Build the ECG-R1 protocol-guided reasoning corpus from raw 12-lead ECGs.")
 console = Console()
 WarehouseOpt = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder (created if missing).")]
-SourceOpt = Annotated[Optional[Path], typer.Option(help="Source folder.")]
+SourceOpt = Annotated[Optional[str], typer.Option(help="Source folder, or an fsspec URL (memory://, s3://...).")]
 BackendOpt = Annotated[Optional[str], typer.Option(
     help="rules (offline protocol writer) or openai (any OpenAI-compatible endpoint); default: openai when "
          "DEEPSEEK_API_KEY or OPENAI_API_KEY is set, else rules.")]
@@ -46,10 +46,13 @@ class UsageError(Exception):
     """Unusable arguments or paths: printed as one line, exit code 2."""
 
 
-def _existing_dir(path: Path | None, what: str) -> str | None:
+def _existing_dir(path: Path | str | None, what: str) -> str | None:
+    """A folder that exists, or a URL (read through fsspec: its source says when nothing is there)."""
+    from sources.storage import is_url
+
     if path is None:
         return None
-    if not path.is_dir():
+    if not is_url(path) and not Path(path).is_dir():
         raise UsageError(f"{what} folder not found: {path}")
     return str(path)
 
@@ -67,6 +70,13 @@ def _existing_warehouse(path: Path):
     if not path.is_dir():
         raise UsageError(f"warehouse folder not found: {path}")
     return _warehouse(path)
+
+
+def _recorded(wh, command: str, parameters: dict):
+    """This command as a ``runs`` row (stages/runs.py): ``run.warehouse`` stamps its rows."""
+    from stages.runs import recorded
+
+    return recorded(wh.root, command, parameters)
 
 
 def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) -> None:
@@ -128,7 +138,8 @@ def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = 
         raise UsageError("give at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     wh = _warehouse(warehouse)
     try:
-        counts = run_ingest(wh, sources)
+        with _recorded(wh, "ingest", {"sources": sources}) as run:
+            counts = run.stage("ingest", run_ingest, run.warehouse, sources)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
     print_ingest_summary(wh, counts)
@@ -158,7 +169,8 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
     if warehouse is None:
         raise UsageError("give --warehouse W, or --wfdb DIR --out FILE.parquet")
     wh = _existing_warehouse(warehouse)
-    counts = get("features").run(wh, force=force, workers=max(1, workers))
+    with _recorded(wh, "features", {"force": force, "workers": workers}) as run:
+        counts = run.stage("features", get("features").run, run.warehouse, force=force, workers=max(1, workers))
     console.print(f"features: {counts['shards']} shards, {counts['records']} records, {counts['usable']} usable")
     if wh.parts("features"):
         print_frame(wh.sql("SELECT quality, count(*) AS n, round(median(hr_bpm), 1) AS hr_bpm, "
@@ -173,7 +185,8 @@ def findings(warehouse: WarehouseOpt,
     from stages.stage import get
 
     wh = _existing_warehouse(warehouse)
-    counts = get("findings").run(wh, force=force)
+    with _recorded(wh, "findings", {"force": force}) as run:
+        counts = run.stage("findings", get("findings").run, run.warehouse, force=force)
     console.print(f"findings: {counts['shards']} shards, {counts['records']} records, "
                   f"{counts['discordant']} discordant with their labels (ecg-corpus labels --discordant)")
     if wh.parts("findings"):
@@ -182,16 +195,52 @@ def findings(warehouse: WarehouseOpt,
                            "FROM findings GROUP BY ALL ORDER BY step, criterion"), "findings", max_rows=100)
 
 
+def print_selection(wh) -> None:
+    print_frame(wh.sql("SELECT code, count(*) AS records, count(*) FILTER (WHERE r.split = 'train') AS train, "
+                       "count(*) FILTER (WHERE r.split = 'val') AS val, count(*) FILTER (WHERE r.split = 'test') AS test "
+                       "FROM selection s JOIN records r USING (record_id) GROUP BY code "
+                       "ORDER BY code <> 'selected', records DESC"), "selection (selection.reason says why, per record)")
+
+
+@app.command()
+def select(warehouse: WarehouseOpt,
+           target: Annotated[Optional[int], typer.Option(help="Corpus size (default: stages.select.TARGET, "
+                                                              "ECG-R1's 30,000).")] = None,
+           per_subject: Annotated[bool, typer.Option(help="At most one ECG per subject.")] = True,
+           seed: Annotated[int, typer.Option(help="Seed of the draw.")] = 0,
+           exclude_flagged: Annotated[bool, typer.Option(help="Leave out records with quality flags.")] = True,
+           require_concordant: Annotated[bool, typer.Option(help="Leave out records whose findings contradict "
+                                                                 "their labels.")] = True,
+           force: ForceOpt = False) -> None:
+    """Pick the corpus records into `selection`: stratified by label, one per subject, with reasons."""
+    from stages.select import TARGET
+    from stages.stage import get
+
+    wh = _existing_warehouse(warehouse)
+    params = {"target": TARGET if target is None else target, "per_subject": per_subject, "seed": seed,
+              "exclude_flagged": exclude_flagged, "require_concordant": require_concordant}
+    if params["target"] < 1:
+        raise UsageError("--target must be at least 1")
+    try:
+        with _recorded(wh, "select", params) as run:
+            counts = run.stage("select", get("select").run, run.warehouse, force=force, **params)
+    except ValueError as exc:  # no features yet
+        raise UsageError(str(exc)) from None
+    console.print(f"select: {counts['selected']} of {counts['candidates']} records selected")
+    print_selection(wh)
+
+
 @app.command()
 def prompts(warehouse: WarehouseOpt,
             force: ForceOpt = False) -> None:
     """Render the interpretation prompts into `prompts`."""
     from stages.stage import get
 
-    counts = get("prompts").run(_existing_warehouse(warehouse), force=force)
-    console.print(f"prompts: {counts['shards']} shards, {counts['ok']} prompts; without a prompt, each with its reason: "
-                  f"{counts['unusable']} unusable signals, {counts['duplicate']} duplicate recordings, "
-                  f"{counts['refused']} refused by the identifier guard")
+    wh = _existing_warehouse(warehouse)
+    with _recorded(wh, "prompts", {"force": force}) as run:
+        counts = run.stage("prompts", get("prompts").run, run.warehouse, force=force)
+    console.print(f"prompts: {counts['shards']} shards, {counts['ok']} prompts of the selected records, "
+                  f"{counts['refused']} refused by the identifier guard (prompts.reason says why)")
 
 
 
@@ -233,13 +282,15 @@ def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
     name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
     if limit is not None and limit < 0:
         raise UsageError("--limit must not be negative")
-    with RichProgress(f"generate ({name})", console=console) as bar:
+    params = {"backend": name, "model": model, "base_url": base_url, "concurrency": concurrency, "max_cost": max_cost,
+              "limit": limit, "rpm": rpm, "tpm": tpm, "timeout": timeout, "refresh": refresh}
+    with RichProgress(f"generate ({name})", console=console) as bar, _recorded(wh, "generate", params) as run:
         try:
-            summary = stage.run(wh, client, limit=limit, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm,
-                                tpm=tpm, refresh=refresh, progress=bar)
+            d = run.stage("generate", lambda: stage.run(run.warehouse, client, limit=limit, concurrency=concurrency,
+                                                        max_cost_usd=max_cost, rpm=rpm, tpm=tpm, refresh=refresh,
+                                                        progress=bar).to_dict())
         except ValueError as exc:  # e.g. --max-cost for a model with no price
             raise UsageError(str(exc)) from None
-    d = summary.to_dict()
     console.print(f"generate: {d['total']} samples: {d['ok']} answered, {d['cached']} from cache, {d['skipped']} "
                   f"already done, {d['failed']} failed, {d['stopped']} stopped by the budget; {d['attempts']} requests, "
                   f"${d['cost_usd']:.4f}" + (f"; errors {d['errors']}" if d["errors"] else ""))
@@ -274,8 +325,9 @@ def validate(warehouse: WarehouseOpt, max_repairs: MaxRepairsOpt = None,
     wh = _existing_warehouse(warehouse)
     max_repairs = _repairs(max_repairs)
     name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    with RichProgress(f"repair ({name})", console=console) as bar:
-        counts = stage.run(wh, client, max_repairs=max_repairs, force=force, concurrency=concurrency,
+    params = {"backend": name, "model": model, "base_url": base_url, "max_repairs": max_repairs, "force": force}
+    with RichProgress(f"repair ({name})", console=console) as bar, _recorded(wh, "validate", params) as run:
+        counts = run.stage("validate", stage.run, run.warehouse, client, max_repairs=max_repairs, force=force, concurrency=concurrency,
                            max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
     print_validation(wh, counts)
 
@@ -290,8 +342,9 @@ def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
 
     wh = _existing_warehouse(warehouse)
     name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    with RichProgress(f"evidence ({name})", console=console) as bar:
-        counts = stage.run(wh, client, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    params = {"backend": name, "model": model, "base_url": base_url}
+    with RichProgress(f"evidence ({name})", console=console) as bar, _recorded(wh, "evidence", params) as run:
+        counts = run.stage("evidence", stage.run, run.warehouse, client, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
     console.print(f"evidence: {counts['samples']} accepted samples, {counts['phrases']} phrases kept "
                   f"({counts['llm']} solutions from the LLM's phrases, the rest from the rules), "
                   f"{counts['dropped']} LLM phrases dropped (solutions.dropped says why)")
@@ -331,8 +384,11 @@ def export(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w"
             raise ValueError
     except ValueError:
         raise UsageError("--imd needs two probabilities, e.g. 0.5,0.1") from None
+    params = {"out": str(out), "format": format, "rl_size": rl_size, "imd": imd, "seed": seed, "absolute": absolute}
     try:
-        manifest = run_export(wh, out, format, rl_size=rl_size, imd=drop_swap, seed=seed, absolute=absolute)
+        with _recorded(wh, "export", params) as run:
+            manifest = run.stage("export", run_export, run.warehouse, out, format, rl_size=rl_size, imd=drop_swap,
+                                 seed=seed, absolute=absolute)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     import polars as pl
@@ -417,7 +473,15 @@ def run(warehouse: WarehouseOpt,
         ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
         workers: Annotated[int, typer.Option(help="Processes for feature extraction (1: one process, "
                                                   "Numba threads on every core).")] = 1,
-        dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler for feature extraction.")] = None,
+        dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler (tcp://host:8786) for the "
+                                                                 "CPU stages.")] = None,
+        target: Annotated[Optional[int], typer.Option(help="Corpus size (default 30,000, ECG-R1's).")] = None,
+        per_subject: Annotated[bool, typer.Option(help="At most one ECG per subject.")] = True,
+        exclude_flagged: Annotated[bool, typer.Option(help="Leave out records with quality flags.")] = True,
+        require_concordant: Annotated[bool, typer.Option(help="Leave out records whose findings contradict "
+                                                              "their labels.")] = True,
+        export_format: Annotated[Optional[str], typer.Option("--export", help="Also export (swift or trl) to "
+                                                                               "W/exports/<format>.")] = None,
         force: ForceOpt = False, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
         concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
         rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False,
@@ -431,10 +495,16 @@ def run(warehouse: WarehouseOpt,
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     max_repairs = _repairs(max_repairs)
+    if target is not None and target < 1:
+        raise UsageError("--target must be at least 1")
+    if export_format not in (None, "swift", "trl"):
+        raise UsageError(f"--export must be swift or trl, not {export_format!r}")
     wh = _warehouse(warehouse)
     name = _backend_name(backend)
+    selection = {"target": target} if target is not None else {}
     result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, force=force, workers=workers,
-                         dask_address=dask_address, backend=name, model=model, base_url=base_url,
+                         dask_address=dask_address, per_subject=per_subject, exclude_flagged=exclude_flagged,
+                         require_concordant=require_concordant, export_format=export_format, **selection, backend=name, model=model, base_url=base_url,
                          concurrency=llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency,
                          timeout_s=timeout, max_cost_usd=max_cost, limit=limit, rpm=rpm, tpm=tpm, refresh=refresh,
                          max_repairs=max_repairs, **sources)
@@ -442,8 +512,8 @@ def run(warehouse: WarehouseOpt,
     summary = Table(title="stages")
     for col in ("stage", "counts"):
         summary.add_column(col)
-    for stage in ("features", "findings", "prompts"):
-        summary.add_row(stage, ", ".join(f"{k} {v}" for k, v in result[stage].items()))
+    for stage in ("features", "findings", "select", "prompts"):
+        summary.add_row(stage, ", ".join(f"{k} {v}" for k, v in result[stage].items() if v))
     g = result["generate"]
     summary.add_row(f"generate ({name})", f"samples {g['total']}, ok {g['ok']}, cached {g['cached']}, "
                                           f"already done {g['skipped']}, failed {g['failed']}, cost ${g['cost_usd']:.4f}")
@@ -454,7 +524,9 @@ def run(warehouse: WarehouseOpt,
     console.print(summary)
     if v["samples"]:
         print_frame(wh.sql("SELECT split, count(*) AS samples FROM corpus GROUP BY split ORDER BY split"), "corpus")
-    console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM corpus LIMIT 5\")")
+    console.print(f"warehouse: {wh.root}  (try: ecg-corpus sql -w {warehouse} \"SELECT * FROM corpus LIMIT 5\")",
+                  soft_wrap=True)
+    console.print(f"run {result['run_id']}: report {result['report']}", markup=False, highlight=False, soft_wrap=True)
 
 
 def main() -> None:

@@ -27,4 +27,5 @@ __all__ = list(_WHERE)
 def __getattr__(name: str):
     if name not in _WHERE:
         raise AttributeError(f"module 'llm' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"llm.{_WHERE[name]}"), name)
+    value = globals()[name] = getattr(importlib.import_module(f"llm.{_WHERE[name]}"), name)  # once per name
+    return value

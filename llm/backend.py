@@ -47,8 +47,13 @@ class Request:
             raise ValueError(f"shard {self.shard!r} is not a safe file name ([A-Za-z0-9._-])")
 
     @cached_property
+    def canonical_messages(self) -> str:
+        """``canonical_json(messages)``, encoded once: `prompt_sha256` and the cache key hash it."""
+        return canonical_json(self.messages)
+
+    @cached_property
     def prompt_sha256(self) -> str:
-        return prompt_sha256(self.messages)
+        return hashlib.sha256(self.canonical_messages.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -105,6 +110,12 @@ class Backend:
 
     async def generate(self, messages: list[dict], params: dict) -> Response:
         raise NotImplementedError
+
+    async def answer(self, request: Request) -> Response:
+        """What the runner calls: `generate` of the request's messages and params. A backend
+        that looks its answers up by the request's keys (``prompt_sha256``, computed once per
+        request) overrides it."""
+        return await self.generate(request.messages, request.params)
 
     async def aclose(self) -> None:
         """Release connections; the backend may be used again afterwards."""

@@ -25,9 +25,17 @@ _serial = itertools.count()
 
 
 def cache_key(kind: str, model: str, messages: list[dict], params: dict) -> str:
-    """sha256 of what determines an answer: endpoint kind, model, messages, parameters."""
-    payload = {"kind": kind, "model": model, "messages": messages, "params": params}
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
+    """sha256 of what determines an answer: the canonical JSON of ``{kind, model, messages, params}``."""
+    return request_key(kind, model, canonical_json(messages), params)
+
+
+def request_key(kind: str, model: str, messages_json: str, params: dict) -> str:
+    """`cache_key` from the messages' canonical JSON (``Request.canonical_messages``), so a
+    request's messages are encoded once: the payload's keys sort as kind, messages, model,
+    params, and its canonical JSON is that text with the other values around it."""
+    text = (f'{{"kind":{canonical_json(kind)},"messages":{messages_json},"model":{canonical_json(model)},'
+            f'"params":{canonical_json(params)}}}')
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 class ResponseCache:

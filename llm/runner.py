@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 from llm.backend import Backend, InvalidResponse, Request, Response
-from llm.cache import ResponseCache, cache_key
+from llm.cache import ResponseCache, request_key
 from llm.client import DEFAULT_CONCURRENCY, JSON_MODE
 from llm.journal import Journal, iter_journal
 from llm.limits import Limiter, estimate_tokens
@@ -166,7 +166,7 @@ class _Run:
         answered, self.prior_attempts = _journal_state(self.journal_dir)
         todo = []
         for req in sorted(requests, key=lambda r: shard_rank[r.shard]):
-            key = cache_key(self.backend.name, self.backend.model, req.messages, req.params)
+            key = request_key(self.backend.name, self.backend.model, req.canonical_messages, req.params)
             if not self.refresh and key in answered.get(req.sample_id, ()):
                 self._count(req, "skipped")
             else:
@@ -247,7 +247,7 @@ class _Run:
             self.summary.attempts += 1
             start = time.perf_counter()
             try:
-                response = await self.backend.generate(req.messages, req.params)
+                response = await self.backend.answer(req)
             finally:
                 self.in_flight -= 1
                 state.latency_ms = (time.perf_counter() - start) * 1000

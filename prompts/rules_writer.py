@@ -15,13 +15,24 @@ say ``backend='rules'``.
 
 from __future__ import annotations
 
-from protocol.concordance import judge, relations
-from protocol.criteria import load as load_criteria
+from functools import cache, lru_cache
+
+from protocol.concordance import Relation, judge, relations
+from protocol.criteria import by_id
 from protocol.steps import STEPS
 from prompts.render import NOT_MEASURABLE, fmt
 
+#: Step 4's territorial findings: (criterion id prefix, what, verb), in the order written.
+TERRITORIAL = (("st_elevation", "ST elevation", "is"), ("st_depression", "ST depression", "is"),
+         ("t_inversion", "T wave inversion", "is"), ("pathologic_q", "pathologic Q waves", "are"))
 TERRITORIES = {"inferior": "the inferior leads (II, III, aVF)", "high_lateral": "I and aVL",
                "septal": "V1-V2", "anterior": "V2-V4", "low_lateral": "V4-V6", "lateral": "the lateral leads"}
+
+
+@lru_cache(maxsize=1)
+def _supports() -> tuple[Relation, ...]:
+    """The ``supports`` rows of the label-criteria table, in its order."""
+    return tuple(r for r in relations() if r.relation == "supports")
 
 
 class Refused(ValueError):
@@ -46,9 +57,21 @@ def _v(findings: dict, cid: str, unit: str) -> str:
     return fmt(row["value"] if row else None, unit)
 
 
-def _territories(findings: dict, prefix: str, state: bool | None) -> list[str]:
-    return [TERRITORIES[k[len(prefix) + 1:]] for k in findings
-            if k.startswith(prefix + "_") and k[len(prefix) + 1:] in TERRITORIES and _met(findings, k) is state]
+@cache
+def _territory(criterion: str) -> tuple[tuple[str, str], ...]:
+    """(prefix, territory text) for each :data:`TERRITORIAL` prefix that ``criterion`` is
+    ``<prefix>_<territory>`` of (memoised per criterion id)."""
+    return tuple((prefix, TERRITORIES[criterion[len(prefix) + 1:]]) for prefix, _, _ in TERRITORIAL
+                 if criterion.startswith(f"{prefix}_") and criterion[len(prefix) + 1:] in TERRITORIES)
+
+
+def _territories(findings: dict) -> dict[str, list[tuple[str, bool | None]]]:
+    """Per :data:`TERRITORIAL` prefix, (territory text, met) of its territory criteria in findings order."""
+    out: dict[str, list[tuple[str, bool | None]]] = {prefix: [] for prefix, _, _ in TERRITORIAL}
+    for k in findings:
+        for prefix, text in _territory(k):
+            out[prefix].append((text, _met(findings, k)))
+    return out
 
 
 def _step1(f: dict, fd: dict, labels: list[str]) -> str:
@@ -125,12 +148,14 @@ def _step3(f: dict, fd: dict, labels: list[str]) -> str:
 
 def _step4(fd: dict) -> str:
     text = []
-    for prefix, what, verb in (("st_elevation", "ST elevation", "is"), ("st_depression", "ST depression", "is"),
-                               ("t_inversion", "T wave inversion", "is"), ("pathologic_q", "pathologic Q waves", "are")):
-        where, unknown = _territories(fd, prefix, True), _territories(fd, prefix, None)
+    territories = _territories(fd)
+    for prefix, what, verb in TERRITORIAL:
+        found = territories[prefix]
+        where = [t for t, met in found if met is True]
+        unknown = [t for t, met in found if met is None]
         if where:
             text.append(f"{what[0].upper()}{what[1:]} {verb} present in {' and '.join(where)}.")
-        elif unknown and not _territories(fd, prefix, False):
+        elif unknown and not any(met is False for _, met in found):
             text.append(f"{what[0].upper()}{what[1:]} cannot be assessed.")
         elif unknown:
             text.append(f"No {what} {verb} seen in two contiguous leads; {' and '.join(unknown)} cannot be assessed.")
@@ -158,10 +183,9 @@ def _step6(fd: dict, labels: list[str], names: dict[str, str]) -> str:
     described = [names.get(c, c) for c in labels]
     text = [f"Integrating rate, rhythm, conduction, voltage, repolarization and QT, the measured findings support "
             f"the final impression of {'; '.join(described) if described else 'no specific diagnosis'}."]
-    criteria = {c.id: c for c in load_criteria()}
-    for r in relations():
-        if (r.concept in labels and r.relation == "supports" and _met(fd, r.criterion) is False
-                and not _below_min_age(fd, r.criterion)):
+    criteria = by_id()
+    for r in _supports():
+        if r.concept in labels and _met(fd, r.criterion) is False and not _below_min_age(fd, r.criterion):
             text.append(f"The protocol criterion '{criteria[r.criterion].description}' is not met, which does not exclude "
                         f"{names.get(r.concept, r.concept)}.")
     return " ".join(text)

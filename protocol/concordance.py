@@ -22,7 +22,7 @@ from pathlib import Path
 
 import polars as pl
 
-from protocol.criteria import load
+from protocol.criteria import by_id
 
 TABLE = Path(__file__).with_name("label_criteria.csv")
 RELATIONS = ("expects", "contradicts", "supports")
@@ -40,7 +40,7 @@ class Relation:
 @lru_cache(maxsize=1)
 def relations() -> tuple[Relation, ...]:
     """The label-criteria table, ``*abnormal`` expanded; checked against criteria.csv."""
-    criteria = {c.id: c for c in load()}
+    criteria = by_id()
     out: list[Relation] = []
     with TABLE.open(newline="") as fh:
         for r in csv.DictReader(fh):
@@ -54,6 +54,15 @@ def relations() -> tuple[Relation, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def _by_concept() -> dict[str, list[tuple[int, Relation]]]:
+    """Each concept's relations with their row numbers (to keep the table's order across concepts)."""
+    out: dict[str, list[tuple[int, Relation]]] = {}
+    for i, r in enumerate(relations()):
+        out.setdefault(r.concept, []).append((i, r))
+    return out
+
+
 def _fmt(value: float | None, unit: str) -> str:
     return "not measurable" if value is None else f"{value:.3g} {unit}"
 
@@ -61,7 +70,8 @@ def _fmt(value: float | None, unit: str) -> str:
 def judge(labels: list[str], findings: dict[str, dict]) -> tuple[str, list[str]]:
     """Status and conflicts of one record; ``findings`` maps criterion id to its row
     (``positive``, ``value``, ``unit``)."""
-    mine = [r for r in relations() if r.concept in labels]
+    by_concept = _by_concept()
+    mine = [r for _, r in sorted(x for concept in set(labels) for x in by_concept.get(concept, ()))]
     endorsed = {r.criterion for r in mine if r.relation in ("expects", "supports")}
     conflicts, unknown = [], False
     for r in mine:
@@ -77,12 +87,16 @@ def judge(labels: list[str], findings: dict[str, dict]) -> tuple[str, list[str]]
 
 
 def concordance(records: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
-    """``concordance`` rows (record_id, status, conflicts) for ``records`` (record_id, labels)."""
-    by_record = findings.partition_by("record_id", as_dict=True)
+    """``concordance`` rows (record_id, status, conflicts) for ``records`` (record_id, labels).
+    Each record's findings reach :func:`judge` as the fields it reads, gathered per record by
+    one group-by rather than a frame per record."""
+    fields = ("positive", "value", "unit")
+    grouped = findings.group_by("record_id", maintain_order=True).agg("criterion", *fields)
+    by_record = {rid: (criteria, columns) for rid, criteria, *columns in grouped.rows()}
     rows = []
     for rid, labels in records.select("record_id", "labels").rows():
-        found = by_record.get((rid,))
-        fd = {} if found is None else {r["criterion"]: r for r in found.iter_rows(named=True)}
+        criteria, columns = by_record.get(rid, ((), ()))
+        fd = {c: dict(zip(fields, values)) for c, *values in zip(criteria, *columns)}
         status, conflicts = judge(labels or [], fd)
         rows.append({"record_id": rid, "status": status, "conflicts": conflicts})
     return pl.DataFrame(rows, schema={"record_id": pl.Utf8, "status": pl.Utf8, "conflicts": pl.List(pl.Utf8)})

@@ -85,6 +85,12 @@ def load() -> tuple[Criterion, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=1)
+def by_id() -> dict[str, Criterion]:
+    """The criteria table by criterion id."""
+    return {c.id: c for c in load()}
+
+
 def facts(features: pl.DataFrame, leads: pl.DataFrame, records: pl.DataFrame | None = None) -> pl.DataFrame:
     """One wide row per record: global features, ``<feature>_<lead>`` columns, sex and age.
     NaN becomes NULL so SQL treats an unmeasured value as unknown."""

@@ -43,8 +43,6 @@ RECORDS = pa.DataFrameSchema(
         "error": _col(STR),
         "lead_names": _col(STR),
         "extra_leads": _col(STRS, nullable=False),  # signals beyond the 12 standard leads, e.g. vx, vy, vz
-        "signal_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$")),  # null for error rows
-        "duplicate_of": _col(STR),  # record_id of the first record with the same signal
         **{c: _col(F64) for c in MACHINE_COLUMNS},
     },
     strict=True,
@@ -77,6 +75,9 @@ FEATURES = pa.DataFrameSchema(
         "qrs_lead_ms": _col(F64),  # median of the leads' own QRS durations
         "quality_flags": _col(STRS),
         "error": _col(STR),  # why an unreadable record has no measurement
+        # SHA-256 of the decoded signal (sources.reader.signal_sha256): equal for one recording
+        # stored twice; null for an unreadable record
+        "signal_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
     },
     strict=True,
 )
@@ -139,7 +140,7 @@ PROMPTS = pa.DataFrameSchema(
         "record_id": _col(STR, nullable=False),
         "kind": _col(STR, pa.Check.isin(["interpretation", "evidence"]), nullable=False),
         "template_version": _col(STR, nullable=False),
-        "status": _col(STR, pa.Check.isin(["ok", "unusable", "duplicate", "refused"]), nullable=False),
+        "status": _col(STR, pa.Check.isin(["ok", "refused"]), nullable=False),
         "reason": _col(STR),  # why a record has no prompt
         "prompt_sha256": _col(STR, pa.Check.str_matches(r"^[0-9a-f]{64}$")),
         "messages": _col(STR),
@@ -238,11 +239,48 @@ STAGE_COUNTS = pa.DataFrameSchema(
     strict=True,
 )
 
-SCHEMAS: dict[str, pa.DataFrameSchema] = {
+#: Why the select stage left a record out (``selection.code``), in the order they are tried.
+EXCLUSIONS = ("error", "unusable", "flagged", "duplicate", "discordant", "subject", "quota")
+
+SELECTION = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False, unique=True),
+        "selected": _col(BOOL, nullable=False),
+        "code": _col(STR, pa.Check.isin(["selected", *EXCLUSIONS]), nullable=False),
+        "stratum": _col(STR),  # the record's rarest label concept among the candidates
+        "rank": _col(I64, pa.Check.ge(1)),  # its place in the stratum's seeded order
+        "reason": _col(STR, nullable=False),
+    },
+    strict=True,
+    checks=[pa.Check(lambda data: data.lazyframe.select(pl.col("selected") == (pl.col("code") == "selected")),
+                     error="a record is selected exactly when its code is 'selected'")],
+)
+
+RUNS = pa.DataFrameSchema(
+    {
+        "flow": _col(STR, nullable=False),  # the flow or command that ran
+        "parameters": _col(STR, nullable=False),  # JSON, secrets left out
+        "code_version": _col(STR, nullable=False),
+        "template_version": _col(STR, nullable=False),
+        "checker_version": _col(STR, nullable=False),
+        "started_at": _col(pl.Datetime("us", "UTC"), nullable=False),
+        "finished_at": _col(pl.Datetime("us", "UTC")),
+        "status": _col(STR, pa.Check.isin(["running", "completed", "failed"]), nullable=False),
+        "counts": _col(STR, nullable=False),  # JSON {stage: {count: value}}
+        "stage_wall_s": _col(STR, nullable=False),  # JSON {stage: seconds}
+        "error": _col(STR),
+    },
+    strict=True,
+)
+
+#: Every row of every table names the run that wrote it (``runs.run_id``; NULL outside a run).
+LINEAGE = {"run_id": _col(STR)}
+SCHEMAS: dict[str, pa.DataFrameSchema] = {name: schema.add_columns(LINEAGE) for name, schema in {
     "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES, "findings": FINDINGS,
-    "concordance": CONCORDANCE, "prompts": PROMPTS, "generations": GENERATIONS,
+    "concordance": CONCORDANCE, "selection": SELECTION, "prompts": PROMPTS, "generations": GENERATIONS,
     "validations": VALIDATIONS, "evidence": EVIDENCE, "solutions": SOLUTIONS, "stage_counts": STAGE_COUNTS,
-}
+    "runs": RUNS,
+}.items()}
 
 
 class ContractError(ValueError):
@@ -251,11 +289,13 @@ class ContractError(ValueError):
 
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     """``df`` checked against the table's contract: exactly its columns (a missing, extra or
-    unknown table is a :class:`ContractError` naming them), cast to their types, in the
+    unknown table is a :class:`ContractError` naming them; the lineage columns are NULL when
+    absent), cast to their types, in the
     contract's order, then validated."""
     if table not in SCHEMAS:
         raise ContractError(f"no contract for table {table!r}; the tables are {', '.join(SCHEMAS)}")
     schema = SCHEMAS[table]
+    df = df.with_columns(pl.lit(None, pl.Utf8).alias(c) for c in LINEAGE if c not in df.columns)
     missing = [c for c in schema.columns if c not in df.columns]
     extra = [c for c in df.columns if c not in schema.columns]
     if missing or extra:

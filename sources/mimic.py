@@ -8,9 +8,10 @@ from pathlib import Path
 
 import polars as pl
 
+from sources import storage
 from sources.errors import SourceError
 from sources.splits import hashed_splits
-from sources.vocabulary import map_statements
+from sources.vocabulary import map_statement_rows
 
 SOURCE = "mimic"
 SENTINEL = 29999  # the cart's "not measured"
@@ -24,32 +25,38 @@ REPORTS = [f"report_{i}" for i in range(18)]
 
 def manifest(root: str | Path) -> pl.DataFrame:
     """One row per ``record_list.csv`` row, joined with its machine measurements."""
-    root = Path(root).resolve()
-    rec_list = root / "record_list.csv"
-    if not rec_list.is_file():
+    root = storage.resolve(root)
+    rec_list = storage.join(root, "record_list.csv")
+    if not storage.is_file(rec_list):
         raise SourceError(f"not a MIMIC-IV-ECG folder (no record_list.csv): {root}")
-    records = pl.read_csv(rec_list, infer_schema_length=0)
-    mm_path = root / "machine_measurements.csv"
-    if mm_path.is_file():
-        mm = pl.read_csv(mm_path, infer_schema_length=0).drop("subject_id", "ecg_time", strict=False)
+    records = storage.read_csv(rec_list, infer_schema_length=0)
+    mm_path = storage.join(root, "machine_measurements.csv")
+    if storage.is_file(mm_path):
+        mm = storage.read_csv(mm_path, infer_schema_length=0).drop("subject_id", "ecg_time", strict=False)
         records = records.join(mm, on="study_id", how="left")
-    for col in [*REPORTS, *MACHINE]:
-        if col not in records.columns:
-            records = records.with_columns(pl.lit(None, pl.Utf8).alias(col))
-    statements = [[s for s in row if s] for row in records.select(REPORTS).rows()]
-    mapped = [map_statements(s) for s in statements]
-    subjects = records["subject_id"]
+    records = records.with_columns(pl.lit(None, pl.Utf8).alias(c) for c in [*REPORTS, *MACHINE]
+                                   if c not in records.columns)
     return records.select(
         record_id=pl.format("mimic:{}", pl.col("study_id")),
         source=pl.lit(SOURCE),
         subject_id=pl.col("subject_id"),
         study_id=pl.col("study_id"),
-        path=pl.lit(str(root) + "/") + pl.col("path"),
+        path=pl.lit(root + "/") + pl.col("path"),
         **{new: pl.col(old).cast(pl.Float64, strict=False).replace(SENTINEL, None) for old, new in MACHINE.items()},
-    ).with_columns(
-        labels=pl.Series([m.concepts for m in mapped], dtype=pl.List(pl.Utf8)),
-        flags=pl.Series([m.flags for m in mapped], dtype=pl.List(pl.Utf8)),
-        unmapped=pl.Series([m.unmapped for m in mapped], dtype=pl.List(pl.Utf8)),
-        label_text=pl.Series(["; ".join(s) or None for s in statements], dtype=pl.Utf8),
-        split=hashed_splits(SOURCE, subjects),
-    )
+    ).with_columns(_labels(records), split=hashed_splits(SOURCE, records["subject_id"]))
+
+
+def _labels(records: pl.DataFrame) -> pl.DataFrame:
+    """labels, flags, unmapped (:func:`sources.vocabulary.map_statement_rows`) and label_text of
+    each row from its reports, in report order."""
+    long = (records.select(REPORTS).with_row_index("row")
+            .unpivot(index="row", on=REPORTS, variable_name="report", value_name="statement")
+            .filter(pl.col("statement").is_not_null() & (pl.col("statement") != ""))
+            .with_columns(pl.col("report").replace_strict(REPORTS, range(len(REPORTS)), return_dtype=pl.Int32))
+            .sort("row", "report"))
+    text = long.group_by("row").agg(label_text=pl.col("statement").str.join("; "))
+    return pl.concat([
+        map_statement_rows(long["row"], long["statement"], records.height),
+        records.select(pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"))
+        .join(text, on="row", how="left", maintain_order="left").drop("row"),
+    ], how="horizontal")

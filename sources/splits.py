@@ -25,4 +25,7 @@ def hashed_split(source: str, subject_id: str) -> str:
 
 
 def hashed_splits(source: str, subjects: pl.Series) -> pl.Series:
-    return subjects.map_elements(lambda s: hashed_split(source, s), return_dtype=pl.Utf8)
+    """:func:`hashed_split` of each subject, hashed once per distinct subject."""
+    distinct = subjects.drop_nulls().unique()
+    return subjects.replace_strict(distinct, [hashed_split(source, s) for s in distinct], default=None,
+                                   return_dtype=pl.Utf8)

@@ -23,6 +23,10 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import polars as pl
 
 DATA = Path(__file__).with_name("data")
 
@@ -97,6 +101,27 @@ def map_statements(statements: list[str]) -> Mapped:
         else:
             out.unmapped.append(text)
     return out
+
+
+def map_statement_rows(row: pl.Series, statement: pl.Series, n_rows: int) -> pl.DataFrame:
+    """:func:`map_statements` of ``n_rows`` rows at once: ``row`` (0 .. n_rows - 1) and
+    ``statement`` list each row's statements in order; returns labels, flags and unmapped per
+    row. Each distinct statement is mapped once (a statement gives at most one of each), then a
+    row's concepts are deduplicated in order, as ``map_statements`` of the row does."""
+    import polars as pl
+
+    distinct = statement.unique()
+    mapped = [map_statements([s]) for s in distinct]
+    table = pl.DataFrame({"statement": distinct, **{k: [(getattr(m, k) or [None])[0] for m in mapped]
+                                                    for k in ("concepts", "flags", "unmapped")}},
+                         schema={"statement": pl.Utf8, "concepts": pl.Utf8, "flags": pl.Utf8, "unmapped": pl.Utf8})
+    per_row = (pl.DataFrame({"row": row, "statement": statement}, schema={"row": pl.UInt32, "statement": pl.Utf8})
+               .join(table, on="statement", how="left", maintain_order="left")
+               .group_by("row").agg(labels=pl.col("concepts").drop_nulls().unique(maintain_order=True),
+                                    flags=pl.col("flags").drop_nulls(), unmapped=pl.col("unmapped").drop_nulls()))
+    return (pl.DataFrame({"row": pl.int_range(n_rows, dtype=pl.UInt32, eager=True)})
+            .join(per_row, on="row", how="left", maintain_order="left")
+            .select(pl.col("labels", "flags", "unmapped").fill_null(pl.lit([], pl.List(pl.Utf8)))))
 
 
 def _add(out: Mapped, concept: str) -> None:

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import polars as pl
 
+from sources import storage
 from sources.errors import SourceError
 from sources.splits import hashed_splits
-from sources.vocabulary import map_statements, snomed_term
+from sources.vocabulary import map_statement_rows, snomed_term
 
 SOURCE = "wfdb"
 _KEY_VALUE = re.compile(r"^<?([A-Za-z_ ]+)>?:\s*(.*)$")
@@ -45,29 +46,36 @@ def parse_comments(lines: list[str]) -> dict:
 
 def list_records(root: str | Path) -> tuple[list[str], list[str]]:
     """Record ids (``wfdb:<path relative to root>``) and paths of every ``*.hea`` under ``root``."""
-    root = Path(root).resolve()
-    if not root.is_dir():
+    root = storage.resolve(root)
+    if not storage.is_dir(root):
         raise SourceError(f"WFDB folder not found: {root}")
-    rels = [hea.relative_to(root).with_suffix("").as_posix() for hea in sorted(root.rglob("*.hea"))]
+    rels = [r.removesuffix(".hea") for r in storage.find(root, ".hea")]
     if not rels:
         raise SourceError(f"no WFDB headers (*.hea) under {root}")
-    return [f"wfdb:{r}" for r in rels], [str(root / r) for r in rels]
+    return [f"wfdb:{r}" for r in rels], [storage.join(root, r) for r in rels]
+
+
+def _comments(data: bytes | Exception) -> list[str]:
+    """A header's comment lines; none when it cannot be read (ingest makes that record an error row)."""
+    if isinstance(data, Exception):
+        return []
+    return [ln[1:].strip() for ln in data.decode("latin-1").splitlines() if ln.startswith("#")]
 
 
 def manifest(root: str | Path) -> pl.DataFrame:
-    """One row per ``*.hea`` under ``root``, with metadata from its comments."""
-    rows = []
-    for record_id, path in zip(*list_records(root)):
-        text = Path(f"{path}.hea").read_text(encoding="latin-1")
-        meta = parse_comments([ln[1:].strip() for ln in text.splitlines() if ln.startswith("#")])
-        mapped = map_statements(meta["statements"])
-        rows.append({
-            "record_id": record_id, "source": SOURCE, "subject_id": meta.get("subject_id") or record_id[5:],
-            "path": path, "sex": meta.get("sex"), "age": meta.get("age"),
-            "labels": mapped.concepts, "flags": mapped.flags, "unmapped": mapped.unmapped,
-            "label_text": "; ".join(snomed_term(s).strip().rstrip(".") for s in meta["statements"]) or None,
-        })
-    df = pl.DataFrame(rows, schema_overrides={"labels": pl.List(pl.Utf8), "flags": pl.List(pl.Utf8),
-                                               "unmapped": pl.List(pl.Utf8),
-                                               "age": pl.Float64, "sex": pl.Utf8, "label_text": pl.Utf8})
-    return df.with_columns(split=hashed_splits(SOURCE, df["subject_id"]))
+    """One row per ``*.hea`` under ``root``, with metadata from its comments (headers read in one
+    batch, each distinct statement mapped once)."""
+    ids, paths = list_records(root)
+    metas = [parse_comments(_comments(d)) for d in storage.read_many([f"{p}.hea" for p in paths])]
+    rows = [i for i, m in enumerate(metas) for _ in m["statements"]]
+    statements = [s for m in metas for s in m["statements"]]
+    subjects = pl.Series([m.get("subject_id") or rid[5:] for m, rid in zip(metas, ids)], dtype=pl.Utf8)
+    df = pl.DataFrame({
+        "record_id": ids, "source": SOURCE, "subject_id": subjects, "path": paths,
+        "sex": pl.Series([m.get("sex") for m in metas], dtype=pl.Utf8),
+        "age": pl.Series([m.get("age") for m in metas], dtype=pl.Float64),
+    })
+    labels = map_statement_rows(pl.Series(rows, dtype=pl.UInt32), pl.Series(statements, dtype=pl.Utf8), len(ids))
+    text = ["; ".join(snomed_term(s).strip().rstrip(".") for s in m["statements"]) or None for m in metas]
+    return pl.concat([df, labels], how="horizontal").with_columns(
+        label_text=pl.Series(text, dtype=pl.Utf8), split=hashed_splits(SOURCE, subjects))

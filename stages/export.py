@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
 from datetime import datetime, timezone
-from importlib.metadata import version
 from pathlib import Path
 
 import polars as pl
@@ -25,6 +23,7 @@ import polars as pl
 from curation import CHECKER_VERSION
 from prompts.render import template_version
 from schemas.tables import SPLITS
+from stages.runs import code_version
 from training import export as ex
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
@@ -81,7 +80,7 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
         "image_root": "/" if absolute else str(image_root), "ecg_root": "/" if absolute else str(ecg_root),
         "splits": {s: len(rows_by_split[s]) for s in SPLITS}, "files": files,
         "versions": {"templates": {k: template_version(k) for k in ("interpretation", "evidence", "repair")},
-                     "checker": CHECKER_VERSION, "renderer": RENDERER_VERSION, "code": _code_version()},
+                     "checker": CHECKER_VERSION, "renderer": RENDERER_VERSION, "code": code_version()},
         "warehouse": {"root": str(warehouse.root), "samples": table.height,
                       "checker_versions": sorted(set(warehouse.sql(
                           "SELECT DISTINCT checker_version FROM validations")["checker_version"]))},
@@ -96,12 +95,3 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
     return manifest
 
-
-def _code_version() -> str:
-    """The package version and, in a git checkout, the commit."""
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
-                                capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        commit = ""
-    return version("ecg-corpus") + (f"+{commit}" if commit else "")

@@ -3,6 +3,11 @@
 A features shard is a ``records`` part: part ``ptbxl-00000`` of records gives parts of the same
 name in both feature tables, so a rerun replaces exactly what it measured, and a shard whose
 feature parts are newer than its records part is done.
+
+This is where each signal is read, so this is where the signal checks land: a record the reader
+refuses (checksum mismatch, flat or all-missing signal, truncated file) keeps its ``features``
+row with quality ``unusable`` and the reason in ``error``; every readable one gets the
+``signal_sha256`` of its decoded signal, by which the select stage finds duplicate recordings.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 import featuredb
-from sources.reader import FS, RecordError, read_signal
+from sources.reader import FS, RecordError, read_signal, signal_sha256
 from stages.stage import Stage, process_pool
 
 if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
@@ -31,21 +36,28 @@ BATCH = 256
 # FeatureDB's Numba kernels already run on every core; one call at a time per process (the
 # default "workqueue" threading layer refuses concurrent parallel calls from several threads).
 _EXTRACT = threading.Lock()
+READ_COLUMNS = {"error": pl.Utf8, "signal_sha256": pl.Utf8}  # what load adds to FeatureDB's columns
 
 
-def load(paths: Sequence[str]) -> tuple[np.ndarray, list[str | None]]:
-    """(n, 12, 5000) float32 and a reason per record that could not be read (else None)."""
+def load(paths: Sequence[str]) -> tuple[np.ndarray, pl.DataFrame]:
+    """(n, 12, 5000) float32, and per record the reason it could not be read (``error``, else
+    null) and the :func:`~sources.reader.signal_sha256` of its whole signal (null when unread)."""
     out = np.full((len(paths), 12, N_SAMPLES), np.nan, dtype=np.float32)
-    errors: list[str | None] = []
+    errors: list[str | None] = [None] * len(paths)
+    hashes: list[str | None] = [None] * len(paths)
     for i, path in enumerate(paths):
         try:
-            x = read_signal(path)[:, :N_SAMPLES]
+            x = read_signal(path)
         except RecordError as exc:
-            errors.append(str(exc))
+            errors[i] = str(exc)
             continue
+        except Exception as exc:  # noqa: BLE001 - a record must never stop the run
+            errors[i] = f"unreadable record: {type(exc).__name__}: {exc}"
+            continue
+        hashes[i] = signal_sha256(x)
+        x = x[:, :N_SAMPLES]
         out[i, :, : x.shape[1]] = x
-        errors.append(None)
-    return out, errors
+    return out, pl.DataFrame({"error": errors, "signal_sha256": hashes}, schema=READ_COLUMNS)
 
 
 @cache
@@ -57,7 +69,8 @@ def _tell_if_compiling() -> None:
 
 
 def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
-    """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``.
+    """FeatureDB over records on disk, in batches; unreadable records keep a row with ``error``,
+    readable ones carry ``signal_sha256``.
     A reader thread loads the next batch while the kernels measure this one (file reads and the
     Numba decoder release the GIL)."""
     _tell_if_compiling()
@@ -65,15 +78,16 @@ def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
     with ThreadPoolExecutor(1) as reader:
         ahead = reader.submit(load, paths[:BATCH])
         for a in range(0, len(ids), BATCH):
-            signals, errors = ahead.result()
+            signals, read = ahead.result()
             if a + BATCH < len(ids):  # one batch ahead, so memory stays bounded
                 ahead = reader.submit(load, paths[a + BATCH : a + 2 * BATCH])
             with _EXTRACT:
                 f = featuredb.extract(signals, fs=FS, record_ids=list(ids[a : a + BATCH]))
-            parts.append(featuredb.Features(f.records.with_columns(error=pl.Series(errors, dtype=pl.Utf8)), f.leads))
+            parts.append(featuredb.Features(pl.concat([f.records, read], how="horizontal"), f.leads))
     if not parts:
         empty = featuredb.extract(np.zeros((0, 12, N_SAMPLES), np.float32))
-        return featuredb.Features(empty.records.with_columns(error=pl.lit(None, pl.Utf8)), empty.leads)
+        return featuredb.Features(empty.records.with_columns(pl.lit(None, t).alias(c) for c, t in READ_COLUMNS.items()),
+                                  empty.leads)
     return featuredb.Features(pl.concat([p.records for p in parts]), pl.concat([p.leads for p in parts]))
 
 

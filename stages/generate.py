@@ -18,6 +18,7 @@ import polars as pl
 import llm
 from prompts import rules_writer
 from sources.vocabulary import concepts
+from stages.prompts import record_slices
 from warehouse import Warehouse
 
 LLM_DIR = "_llm"
@@ -27,10 +28,10 @@ INTERPRETATION_PARAMS = {"temperature": 0.3, "max_tokens": 4096}
 class RulesBackend(llm.Backend):
     """The deterministic protocol writer behind the client interface (``backend='rules'``).
 
-    It answers a prompt from the record's measured facts, looked up by the prompt's hash; a
-    record whose findings contradict its labels (or cannot be checked against them) gets no
-    text but a failed attempt whose error
-    names the reason (``rules_writer.Refused``, not retried), so it is counted."""
+    It answers a prompt from the record's measured facts, looked up by the prompt's hash (the
+    request's own, computed once for its journal row and cache key); a record whose findings
+    contradict its labels (or cannot be checked against them) gets no text but a failed attempt
+    whose error names the reason (``rules_writer.Refused``, not retried), so it is counted."""
 
     name = "rules"
     model = "rules-protocol-writer-1"  # priced by the "rules" row of llm/prices.csv (free)
@@ -40,7 +41,12 @@ class RulesBackend(llm.Backend):
         self._answers = answers
 
     async def generate(self, messages: list[dict], params: dict) -> llm.Response:
-        key = llm.prompt_sha256(messages)
+        return self._write(llm.prompt_sha256(messages))
+
+    async def answer(self, request: llm.Request) -> llm.Response:
+        return self._write(request.prompt_sha256)
+
+    def _write(self, key: str) -> llm.Response:
         if key not in self._answers:
             raise ValueError("the rules backend answers only prompts built by this warehouse's prompts stage")
         text = self._answers[key]()
@@ -48,16 +54,19 @@ class RulesBackend(llm.Backend):
 
 
 def rules_backend(warehouse: Warehouse, prompts: pl.DataFrame) -> RulesBackend:
-    """A rules backend for these prompt rows, from their records' features, findings and labels."""
+    """A rules backend for these prompt rows, from their records' features, findings and labels.
+    Findings are held as column lists; a record's rows become dicts only when it is answered."""
     ids = prompts["record_id"].unique().implode()
     feats = {r["record_id"]: r for r in warehouse.read("features").filter(pl.col("record_id").is_in(ids)).iter_rows(named=True)}
-    found = warehouse.read("findings").filter(pl.col("record_id").is_in(ids)).partition_by("record_id", as_dict=True)
+    found, slices = record_slices(warehouse.read("findings").filter(pl.col("record_id").is_in(ids)))
+    columns, values = found.columns, [found[c].to_list() for c in found.columns]
     labels = dict(warehouse.read("records", ["record_id", "labels"]).filter(pl.col("record_id").is_in(ids)).rows())
     names = concepts()
 
     def answer(rid: str) -> Callable[[], str]:
         def write() -> str:
-            fd = {r["criterion"]: r for r in found[(rid,)].iter_rows(named=True)}
+            rows = (dict(zip(columns, row)) for row in zip(*(v[slices[rid]] for v in values)))
+            fd = {r["criterion"]: r for r in rows}
             return rules_writer.write(feats[rid], fd, list(labels.get(rid) or []), names)
         return write
 

@@ -1,10 +1,9 @@
-"""Prompts stage: one interpretation prompt row per measured record -> ``prompts``.
+"""Prompts stage: one interpretation prompt row per selected record -> ``prompts``.
 
-A prompts shard is a findings part; it is redone when its findings part or a template is newer.
-Every measured record keeps a row: ``status='ok'`` with its messages, or no messages and the
-reason: ``unusable`` (the signal's quality), ``duplicate`` (a recording identical to an earlier
-one, ``records.duplicate_of``) or ``refused`` (:func:`prompts.render.guard` found one of the
-record's identifiers in the prompt).
+A prompts shard is a ``selection`` part (the select stage rewrites a part when its records,
+measurements or selection change); it is also redone when a template is newer. Every selected
+record keeps a row: ``status='ok'`` with its messages, or ``refused`` with the reason when
+:func:`prompts.render.guard` found one of the record's identifiers in the prompt.
 """
 
 from __future__ import annotations
@@ -15,12 +14,16 @@ from pathlib import Path
 import polars as pl
 
 from prompts.render import (
+    CONTEXT_FEATURES,
+    FINDING_FIELDS,
+    LEAD_FIELDS,
     TEMPLATES,
     IdentifierError,
+    context,
     guard,
-    interpretation_context,
     interpretation_messages,
     label_text,
+    lead_columns,
     prompt_sha256,
     template_version,
 )
@@ -42,28 +45,37 @@ def identifiers(record: dict) -> list[str]:
     return [record.get("subject_id"), record.get("study_id"), native, path, Path(path).name]
 
 
+def record_slices(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, slice]]:
+    """The frame with each record's rows contiguous (stably sorted by ``record_id`` unless they
+    already are, as stages write them) and each record's slice of it."""
+    runs = frame["record_id"].rle().struct.unnest()
+    if runs.height != runs["value"].n_unique():
+        frame = frame.sort("record_id", maintain_order=True)
+        runs = frame["record_id"].rle().struct.unnest()
+    ends = runs["len"].cum_sum().to_list()
+    return frame, {rid: slice(end - n, end) for rid, n, end in zip(runs["value"].to_list(), runs["len"].to_list(), ends)}
+
+
 def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """One prompt row per measured record: its messages, or why it has none."""
+    """One prompt row per record of ``records``: its messages, or why it has none. The frames
+    are read as column lists (the lead table formatted for all records at once) and each
+    record's rows as slices of them: no frame, and no long-lived row object, per record."""
     descriptions = concepts()
-    leads_by = leads.partition_by("record_id", as_dict=True)
-    found_by = findings.partition_by("record_id", as_dict=True)
-    recs = {r["record_id"]: r for r in records.iter_rows(named=True)}
+    wanted = ["record_id", *CONTEXT_FEATURES]
+    feats = {r["record_id"]: r for r in features.select(c for c in features.columns if c in wanted).iter_rows(named=True)}
+    leads, lead_span = record_slices(leads)
+    findings, found_span = record_slices(findings)
+    lead_cols = lead_columns([leads[f].to_list() if f in leads.columns else [None] * leads.height for f in LEAD_FIELDS])
+    found_cols = [findings[f].to_list() for f in FINDING_FIELDS]
     version = template_version(KIND)
     rows = []
-    for feat in features.iter_rows(named=True):
-        rid = feat["record_id"]
-        rec = recs[rid]
+    for rec in records.iter_rows(named=True):
+        rid = rec["record_id"]
         row = {"sample_id": sample_id(rid), "record_id": rid, "kind": KIND, "template_version": version,
                "status": "ok", "reason": None, "prompt_sha256": None, "messages": None}
-        if feat["quality"] == "unusable":
-            why = feat["error"] or ", ".join(feat["quality_flags"] or []) or "no measurable beats"
-            rows.append({**row, "status": "unusable", "reason": f"signal quality unusable: {why}"})
-            continue
-        if rec.get("duplicate_of"):
-            rows.append({**row, "status": "duplicate", "reason": f"same signal as {rec['duplicate_of']}"})
-            continue
-        ctx = interpretation_context(feat, leads_by[(rid,)].to_dicts(), found_by[(rid,)].to_dicts(), rec["sex"],
-                                     label_text(rec["labels"] or [], descriptions))
+        mine, found = lead_span[rid], found_span[rid]
+        ctx = context(feats[rid], zip(*(c[mine] for c in lead_cols)), zip(*(c[found] for c in found_cols)), rec["sex"],
+                      label_text(rec["labels"] or [], descriptions))
         messages = interpretation_messages(ctx)
         try:
             guard(messages, identifiers(rec))
@@ -78,14 +90,15 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
 
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     read = lambda table: pl.read_parquet(warehouse.table_dir(table) / f"{part}.parquet")  # noqa: E731
-    features, leads, findings = read("features"), read("lead_features"), read("findings")
+    picked = read("selection").filter("selected")["record_id"].implode()
+    mine = pl.col("record_id").is_in(picked)
+    features, leads, findings = (read(t).filter(mine) for t in ("features", "lead_features", "findings"))
     records = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet",
-                              columns=["record_id", "subject_id", "study_id", "path", "sex", "labels", "duplicate_of"])
-    records = records.filter(pl.col("record_id").is_in(features["record_id"].implode()))
+                              columns=["record_id", "subject_id", "study_id", "path", "sex", "labels"]).filter(mine)
     rows = build(features, leads, findings, records)
     warehouse.write("prompts", rows, part)
     return {s: int((rows["status"] == s).sum()) for s in STAGE.counts}
 
 
-STAGE = Stage("prompts", input="findings", outputs=("prompts",), counts=("ok", "unusable", "duplicate", "refused"),
+STAGE = Stage("prompts", input="selection", outputs=("prompts",), counts=("ok", "refused"),
               run_shard=run_shard, rules=(TEMPLATES,))

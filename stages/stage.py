@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage wr
 
 
 #: The sharded stages in pipeline order; ``stages.<name>.STAGE`` is each one's definition.
-NAMES = ("ingest", "features", "findings", "prompts")
+NAMES = ("ingest", "features", "findings", "select", "prompts")
 
 
 @dataclass(frozen=True)

@@ -15,9 +15,14 @@ same text), so with it the first verdict stands.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
+import multiprocessing
+import os
 from collections import defaultdict
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import polars as pl
@@ -32,6 +37,11 @@ from warehouse import Warehouse
 KIND = "interpretation"
 REPAIR = "#repair"
 MAX_REPAIRS = 2
+#: Checker processes of :func:`run` (the checks are CPU-bound and independent per response), and
+#: the fewest responses of a shard worth them: spawning the workers costs about a second, more
+#: than checking a few hundred responses in this process.
+WORKERS = min(2, os.cpu_count() or 1)
+POOL_FROM = 600
 CHECKER_FILES = tuple(Path(curation.__file__).parent.glob("*.py")) + (curation.grounding.CLAIMS,
                                                                       curation.grounding.TOLERANCES)
 
@@ -63,12 +73,44 @@ def answers(warehouse: Warehouse, part: str) -> pl.DataFrame:
                              attempt=(base.list.get(1, null_on_oob=True).cast(pl.Int32).fill_null(0) + 1).cast(pl.Int32))
 
 
+class _Checkers:
+    """The process pool that checks the responses of the large shards of one :func:`run`:
+    opened by ``run``, its workers spawned when a shard of at least :data:`POOL_FROM` responses
+    first needs them, shut down when ``run`` ends. Outside ``run`` every shard is checked here."""
+
+    def __init__(self) -> None:
+        self.workers = 0
+        self._pool: ProcessPoolExecutor | None = None
+
+    @contextlib.contextmanager
+    def open(self, workers: int) -> Iterator[None]:
+        self.workers = workers
+        try:
+            yield
+        finally:
+            if self._pool is not None:
+                self._pool.shutdown()
+            self.workers, self._pool = 0, None
+
+    def pool(self, responses: int) -> ProcessPoolExecutor | None:
+        if self.workers < 2 or responses < POOL_FROM:
+            return None
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return self._pool
+
+
+_CHECKERS = _Checkers()
+
+
 def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
     """Judge every attempt of the shard's samples; counts accepted and rejected samples."""
     record_facts = facts(warehouse, part)
+    todo = list(answers(warehouse, part).sort("sample", "attempt").iter_rows(named=True))
+    verdicts = curation.validate_many([(r["response"], record_facts[r["record_id"]]) for r in todo],
+                                      _CHECKERS.pool(len(todo)))
     rows = []
-    for r in answers(warehouse, part).sort("sample", "attempt").iter_rows(named=True):
-        issues = curation.validate(r["response"], record_facts[r["record_id"]])
+    for r, issues in zip(todo, verdicts):
         rows.append({"sample_id": r["sample"], "record_id": r["record_id"], "attempt": r["attempt"],
                      "answered_by": r["sample_id"], "response_sha256": hashlib.sha256(r["response"].encode()).hexdigest(),
                      "valid": not issues, "errors": [str(i) for i in issues], "checker_version": curation.CHECKER_VERSION,
@@ -127,22 +169,23 @@ def repair_requests(warehouse: Warehouse, round_: int) -> list[llm.Request]:
 
 def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, max_repairs: int = MAX_REPAIRS,
         force: bool = False, concurrency: int = llm.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None,
-        rpm: float | None = None, tpm: float | None = None, progress=None) -> dict[str, int]:
-    """Validate the pending shards, then up to ``max_repairs`` repair rounds with ``backend``
-    (``None``, the rules writer: none). Returns the counts of the last verdicts and the
-    repair requests made."""
-    counts = STAGE.run(warehouse, force=force)
-    requests = 0
-    for round_ in range(1, max_repairs + 1 if backend is not None else 1):
-        reqs = repair_requests(warehouse, round_)
-        if not reqs:
-            break
-        asyncio.run(llm.generate(reqs, backend, journal_dir=generate.journal_dir(warehouse, backend),
-                                 cache_dir=warehouse.root / generate.LLM_DIR / "cache", concurrency=concurrency,
-                                 max_cost_usd=max_cost_usd, rpm=rpm, tpm=tpm, progress=progress))
-        requests += len(reqs)
-        generate.publish(warehouse, backend, sorted({r.shard for r in reqs}))
-        counts = STAGE.run(warehouse)
+        rpm: float | None = None, tpm: float | None = None, progress=None, workers: int = WORKERS) -> dict[str, int]:
+    """Validate the pending shards (over ``workers`` checker processes where a shard is large),
+    then up to ``max_repairs`` repair rounds with ``backend`` (``None``, the rules writer: none).
+    Returns the counts of the last verdicts and the repair requests made."""
+    with _CHECKERS.open(workers):
+        counts = STAGE.run(warehouse, force=force)
+        requests = 0
+        for round_ in range(1, max_repairs + 1 if backend is not None else 1):
+            reqs = repair_requests(warehouse, round_)
+            if not reqs:
+                break
+            asyncio.run(llm.generate(reqs, backend, journal_dir=generate.journal_dir(warehouse, backend),
+                                     cache_dir=warehouse.root / generate.LLM_DIR / "cache", concurrency=concurrency,
+                                     max_cost_usd=max_cost_usd, rpm=rpm, tpm=tpm, progress=progress))
+            requests += len(reqs)
+            generate.publish(warehouse, backend, sorted({r.shard for r in reqs}))
+            counts = STAGE.run(warehouse)
     totals = warehouse.read("validations").filter("final")
     return {"samples": totals.height, "accepted": int(totals["valid"].sum()),
             "rejected": int((~totals["valid"]).sum()), "repaired": int((totals["valid"] & (totals["attempt"] > 1)).sum()),

@@ -128,13 +128,13 @@ def record_facts():
 
 @pytest.fixture(scope="session")
 def pipeline():
-    """``pipeline(warehouse, sources, upto)``: the stages from ingest to ``upto`` without Prefect;
-    returns each stage's counts."""
+    """``pipeline(warehouse, sources, upto, **selection)``: the stages from ingest to ``upto``
+    without Prefect (``selection``: the select stage's parameters); returns each stage's counts."""
     from stages.stage import NAMES, get
 
-    def run(warehouse, sources: dict, upto: str = "prompts") -> dict:
-        return {name: get(name).run(warehouse, **({"sources": sources} if name == "ingest" else {}))
-                for name in NAMES[: NAMES.index(upto) + 1]}
+    def run(warehouse, sources: dict, upto: str = "prompts", **selection) -> dict:
+        params = {"ingest": {"sources": sources}, "select": selection}
+        return {name: get(name).run(warehouse, **params.get(name, {})) for name in NAMES[: NAMES.index(upto) + 1]}
 
     return run
 

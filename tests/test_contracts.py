@@ -40,27 +40,30 @@ def test_every_table_a_stage_writes_has_a_strict_contract():
     assert all(schema.strict for schema in SCHEMAS.values())
 
 
-def test_unusable_duplicate_and_refused_records_keep_a_prompt_row(measured):
+def test_a_refused_record_keeps_a_prompt_row_with_its_reason(measured):
     part = measured.parts("features")[0].stem
     read = lambda t: pl.read_parquet(measured.table_dir(t) / f"{part}.parquet")  # noqa: E731
     feats, records = read("features"), read("records")
     ids = feats["record_id"].to_list()
-    feats = feats.with_columns(quality=pl.when(pl.col("record_id") == ids[0]).then(pl.lit("unusable"))
-                               .otherwise("quality"), error=pl.when(pl.col("record_id") == ids[0]).then(pl.lit("flat signal")))
-    records = records.with_columns(
-        duplicate_of=pl.when(pl.col("record_id") == ids[1]).then(pl.lit(ids[2])),
-        # an identifier that reaches the prompt: a word of the prompt written as a study id
-        study_id=pl.when(pl.col("record_id") == ids[3]).then(pl.lit("Protocol")).otherwise("study_id"))
+    # an identifier that reaches the prompt: a word of the prompt written as a study id
+    records = records.with_columns(study_id=pl.when(pl.col("record_id") == ids[3]).then(pl.lit("Protocol"))
+                                   .otherwise("study_id"))
     rows = prompts_stage.build(feats, read("lead_features"), read("findings"), records)
     assert rows.height == feats.height
     status = dict(rows.select("record_id", "status").rows())
     reason = dict(rows.select("record_id", "reason").rows())
-    assert (status[ids[0]], reason[ids[0]]) == ("unusable", "signal quality unusable: flat signal")
-    assert (status[ids[1]], reason[ids[1]]) == ("duplicate", f"same signal as {ids[2]}")
     assert (status[ids[3]], reason[ids[3]]) == ("refused", "prompt contains the identifier 'Protocol'")
+    assert {status[i] for i in ids if i != ids[3]} == {"ok"}
     measured.write("prompts", rows, part)  # the contract accepts rows without messages when they say why
     ok = rows.filter(pl.col("status") == "ok")
     assert ok["messages"].is_not_null().all() and rows.filter(pl.col("status") != "ok")["messages"].is_null().all()
+
+
+def test_every_row_names_the_run_that_wrote_it(measured, tmp_path):
+    wh = Warehouse(tmp_path / "w", run_id="run-1")
+    wh.write("features", measured.read("features"), "p")
+    assert wh.read("features")["run_id"].unique().to_list() == ["run-1"]
+    assert all("run_id" in schema.columns for schema in SCHEMAS.values())
 
 
 def test_stage_counts_are_kept_per_shard(measured):

@@ -39,6 +39,20 @@ def test_every_rules_text_of_the_ptbxl_sample_is_valid(ptbxl_records):
     assert {k: v for k, v in rejected.items() if v} == {}
 
 
+def test_validate_many_over_a_process_pool_gives_each_verdict_in_order(ptbxl_records):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from curation import validate_many
+
+    texts = [r for r in ptbxl_records if r["text"]][:40]
+    items = [(_hr(r["text"], r) if i % 3 else r["text"], _facts(r)) for i, r in enumerate(texts)]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pooled = validate_many(items, pool, chunk=7)
+    assert pooled == [validate(text, facts) for text, facts in items] == validate_many(items)
+    assert sum(bool(v) for v in pooled) == sum(1 for i in range(len(items)) if i % 3)
+
+
 def _pos(cid: str, state=True):
     return lambda r: r["findings"][cid]["positive"] is state
 

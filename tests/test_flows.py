@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from stages.ingest import ingest
@@ -29,23 +32,51 @@ def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
     result = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1)
     assert result["ingest"] == {"shards": 2, "ok": 6, "error": 0}
     assert result["features"]["records"] == 6
-    assert result["prompts"]["ok"] + result["prompts"]["unusable"] + result["prompts"]["duplicate"] == 6
+    assert result["select"]["candidates"] == 6
+    assert result["prompts"]["ok"] + result["prompts"]["refused"] == result["select"]["selected"] > 0
     answered = result["generate"]["ok"]
     assert result["validate"]["samples"] == answered and result["validate"]["accepted"] == answered > 0
     assert result["evidence"]["samples"] == answered
-    corpus = Warehouse(tmp_path / "w").sql("SELECT * FROM corpus")
+    wh = Warehouse(tmp_path / "w")
+    corpus = wh.sql("SELECT * FROM corpus")
     assert corpus.height == answered and corpus["solution"].is_not_null().all()
+    run = wh.sql("SELECT * FROM runs").row(0, named=True)
+    assert (run["run_id"], run["flow"], run["status"]) == (result["run_id"], "corpus", "completed")
+    assert json.loads(run["counts"])["select"] == result["select"]
+    assert set(json.loads(run["stage_wall_s"])) >= {"ingest", "features", "select", "validate", "evidence"}
+    for table in ("records", "features", "findings", "selection", "prompts", "generations", "validations", "evidence"):
+        assert wh.sql(f"SELECT DISTINCT run_id FROM {table}")["run_id"].to_list() == [result["run_id"]], table
+    assert Path(result["report"]).is_file()
+
+
+def test_corpus_flow_resumes_only_unfinished_shards(prefect_harness, tmp_path):
+    """A crash after features leaves a shard without its findings and prompts: the rerun does
+    that shard's findings and prompts and nothing else; its LLM answers come from the journal."""
+    from flows.corpus import corpus_flow
+
+    first = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1, report=False)
+    wh = Warehouse(tmp_path / "w")
+    shard = wh.parts("findings")[0].stem
+    for table in ("findings", "concordance", "prompts"):
+        (wh.table_dir(table) / f"{shard}.parquet").unlink()
+    again = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1, report=False)
+    assert again["ingest"]["shards"] == 0 and again["features"]["shards"] == 0
+    assert again["findings"]["shards"] == 1 and again["prompts"]["shards"] == 1
+    assert again["generate"]["attempts"] == 0
+    assert wh.sql("SELECT count(*) FROM corpus").item() == first["validate"]["accepted"]
+    assert wh.sql("SELECT count(*) FROM runs WHERE status = 'completed'").item() == 2
 
 
 def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path):
-    from flows.corpus import features_on
+    from flows.runners import task_runner
+    from flows.stages import features_flow
 
     wh = Warehouse(tmp_path / "w")
     ingest(wh, {"mimic": sample_mimic})
-    counts = features_on(workers=2)(str(wh.root))
-    assert counts == {"shards": 1, "records": 8, "usable": 8}
+    on_two = features_flow.with_options(task_runner=task_runner(workers=2))
+    assert on_two(str(wh.root)) == {"shards": 1, "records": 8, "usable": 8}
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
-    assert features_on(workers=2)(str(wh.root))["shards"] == 0  # nothing left to do
+    assert on_two(str(wh.root))["shards"] == 0  # nothing left to do
 
 
 def test_the_prefect_server_answers_its_own_client_filters(prefect_harness):

@@ -20,7 +20,8 @@ FAST = llm.RetryPolicy(max_attempts=8, give_up_after_s=60, backoff_initial_s=0.0
 @pytest.fixture()
 def prompted(sample_mimic, tmp_path, pipeline) -> Warehouse:
     wh = Warehouse(tmp_path / "w")
-    pipeline(wh, {"mimic": sample_mimic})
+    # every record, discordant ones included: the rules writer's refusals are tested here
+    pipeline(wh, {"mimic": sample_mimic}, per_subject=False, exclude_flagged=False, require_concordant=False)
     return wh
 
 

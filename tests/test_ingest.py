@@ -1,4 +1,5 @@
-"""Ingest into the warehouse: real PTB-XL and LUDB, the sample layouts, and every bad input."""
+"""Ingest into the warehouse: real PTB-XL and LUDB, the sample layouts, and every bad header or
+signal file (the checks that need the samples are the features stage's: test_features_stage.py)."""
 
 from __future__ import annotations
 
@@ -16,10 +17,9 @@ import wfdb
 
 from stages.ingest import ingest
 from schemas.ecg import LEADS
+from sources import reader
 from sources.reader import read_signal
-from sources.splits import hashed_split
 from warehouse import Warehouse
-
 
 
 def test_ptbxl_sample_all_ok_labels_and_subject_splits(ptbxl_dir, tmp_path):
@@ -95,20 +95,21 @@ def _copy_good(sample_ptbxl: Path, root: Path, n: int = 3) -> list[Path]:
     return out
 
 
-def _write(root: Path, name: str, adc: np.ndarray, leads=LEADS, fmt: str = "16") -> Path:
+def write_record(root: Path, name: str, adc: np.ndarray, leads=LEADS, fmt: str = "16") -> Path:
     wfdb.wrsamp(name, fs=500, units=["mV"] * len(leads), sig_name=list(leads), d_signal=adc.T.astype(np.int16),
                 fmt=[fmt] * len(leads), adc_gain=[1000.0] * len(leads), baseline=[0] * len(leads),
                 write_dir=str(root))
     return root / name
 
 
-def _adc(n_leads=12, n=5000) -> np.ndarray:
+def sine_adc(n_leads=12, n=5000) -> np.ndarray:
     t = np.arange(n) / 500
     return (800 * np.sin(2 * np.pi * 1.2 * t)[None, :] * np.linspace(0.5, 1.5, n_leads)[:, None]).astype(np.int16)
 
 
-def _bad_cases(root: Path, good: Path) -> dict[str, str]:
-    """Make one broken record per case; return record name -> expected error fragment."""
+def _bad_headers(root: Path, good: Path) -> dict[str, str]:
+    """One record per problem its header and a ``stat`` of its signal file show; return record
+    name -> expected error fragment."""
     cases = {}
     # missing .dat
     for f in good.parent.glob(good.name + ".*"):
@@ -116,42 +117,55 @@ def _bad_cases(root: Path, good: Path) -> dict[str, str]:
     (root / "missing_dat.hea").write_text((root / "missing_dat.hea").read_text().replace(good.name, "missing_dat"))
     (root / "missing_dat.dat").unlink()
     cases["missing_dat"] = "signal file not found: missing_dat.dat"
-    # truncated .dat
-    rec = _write(root, "truncated", _adc())
+    write_record(root, "missing_212", sine_adc(), fmt="212")  # any format: the file must exist
+    Path(root / "missing_212.dat").unlink()
+    cases["missing_212"] = "signal file not found: missing_212.dat"
+    # format 16: the size is 2 bytes x signals x samples, no more and no less
+    rec = write_record(root, "truncated", sine_adc())
     data = Path(f"{rec}.dat").read_bytes()
     Path(f"{rec}.dat").write_bytes(data[: len(data) // 2])
-    cases["truncated"] = "truncated signal file truncated.dat"
-    # header that disagrees with its data: more bytes than declared, and a wrong checksum
-    rec = _write(root, "too_long", _adc())
+    cases["truncated"] = "truncated signal file truncated.dat: 60000 bytes, header expects 120000 (5000 samples x 12"
+    rec = write_record(root, "too_long", sine_adc())
     Path(f"{rec}.dat").write_bytes(data + data[:240])
-    cases["too_long"] = "header disagrees with data: too_long.dat has"
-    rec = _write(root, "bad_checksum", _adc())
-    adc = _adc()
-    adc[2, 100] += 7
-    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
-    cases["bad_checksum"] = "checksum of lead III"
-    # unknown and missing leads
-    _write(root, "unknown_lead", _adc(), leads=[*LEADS[:11], "MLII"])
+    cases["too_long"] = "header disagrees with data: too_long.dat has 120240 bytes, header expects 120000"
+    # unknown, missing and duplicated leads
+    write_record(root, "unknown_lead", sine_adc(), leads=[*LEADS[:11], "MLII"])
     cases["unknown_lead"] = "missing leads: V6 (other signals: 'MLII')"
-    _write(root, "missing_lead", _adc(11), leads=list(LEADS[:11]))
+    write_record(root, "missing_lead", sine_adc(11), leads=list(LEADS[:11]))
     cases["missing_lead"] = "missing leads: V6"
-    # extra signals: a duplicated standard lead, and a wrong checksum of an extra lead
-    hea = Path(f"{_write(root, 'dup_lead', _adc(15), leads=SHUFFLED)}.hea")
+    hea = Path(f"{write_record(root, 'dup_lead', sine_adc(15), leads=SHUFFLED)}.hea")
     hea.write_text(hea.read_text().replace(" V4\n", " V3\n"))  # wfdb.wrsamp refuses duplicate names
     cases["dup_lead"] = "duplicate leads: V3"
-    rec = _write(root, "bad_extra_checksum", _adc(15), leads=SHUFFLED)
-    adc = _adc(15)
-    adc[SHUFFLED.index("vy"), 100] += 7
-    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
-    cases["bad_extra_checksum"] = "checksum of lead vy"
-    # all-NaN and flat signals
-    _write(root, "all_nan", np.full((12, 5000), -32768, dtype=np.int16))
-    cases["all_nan"] = "all samples missing"
-    _write(root, "flat", np.zeros((12, 5000), dtype=np.int16))
-    cases["flat"] = "flat signal"
+    # units the reader cannot convert to mV
+    hea = Path(f"{write_record(root, 'bad_units', sine_adc())}.hea")
+    hea.write_text(hea.read_text().replace("/mV", "/degC", 1))
+    cases["bad_units"] = "unsupported signal units 'degC'"
     # a header that cannot be parsed
     (root / "garbage.hea").write_text("garbage\n")
     cases["garbage"] = "malformed header garbage.hea"
+    return cases
+
+
+def bad_signals(root: Path) -> dict[str, str]:
+    """One record per problem only its samples show (ingest passes them, the features stage
+    refuses them); return record name -> expected error fragment."""
+    cases = {}
+    rec = write_record(root, "bad_checksum", sine_adc())
+    adc = sine_adc()
+    adc[2, 100] += 7
+    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
+    cases["bad_checksum"] = "header disagrees with data: checksum of lead III"
+    rec = write_record(root, "bad_extra_checksum", sine_adc(15), leads=SHUFFLED)
+    adc = sine_adc(15)
+    adc[SHUFFLED.index("vy"), 100] += 7
+    Path(f"{rec}.dat").write_bytes(adc.T.astype("<i2").tobytes())
+    cases["bad_extra_checksum"] = "checksum of lead vy"
+    write_record(root, "all_nan", np.full((12, 5000), -32768, dtype=np.int16))
+    cases["all_nan"] = "all samples missing"
+    write_record(root, "flat", np.zeros((12, 5000), dtype=np.int16))
+    cases["flat"] = "flat signal"
+    write_record(root, "flat_212", np.zeros((12, 5000), dtype=np.int16), fmt="212")  # read by wfdb
+    cases["flat_212"] = "flat signal"
     return cases
 
 
@@ -163,8 +177,8 @@ SHUFFLED = ["V3", "vx", "aVL", "I", "V6", "vy", "II", "aVR", "V1", "III", "vz", 
 def test_record_with_frank_leads_keeps_the_12_standard_ones(tmp_path, fmt):
     root = tmp_path / "folder"
     root.mkdir()
-    adc = _adc(len(SHUFFLED))
-    rec = _write(root, "ptbdiag", adc, leads=SHUFFLED, fmt=fmt)
+    adc = sine_adc(len(SHUFFLED))
+    rec = write_record(root, "ptbdiag", adc, leads=SHUFFLED, fmt=fmt)
     wh = Warehouse(tmp_path / "w")
     assert ingest(wh, {"wfdb": root}) == {"wfdb": {"ok": 1, "error": 0}}
     row = wh.read("records").row(0, named=True)
@@ -173,69 +187,99 @@ def test_record_with_frank_leads_keeps_the_12_standard_ones(tmp_path, fmt):
     np.testing.assert_allclose(read_signal(rec), written, atol=1e-6)
 
 
-def test_every_bad_input_is_an_error_row_and_the_run_goes_on(sample_ptbxl, tmp_path):
+def test_every_bad_header_is_an_error_row_and_the_run_goes_on(sample_ptbxl, tmp_path):
     root = tmp_path / "folder"
     good = _copy_good(sample_ptbxl, root)
-    cases = _bad_cases(root, good[0])
+    cases = _bad_headers(root, good[0])
+    signals = bad_signals(root)  # the header and file size are right: ok here, refused by features
     wh = Warehouse(tmp_path / "w")
     counts = ingest(wh, {"wfdb": root})
-    assert counts == {"wfdb": {"ok": len(good), "error": len(cases)}}
+    assert counts == {"wfdb": {"ok": len(good) + len(signals), "error": len(cases)}}
     rec = wh.read("records")
     for name, fragment in cases.items():
         row = rec.filter(pl.col("record_id") == f"wfdb:{name}").row(0, named=True)
         assert row["status"] == "error" and fragment in row["error"], (name, row["error"])
-    assert set(rec.filter(pl.col("status") == "ok")["record_id"]) == {f"wfdb:{g.name}" for g in good}
+    ok = {f"wfdb:{name}" for name in [g.name for g in good] + list(signals)}
+    assert set(rec.filter(pl.col("status") == "ok")["record_id"]) == ok
     errors = rec.filter(pl.col("status") == "error")
-    assert errors["signal_sha256"].is_null().all() and errors["duplicate_of"].is_null().all()
-    assert (errors["extra_leads"].list.len() == 0).all()
+    assert (errors["extra_leads"].list.len() == 0).all() and errors["fs"].is_null().all()
 
 
-def _copy_record(src: Path, root: Path, name: str) -> None:
-    """Copy the WFDB record ``src`` (.hea and .dat) into ``root`` as ``name``."""
-    root.mkdir(parents=True, exist_ok=True)
-    hea = Path(f"{src}.hea").read_text(encoding="latin-1").replace(src.name, name)
-    (root / f"{name}.hea").write_text(hea, encoding="latin-1")
-    shutil.copy(f"{src}.dat", root / f"{name}.dat")
+def test_ingest_reads_headers_only(sample_ptbxl, tmp_path, monkeypatch):
+    def no_signal(*args):
+        raise AssertionError("ingest read a signal")
+
+    monkeypatch.setattr(reader, "_decode_format16", no_signal)
+    monkeypatch.setattr(reader, "_read_with_wfdb", no_signal)
+    assert ingest(Warehouse(tmp_path / "w"), {"ptbxl": sample_ptbxl}) == {"ptbxl": {"ok": 8, "error": 0}}
 
 
-def test_identical_recordings_are_duplicates_in_the_first_ones_split(ptbxl_dir, tmp_path):
+@pytest.fixture
+def memory_copy(tmp_path):
+    """``memory_copy(folder)``: the files of ``folder`` copied into fsspec's in-memory file system;
+    returns the ``memory://`` URL of the copy (removed after the test)."""
+    import fsspec
+
+    mem, prefix = fsspec.filesystem("memory"), f"/{tmp_path.name}"
+
+    def copy(folder: Path) -> str:
+        for f in folder.rglob("*"):
+            if f.is_file():
+                mem.pipe(f"{prefix}/{folder.name}/{f.relative_to(folder).as_posix()}", f.read_bytes())
+        return f"memory://{prefix}/{folder.name}"
+
+    yield copy
+    if mem.exists(prefix):
+        mem.rm(prefix, recursive=True)
+
+
+def test_a_source_in_an_object_store_gives_the_rows_of_the_local_folder(sample_ptbxl, tmp_path, memory_copy):
+    from stages import features
+
+    root = tmp_path / "ptbxl"
+    shutil.copytree(sample_ptbxl, root)
+    (root / "records500/00000/00002_hr.dat").unlink()  # an error row at ingest
+    dat = root / "records500/00000/00003_hr.dat"
+    dat.write_bytes(b"\x07" + dat.read_bytes()[1:])  # a checksum error in features
+    url = memory_copy(root)
+    got = {}
+    for where, source in (("local", root), ("memory", url)):
+        wh = Warehouse(tmp_path / where)
+        assert ingest(wh, {"ptbxl": source}) == {"ptbxl": {"ok": 7, "error": 1}}
+        features.STAGE.run(wh)
+        got[where] = (wh.sql("SELECT * EXCLUDE (path) FROM records ORDER BY record_id"),
+                      wh.sql("SELECT * FROM features ORDER BY record_id"), wh.sql("SELECT path FROM records")["path"])
+    for local, memory in zip(got["local"][:2], got["memory"][:2]):
+        assert local.equals(memory, null_equal=True)
+    records, feats, paths = got["memory"]
+    assert paths.str.starts_with(url + "/records500/").all()
+    assert records.filter(pl.col("record_id") == "ptbxl:00002")["error"].item() == "signal file not found: 00002_hr.dat"
+    assert "checksum of lead" in feats.filter(pl.col("record_id") == "ptbxl:00003")["error"].item()
+    assert feats["signal_sha256"].null_count() == 1 and feats["hr_bpm"].is_not_nan().sum() == 6
+
+
+def test_a_wfdb_folder_in_an_object_store_other_formats_too(tmp_path, memory_copy):
     root = tmp_path / "folder"
-    for name in ("first", "second"):
-        _copy_record(ptbxl_dir / "records500/00000/00001_hr", root, name)
-    _copy_record(ptbxl_dir / "records500/00000/00002_hr", root, "other")
-    assert hashed_split("wfdb", "first") != hashed_split("wfdb", "second")  # the copy must move
+    rels = {"a/f16": "16", "b/f212": "212"}  # 212: wfdb.rdrecord on a local copy
+    for rel, fmt in rels.items():
+        (root / rel).parent.mkdir(parents=True)
+        write_record((root / rel).parent, (root / rel).name, sine_adc(), fmt=fmt)
+    url = memory_copy(root)
     wh = Warehouse(tmp_path / "w")
-    assert ingest(wh, {"wfdb": root}) == {"wfdb": {"ok": 3, "error": 0}}
-    rec = {r["record_id"]: r for r in wh.read("records").iter_rows(named=True)}
-    first, second, other = rec["wfdb:first"], rec["wfdb:second"], rec["wfdb:other"]
-    assert second["duplicate_of"] == "wfdb:first" and second["split"] == first["split"]
-    assert first["duplicate_of"] is None and other["duplicate_of"] is None
-    assert first["signal_sha256"] == second["signal_sha256"] != other["signal_sha256"]
+    assert ingest(wh, {"wfdb": url}) == {"wfdb": {"ok": 2, "error": 0}}
+    paths = dict(wh.sql("SELECT record_id, path FROM records").rows())
+    assert paths == {f"wfdb:{rel}": f"{url}/{rel}" for rel in rels}
+    for rel in rels:
+        np.testing.assert_array_equal(read_signal(paths[f"wfdb:{rel}"]), read_signal(root / rel))
 
 
-def test_real_ptbxl_sample_duplicates(ptbxl_dir, tmp_path):
-    """PTB-XL 1.0.3 ecg_id 138 and 144 repeat 137 and 143 (same patient, time and samples)."""
-    wh = Warehouse(tmp_path / "w")
-    ingest(wh, {"ptbxl": ptbxl_dir})
-    dups = wh.sql("SELECT record_id, duplicate_of FROM records WHERE duplicate_of IS NOT NULL ORDER BY 1")
-    assert dups.rows() == [("ptbxl:00138", "ptbxl:00137"), ("ptbxl:00144", "ptbxl:00143")]
-
-
-def test_duplicates_across_sources_follow_reruns(sample_ptbxl, tmp_path):
-    ptbxl_root, folder = tmp_path / "ptbxl", tmp_path / "folder"
-    shutil.copytree(sample_ptbxl, ptbxl_root)
-    _copy_record(ptbxl_root / "records500/00000/00001_hr", folder, "copy")
-    wh = Warehouse(tmp_path / "w")
-    ingest(wh, {"ptbxl": ptbxl_root, "wfdb": folder})
-    query = "SELECT duplicate_of, split FROM records WHERE record_id = 'wfdb:copy'"
-    original_split = wh.sql("SELECT split FROM records WHERE record_id = 'ptbxl:00001'").item()
-    assert original_split != hashed_split("wfdb", "copy")
-    assert wh.sql(query).row(0) == ("ptbxl:00001", original_split)
-    # the original gone from PTB-XL: re-ingesting PTB-XL alone gives the copy its own split back
-    for f in ptbxl_root.glob("records*/00000/00001_*"):
-        f.unlink()
-    ingest(wh, {"ptbxl": ptbxl_root})
-    assert wh.sql(query).row(0) == (None, hashed_split("wfdb", "copy"))
+def test_the_warehouse_is_a_folder_not_a_url(sample_ptbxl, tmp_path):
+    with pytest.raises(NotADirectoryError, match="must be a local or mounted folder, not a URL: s3://bucket/w"):
+        Warehouse("s3://bucket/w")
+    res = _cli("ingest", "-w", "memory://w", "--ptbxl", str(sample_ptbxl), cwd=tmp_path)
+    assert res.returncode == 2 and res.stderr.strip().count("\n") == 0 and "not a URL" in res.stderr, res.stderr
+    res = _cli("ingest", "-w", str(tmp_path / "w"), "--ptbxl", "memory://nothing/here", cwd=tmp_path)
+    assert res.returncode == 2 and "no ptbxl_database.csv" in res.stderr, res.stderr
 
 
 def test_csv_row_pointing_to_nothing(sample_ptbxl, tmp_path):

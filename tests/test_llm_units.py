@@ -52,6 +52,21 @@ def test_cache_key_depends_on_kind_model_messages_params():
     assert base != cache_key("openai", "deepseek-chat", MESSAGES, {"temperature": 0.7})
 
 
+def test_request_key_is_the_cache_key_of_the_canonical_payload():
+    import hashlib
+
+    from llm import canonical_json
+    from llm.cache import request_key
+
+    messages = [*MESSAGES, {"content": "é \"q\"\n", "role": "user", "name": ["x", 1.5, None]}]
+    for kind, model, params in (("openai", "deepseek-chat", {"temperature": 0}), ("rules", "ü", {"b": {"z": [1]}, "a": 1})):
+        payload = canonical_json({"kind": kind, "model": model, "messages": messages, "params": params})
+        expected = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        request = Request("a", "s0", messages, params)
+        assert cache_key(kind, model, messages, params) == expected
+        assert request_key(kind, model, request.canonical_messages, params) == expected
+
+
 def test_cache_round_trip_and_unreadable_entry_is_a_miss(tmp_path):
     cache = ResponseCache(tmp_path)
     key = cache_key("openai", "m", MESSAGES, {})

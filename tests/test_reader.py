@@ -9,7 +9,7 @@ import pytest
 import wfdb
 from scipy.signal import butter, sosfiltfilt
 
-from sources.reader import EXTRA, LEADS, RecordError, extra_leads, lead_order, read_record, read_signal
+from sources.reader import EXTRA, LEADS, RecordError, extra_leads, lead_order, read_record, read_signal, signal_sha256
 
 
 def test_format16_decode_matches_wfdb_on_ptbxl(ptbxl_dir):
@@ -80,3 +80,16 @@ def test_extra_signals_are_extra_leads_in_file_order():
 def test_lead_order_is_case_insensitive():
     names = ["v6", "V5", "v4", "v3", "v2", "v1", "AVF", "avl", "aVR", "iii", "II", "i"]
     assert [LEADS[i] for i in lead_order(names)] == [n.upper().replace("AV", "aV") for n in names]
+
+
+def test_one_recording_decodes_to_the_same_bits_in_any_format(tmp_path):
+    """Format 16 (numpy decoder) and 212 (wfdb.rdrecord) of the same samples: identical float32,
+    so sources.reader.signal_sha256 finds the copy."""
+    t = np.arange(5000) / 500
+    adc = (800 * np.sin(2 * np.pi * 1.2 * t) * np.linspace(0.5, 1.5, 12)[:, None]).astype(np.int16)
+    adc[3, ::7] += 3  # values whose scaling rounds
+    for fmt in ("16", "212"):
+        wfdb.wrsamp(f"r{fmt}", fs=500, units=["mV"] * 12, sig_name=list(LEADS), d_signal=adc.T, fmt=[fmt] * 12,
+                    adc_gain=[200.0] * 12, baseline=[-7] * 12, write_dir=str(tmp_path))
+    a, b = read_signal(tmp_path / "r16"), read_signal(tmp_path / "r212")
+    assert a.tobytes() == b.tobytes() and signal_sha256(a) == signal_sha256(b)

@@ -253,10 +253,10 @@ def test_prefect_yaml_deploys_the_train_flow_on_the_gpu_pool():
     assert {"train-sft", "train-dapo"} <= set(deployments)
     for name, stage in (("train-sft", "sft"), ("train-dapo", "dapo")):
         d = deployments[name]
-        assert d["entrypoint"] == "flows/train.py:train_flow" and d["work_pool"]["name"] == "gpu"
+        assert d["entrypoint"] == "flows.train:train_flow" and d["work_pool"]["name"] == "gpu"
         assert not d.get("schedules") and not d.get("schedule")
         assert d["parameters"]["stage"] == stage
-        flow = load_flow_from_entrypoint(str(REPO / d["entrypoint"]))
+        flow = load_flow_from_entrypoint(d["entrypoint"])
         assert flow.name == "train"
         validated = flow.validate_parameters(d["parameters"])
         assert {k: validated[k] for k in d["parameters"]} == d["parameters"]

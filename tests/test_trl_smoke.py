@@ -35,7 +35,7 @@ def grpo_rows(sample_ptbxl, sample_mimic, tmp_path_factory, pipeline) -> list[di
     """The RL rows of a TRL export of the embedded sample (``prompt`` with typed content, ``solution``)."""
     root = tmp_path_factory.mktemp("trl")
     wh = Warehouse(root / "w")
-    pipeline(wh, {"ptbxl": sample_ptbxl, "mimic": sample_mimic})
+    pipeline(wh, {"ptbxl": sample_ptbxl, "mimic": sample_mimic}, per_subject=False)  # every sample record
     generate.run(wh)
     validate.run(wh)
     evidence.run(wh)

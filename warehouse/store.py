@@ -8,6 +8,7 @@ so a rerun never duplicates rows (the datatrove way: outputs keyed by shard).
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,8 @@ import polars as pl
 from schemas.tables import conform
 
 CATALOG = "catalog.duckdb"
+#: ``scheme://...``, or ``scheme:/...`` as ``pathlib`` leaves it: a URL, which a warehouse cannot be.
+URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 #: Views over the tables (DESIGN.md): name -> (tables it needs, SQL). ``corpus`` holds the
 #: accepted samples, ``rejections`` every reason a record or sample left the corpus, by stage.
 VIEWS = {
@@ -26,9 +29,10 @@ VIEWS = {
         FROM validations v JOIN records r USING (record_id)
         JOIN generations g ON g.sample_id = v.answered_by AND g.final AND g.status = 'ok' {solutions}
         WHERE v.final AND v.valid"""),
-    "rejections": (("prompts", "generations", "validations"), """
+    "rejections": (("selection", "prompts", "generations", "validations"), """
         SELECT stage, code, count(*) AS n FROM (
-            SELECT 'prompts' AS stage, status AS code FROM prompts WHERE status <> 'ok'
+            SELECT 'select' AS stage, code FROM selection WHERE NOT selected
+            UNION ALL SELECT 'prompts', status FROM prompts WHERE status <> 'ok'
             UNION ALL SELECT 'generate', split_part(error, ':', 1) FROM generations
                 WHERE final AND status = 'error' AND sample_id LIKE '%#interpretation'
             UNION ALL SELECT 'validate', split_part(unnest(errors), ':', 1) FROM validations WHERE final AND NOT valid)
@@ -37,9 +41,14 @@ VIEWS = {
 
 
 class Warehouse:
-    """A folder of tables. ``Warehouse(path)`` creates it when missing."""
+    """A folder of tables. ``Warehouse(path)`` creates it when missing; every row written
+    through it carries ``run_id`` (the ``runs`` row of the run that wrote it, or NULL)."""
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike, run_id: str | None = None):
+        self.run_id = run_id
+        if URL.match(str(root)):
+            raise NotADirectoryError(f"the warehouse must be a local or mounted folder, not a URL: {root} "
+                                     "(its DuckDB catalog and atomic part renames need a file system)")
         self.root = Path(root).resolve()
         if self.root.exists() and not self.root.is_dir():
             raise NotADirectoryError(f"warehouse path is a file, not a folder: {root}")
@@ -57,9 +66,10 @@ class Warehouse:
         return sorted(folder.glob(f"{prefix}*.parquet")) if folder.is_dir() else []
 
     def write(self, table: str, df: pl.DataFrame, part: str) -> Path:
-        """Check ``df`` against the table's contract (:func:`schemas.tables.conform`: a table
-        without one is refused) and write it as part ``part``, atomically."""
-        df = conform(table, df)
+        """Stamp ``df`` with this run's id, check it against the table's contract
+        (:func:`schemas.tables.conform`: a table without one is refused) and write it as part
+        ``part``, atomically."""
+        df = conform(table, df.with_columns(run_id=pl.lit(self.run_id, pl.Utf8)))
         folder = self.table_dir(table)
         folder.mkdir(parents=True, exist_ok=True)
         final = folder / f"{part}.parquet"
