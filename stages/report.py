@@ -105,6 +105,7 @@ class _Report:
 
     def __init__(self, warehouse: Warehouse, run_id: str, folder: Path):
         self.wh, self.run_id, self.folder = warehouse, run_id, folder
+        warehouse.refresh()  # once: the report only reads
         present = set(warehouse.tables())
         self.present = present | {view for view, (needs, _) in VIEWS.items() if set(needs) <= present}
 
@@ -115,7 +116,7 @@ class _Report:
 
     def sql(self, query: str, *tables: str) -> pl.DataFrame:
         self.need(*tables)
-        return self.wh.sql(query)
+        return self.wh.sql(query, refresh=False)
 
     # Shared frames ------------------------------------------------------------------------
 
@@ -137,7 +138,7 @@ class _Report:
         self.need("records")
         measures = [(label, q) for label, needs, q in SPLIT_MEASURES if set(needs) <= self.present]
         union = " UNION ALL ".join(f"SELECT '{label}' AS measure, split, n FROM ({q})" for label, q in measures)
-        return rt.per_split(self.wh.sql(union), [label for label, _ in measures])
+        return rt.per_split(self.wh.sql(union, refresh=False), [label for label, _ in measures])
 
     @cached_property
     def record_errors(self) -> pl.DataFrame:
@@ -163,9 +164,9 @@ class _Report:
         self.need("records")
         if not self.later:
             raise Unavailable("no selection table or corpus view to compare the source with")
-        labels = {SOURCE: self.wh.sql("SELECT labels FROM records WHERE status = 'ok'")["labels"]}
+        labels = {SOURCE: self.wh.sql("SELECT labels FROM records WHERE status = 'ok'", refresh=False)["labels"]}
         for name, _, ids in self.later:
-            labels[name] = self.wh.sql(f"SELECT labels FROM records WHERE record_id IN ({ids})")["labels"]
+            labels[name] = self.wh.sql(f"SELECT labels FROM records WHERE record_id IN ({ids})", refresh=False)["labels"]
         return rt.label_coverage(labels, concepts())
 
     # Sections ---------------------------------------------------------------------------

@@ -85,8 +85,10 @@ def test_thirty_percent_faults_lose_nothing(tmp_path):
         else:
             assert final["status"] == "error" and final["error"]
     assert all(r["error"] for r in rows if r["status"] == "error")
-    # Every request the server saw is one journaled attempt, within the retry bound.
-    assert stats["requests"] == len(rows) == summary.attempts
+    # Every request the server saw is one journaled attempt, within the retry bound; on a loaded
+    # machine an attempt may time out before the server reads it: journaled, unseen, a timeout.
+    unseen = len(rows) - stats["requests"]
+    assert len(rows) == summary.attempts and 0 <= unseen <= summary.errors.get("timeout", 0)
     assert max(p["requests"] for p in stats["prompts"].values()) <= FAST.max_attempts
     assert sum(stats["faults"].values()) > 0.2 * stats["requests"]
     assert {"http_429", "http_500", "timeout", "connection", "blank_content",

@@ -127,9 +127,10 @@ class Warehouse:
             for gone in existing - set(present):
                 con.execute(f"DROP VIEW IF EXISTS {gone}")
 
-    def sql(self, query: str) -> pl.DataFrame:
-        """Run a query against the catalog's views (refreshed first)."""
-        self.refresh()
+    def sql(self, query: str, refresh: bool = True) -> pl.DataFrame:
+        """Run a query against the catalog's views (refreshed first, unless the caller just did)."""
+        if refresh:
+            self.refresh()
         with duckdb.connect(str(self.catalog), read_only=True) as con:
             rel = con.sql(query)
             return rel.pl() if rel is not None else pl.DataFrame()
