@@ -3,7 +3,7 @@
 For each size it runs the stages twice on fresh warehouses: as plain library calls (the
 ``ecg-corpus`` commands' path), measuring per stage wall time, CPU time (this process and its
 finished workers) per record and peak memory (resident set of this process and its workers,
-sampled every 20 ms); then as the Prefect ``corpus`` flow (one run on a Prefect server started
+sampled every 20 ms, and its growth over the stage's start); then as the Prefect ``corpus`` flow (one run on a Prefect server started
 beforehand, as an operator's is), whose wall time per stage comes from its ``runs`` row.
 Prefect's overhead is the flow's share of wall time that the library run does not need.
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -41,16 +42,20 @@ class PeakRss:
     """Peak resident memory of this process and its children while the block runs."""
 
     def __init__(self, every_s: float = 0.02):
-        self.every_s, self.peak, self._stop = every_s, 0, threading.Event()
+        self.every_s, self._stop = every_s, threading.Event()
+        self.start = self.peak = self._rss()
+
+    @staticmethod
+    def _rss() -> int:
+        me = psutil.Process()
+        try:
+            return me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
+        except psutil.Error:
+            return 0
 
     def _sample(self) -> None:
-        me = psutil.Process()
         while not self._stop.is_set():
-            try:
-                rss = me.memory_info().rss + sum(c.memory_info().rss for c in me.children(recursive=True))
-            except psutil.Error:
-                rss = 0
-            self.peak = max(self.peak, rss)
+            self.peak = max(self.peak, self._rss())
             self._stop.wait(self.every_s)
 
     def __enter__(self):
@@ -64,11 +69,13 @@ class PeakRss:
 
 
 def library_run(source: Path, work: Path, workers: int) -> dict[str, dict]:
-    """Each stage as a library call on a fresh warehouse: wall s, CPU s, peak MB, records in."""
+    """Each stage as a library call on a fresh warehouse: wall s, CPU s, peak MB and its growth
+    over the stage's start, records in."""
     from stages import evidence, generate, validate
     from stages.stage import get
     from warehouse import Warehouse
 
+    shutil.rmtree(work / "library", ignore_errors=True)
     wh = Warehouse(work / "library")
     calls = {
         "ingest": lambda: get("ingest").run(wh, sources={"ptbxl": str(source)}),
@@ -89,7 +96,7 @@ def library_run(source: Path, work: Path, workers: int) -> dict[str, dict]:
         cpu = (c1.user + c1.system + c1.children_user + c1.children_system
                - c0.user - c0.system - c0.children_user - c0.children_system)
         out[stage] = {"wall_s": time.perf_counter() - t0, "cpu_s": cpu, "peak_mb": mem.peak / 2**20,
-                      "records": _records_in(wh, stage)}
+                      "growth_mb": (mem.peak - mem.start) / 2**20, "records": _records_in(wh, stage)}
     return out
 
 
@@ -105,6 +112,7 @@ def flow_run(source: Path, work: Path, workers: int) -> tuple[float, dict[str, f
     from flows.corpus import corpus_flow
     from warehouse import Warehouse
 
+    shutil.rmtree(work / "flow", ignore_errors=True)
     t0 = time.perf_counter()
     result = corpus_flow(str(work / "flow"), ptbxl=str(source), workers=workers, backend="rules", report=False)
     wall = time.perf_counter() - t0
@@ -133,14 +141,14 @@ def main() -> None:
     print(f"\ncorpus flow, rules backend, {os.cpu_count()} cores, {args.workers} feature processes (1: Numba threads); "
           f"records: replicated real PTB-XL\n")
     print(f"{'records':>8} {'stage':<9} {'in':>6} {'wall s':>7} {'rec/s':>7} {'target':>7} "
-          f"{'CPU ms/rec':>10} {'peak MB':>8} {'flow s':>7}")
+          f"{'CPU ms/rec':>10} {'peak MB':>8} {'+MB':>6} {'flow s':>7}")
     for n, lib, flow_wall, flow_stages in rows:
         for stage, m in lib.items():
             target = TARGETS[stage]
             rate = m["records"] / m["wall_s"] if m["wall_s"] else float("inf")
             print(f"{n:>8} {stage:<9} {m['records']:>6} {m['wall_s']:>7.2f} {rate:>7.0f} "
                   f"{(f'>={target}' if target else ''):>7} {1000 * m['cpu_s'] / max(m['records'], 1):>10.2f} "
-                  f"{m['peak_mb']:>8.0f} {flow_stages.get(stage, float('nan')):>7.2f}")
+                  f"{m['peak_mb']:>8.0f} {m['growth_mb']:>6.0f} {flow_stages.get(stage, float('nan')):>7.2f}")
         up_to = sum(m["wall_s"] for s, m in lib.items() if s != "evidence")
         library = sum(m["wall_s"] for m in lib.values())
         print(f"{n:>8} {'total':<9} {'':>6} {library:>7.2f}   up to validation {up_to:.1f} s"
