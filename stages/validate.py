@@ -18,7 +18,6 @@ import asyncio
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 from collections import defaultdict
 from collections.abc import Iterator
@@ -31,7 +30,7 @@ import curation
 import llm
 from prompts.render import repair_messages
 from stages import generate
-from stages.stage import Stage
+from stages.stage import Stage, process_pool
 from warehouse import Warehouse
 
 KIND = "interpretation"
@@ -96,7 +95,7 @@ class _Checkers:
         if self.workers < 2 or responses < POOL_FROM:
             return None
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = process_pool(self.workers)
         return self._pool
 
 
