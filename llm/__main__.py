@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import json
 import sys
+from collections import Counter
 
 from llm.backend import Request
 from llm.client import DEFAULT_BASE_URL, DEFAULT_CONCURRENCY, DEFAULT_MODEL, DEFAULT_TIMEOUT_S, OpenAIBackend
@@ -22,8 +23,12 @@ EXIT_USAGE = 2
 
 
 def read_requests(path: str) -> list[Request]:
+    """The file's requests; ValueError if a sample id repeats (checked before anything is sent)."""
     with open(path, encoding="utf-8") as f:
-        return [Request(**json.loads(line)) for line in f if line.strip()]
+        requests = [Request(**json.loads(line)) for line in f if line.strip()]
+    if repeated := [s for s, n in Counter(r.sample_id for r in requests).items() if n > 1]:
+        raise ValueError(f"{path}: duplicate sample ids, e.g. {repeated[:3]}")
+    return requests
 
 
 def main(argv: list[str] | None = None) -> int:

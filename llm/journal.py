@@ -112,9 +112,9 @@ class Journal:
         self._files.clear()
 
 
-def iter_journal(directory: str | os.PathLike) -> Iterator[dict]:
-    """Every row of every shard, in file order; torn or corrupt lines are skipped."""
-    for path in sorted(Path(directory).glob(f"*{SUFFIX}")):
+def iter_journal(directory: str | os.PathLike, shard: str | None = None) -> Iterator[dict]:
+    """Every row of every shard (or of ``shard``), in file order; torn or corrupt lines are skipped."""
+    for path in sorted(Path(directory).glob(f"{shard or '*'}{SUFFIX}")):
         with open(path, "rb") as f:
             for number, line in enumerate(f, 1):
                 if not line.strip():
@@ -125,8 +125,9 @@ def iter_journal(directory: str | os.PathLike) -> Iterator[dict]:
                     log.warning("skipping unreadable journal line %s:%d", path.name, number)
 
 
-def read_rows(directory: str | os.PathLike) -> list[dict]:
-    """The ``generations`` rows of a journal directory, with every column of `COLUMNS`.
+def read_rows(directory: str | os.PathLike, shard: str | None = None) -> list[dict]:
+    """The ``generations`` rows of a journal directory (or of its ``shard``), with every column
+    of `COLUMNS`.
 
     All attempts are kept, except that a sample answered ``ok`` more than once (a refresh,
     or two writers) keeps only its latest ``ok`` row. ``final`` is True on the row that
@@ -134,7 +135,7 @@ def read_rows(directory: str | os.PathLike) -> list[dict]:
     """
     by_sample: dict[str, list[dict]] = {}
     if Path(directory).is_dir():
-        for row in iter_journal(directory):
+        for row in iter_journal(directory, shard):
             by_sample.setdefault(row["sample_id"], []).append(row)
     rows: list[dict] = []
     for attempts in by_sample.values():
@@ -147,7 +148,7 @@ def read_rows(directory: str | os.PathLike) -> list[dict]:
     return rows
 
 
-def read_frame(directory: str | os.PathLike):
+def read_frame(directory: str | os.PathLike, shard: str | None = None):
     """`read_rows` as a polars DataFrame with a fixed schema (``created_at`` as UTC datetime)."""
     import polars as pl
 
@@ -159,7 +160,7 @@ def read_frame(directory: str | os.PathLike):
         "tokens_cached_in": pl.Int64, "cost_usd": pl.Float64, "cached": pl.Boolean,
         "created_at": pl.Utf8, "final": pl.Boolean,
     }
-    frame = pl.DataFrame(read_rows(directory), schema=schema, orient="row")
+    frame = pl.DataFrame(read_rows(directory, shard), schema=schema, orient="row")
     return frame.with_columns(pl.col("created_at").str.to_datetime(time_zone="UTC"))
 
 

@@ -4,9 +4,11 @@ For each request, in order: skip it if the journal already holds an ``ok`` answe
 same request (same `cache_key`); else take the answer of an identical request of this run,
 or the response cache's; else send it, retrying within the `RetryPolicy`. Every attempt
 becomes one journal row, written at once and counted once ``fsync``-ed; a new answer is
-stored in the cache alongside. Requests run in shard order through one pool of workers, so
-consecutive shards overlap within the global cap (``concurrency``, plus optional RPM/TPM
-limits).
+stored in the cache alongside. Requests run in the order given (give them shard by shard)
+through one pool of workers, so consecutive shards overlap within the global cap
+(``concurrency``, plus optional RPM/TPM limits). The requests are read as the workers take
+them: a lazy collection (``len`` and ``iter``) keeps only the requests in flight in memory.
+Sample ids must be unique: a repeated one raises ValueError once the requests before it are done.
 
 ``max_cost_usd`` applies to this call: no new request starts once the cost so far plus
 the expected cost of the requests in flight reaches it; finished work is kept.
@@ -22,7 +24,7 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
@@ -101,7 +103,7 @@ class _Attempts:
 
 
 async def generate(
-    requests: Iterable[Request],
+    requests: Collection[Request],
     backend: Backend,
     *,
     journal_dir: str | os.PathLike,
@@ -125,7 +127,7 @@ async def generate(
                refresh=refresh, progress=progress, retry=retry,
                prices=prices or PriceTable.load())
     try:
-        return await run.execute(list(requests))
+        return await run.execute(requests)
     finally:
         await backend.aclose()
 
@@ -154,35 +156,39 @@ class _Run:
         self.prior_attempts: dict[str, int] = {}
         self.journal: Journal | None = None
 
-    async def execute(self, requests: list[Request]) -> RunSummary:
+    async def execute(self, requests: Collection[Request]) -> RunSummary:
         started = time.perf_counter()
-        ids = Counter(r.sample_id for r in requests)
-        if duplicates := [s for s, n in ids.items() if n > 1]:
-            raise ValueError(f"duplicate sample ids, e.g. {duplicates[:3]}")
         self.summary.total = len(requests)
-        shard_rank = {shard: i for i, shard in enumerate(dict.fromkeys(r.shard for r in requests))}
-        self.summary.shards = {s: dict.fromkeys(OUTCOMES, 0) for s in shard_rank}
-
         answered, self.prior_attempts = _journal_state(self.journal_dir)
-        todo = []
-        for req in sorted(requests, key=lambda r: shard_rank[r.shard]):
-            key = request_key(self.backend.name, self.backend.model, req.canonical_messages, req.params)
-            if not self.refresh and key in answered.get(req.sample_id, ()):
-                self._count(req, "skipped")
-            else:
-                todo.append((req, key))
+        seen: set[str] = set()
+        repeated: list[str] = []
 
-        queue = iter(todo)
+        def todo() -> Iterator[tuple[Request, str]]:
+            """The requests as the workers take them (a lazy collection is read as it goes)."""
+            for req in requests:
+                if req.sample_id in seen:
+                    repeated.append(req.sample_id)
+                    return
+                seen.add(req.sample_id)
+                key = request_key(self.backend.name, self.backend.model, req.canonical_messages, req.params)
+                if not self.refresh and key in answered.get(req.sample_id, ()):
+                    self._count(req, "skipped")
+                else:
+                    yield req, key
+
+        queue = todo()
 
         async def worker() -> None:
             for req, key in queue:
                 await self._sample(req, key)
 
-        workers = min(len(todo), self.limiter.concurrency * WORKERS_PER_SLOT)
+        workers = min(len(requests), self.limiter.concurrency * WORKERS_PER_SLOT)
         async with Journal(self.journal_dir) as self.journal, asyncio.TaskGroup() as group:
             for _ in range(workers):
                 group.create_task(worker())
         self.summary.elapsed_s = time.perf_counter() - started
+        if repeated:
+            raise ValueError(f"duplicate sample id {repeated[0]!r}: the requests before it were run, none after it")
         return self.summary
 
     async def _sample(self, req: Request, key: str) -> None:
@@ -327,7 +333,7 @@ class _Run:
 
     def _count(self, req: Request, outcome: str) -> None:
         setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
-        self.summary.shards[req.shard][outcome] += 1
+        self.summary.shards.setdefault(req.shard, dict.fromkeys(OUTCOMES, 0))[outcome] += 1
         if self.progress:
             self.progress(self.summary)
 

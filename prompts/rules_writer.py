@@ -17,11 +17,13 @@ from __future__ import annotations
 
 from functools import cache, lru_cache
 
-from protocol.concordance import Relation, judge, relations
+from protocol.concordance import JUDGED, Relation, judge, relations
 from protocol.criteria import by_id
 from protocol.steps import STEPS
 from prompts.render import NOT_MEASURABLE, fmt
 
+#: The findings fields the writer (and :func:`judge`) reads.
+FINDING_FIELDS = (*JUDGED, "threshold", "min_age")
 #: Step 4's territorial findings: (criterion id prefix, what, verb), in the order written.
 TERRITORIAL = (("st_elevation", "ST elevation", "is"), ("st_depression", "ST depression", "is"),
          ("t_inversion", "T wave inversion", "is"), ("pathologic_q", "pathologic Q waves", "are"))

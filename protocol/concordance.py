@@ -86,17 +86,23 @@ def judge(labels: list[str], findings: dict[str, dict]) -> tuple[str, list[str]]
     return ("discordant" if conflicts else "unknown" if unknown else "concordant"), conflicts
 
 
-def concordance(records: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
-    """``concordance`` rows (record_id, status, conflicts) for ``records`` (record_id, labels).
-    Each record's findings reach :func:`judge` as the fields it reads, gathered per record by
-    one group-by rather than a frame per record."""
-    fields = ("positive", "value", "unit")
+#: The findings fields :func:`judge` reads.
+JUDGED = ("positive", "value", "unit")
+
+
+def by_record(findings: pl.DataFrame, fields: tuple[str, ...] = JUDGED) -> dict[str, dict[str, dict]]:
+    """Each record's findings as ``{criterion: {field: value}}`` of ``fields``, gathered by one
+    group-by rather than a frame per record."""
     grouped = findings.group_by("record_id", maintain_order=True).agg("criterion", *fields)
-    by_record = {rid: (criteria, columns) for rid, criteria, *columns in grouped.rows()}
+    return {rid: {c: dict(zip(fields, values)) for c, *values in zip(criteria, *columns)}
+            for rid, criteria, *columns in grouped.rows()}
+
+
+def concordance(records: pl.DataFrame, findings: pl.DataFrame) -> pl.DataFrame:
+    """``concordance`` rows (record_id, status, conflicts) for ``records`` (record_id, labels)."""
+    found = by_record(findings)
     rows = []
     for rid, labels in records.select("record_id", "labels").rows():
-        criteria, columns = by_record.get(rid, ((), ()))
-        fd = {c: dict(zip(fields, values)) for c, *values in zip(criteria, *columns)}
-        status, conflicts = judge(labels or [], fd)
+        status, conflicts = judge(labels or [], found.get(rid, {}))
         rows.append({"record_id": rid, "status": status, "conflicts": conflicts})
     return pl.DataFrame(rows, schema={"record_id": pl.Utf8, "status": pl.Utf8, "conflicts": pl.List(pl.Utf8)})

@@ -11,66 +11,84 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Iterator
+from functools import cached_property
 
 import polars as pl
 
 import llm
 from prompts import rules_writer
+from protocol.concordance import by_record
 from sources.vocabulary import concepts
-from stages.prompts import record_slices
+from stages.prompts import KIND
 from warehouse import Warehouse
 
 LLM_DIR = "_llm"
 INTERPRETATION_PARAMS = {"temperature": 0.3, "max_tokens": 4096}
+SHARDS_KEPT = 4  # shards whose facts the rules backend holds: the workers straddle at most a few
+Facts = tuple[dict, dict[str, dict], list[str]]
 
 
 class RulesBackend(llm.Backend):
     """The deterministic protocol writer behind the client interface (``backend='rules'``).
 
-    It answers a prompt from the record's measured facts, looked up by the prompt's hash (the
-    request's own, computed once for its journal row and cache key); a record whose findings
-    contradict its labels (or cannot be checked against them) gets no text but a failed attempt
-    whose error names the reason (``rules_writer.Refused``, not retried), so it is counted."""
+    It answers a request from its record's measured facts, found by the request's prompt hash
+    among the facts of its shard (the prompts part): each shard's facts are read when its first
+    request comes and kept for the last :data:`SHARDS_KEPT` shards, so memory holds a few
+    shards, not the corpus. A record whose findings contradict its labels (or cannot be checked
+    against them) gets no text but a failed attempt whose error names the reason
+    (``rules_writer.Refused``, not retried), so it is counted."""
 
     name = "rules"
     model = "rules-protocol-writer-1"  # priced by the "rules" row of llm/prices.csv (free)
     cacheable = False
 
-    def __init__(self, answers: dict[str, Callable[[], str]]) -> None:
-        self._answers = answers
+    def __init__(self, warehouse: Warehouse) -> None:
+        self._warehouse = warehouse
+        self._shards: OrderedDict[str, dict[str, Facts]] = OrderedDict()
 
     async def generate(self, messages: list[dict], params: dict) -> llm.Response:
-        return self._write(llm.prompt_sha256(messages))
+        raise ValueError("the rules backend answers only requests of the prompts stage (llm.Request with its shard)")
 
     async def answer(self, request: llm.Request) -> llm.Response:
-        return self._write(request.prompt_sha256)
+        return llm.Response(text=self.write(request.shard, request.prompt_sha256), tokens_in=0, tokens_out=0,
+                            finish_reason="stop", model=self.model)
 
-    def _write(self, key: str) -> llm.Response:
-        if key not in self._answers:
+    def write(self, shard: str, prompt_sha256: str) -> str:
+        """The interpretation of the prompt ``prompt_sha256`` of prompts part ``shard``."""
+        if shard not in self._shards:
+            self._shards[shard] = shard_facts(self._warehouse, shard)
+            while len(self._shards) > SHARDS_KEPT:
+                self._shards.popitem(last=False)
+        facts = self._shards[shard].get(prompt_sha256)
+        if facts is None:
             raise ValueError("the rules backend answers only prompts built by this warehouse's prompts stage")
-        text = self._answers[key]()
-        return llm.Response(text=text, tokens_in=0, tokens_out=0, finish_reason="stop", model=self.model)
+        return rules_writer.write(*facts, self._names)
+
+    @cached_property
+    def _names(self) -> dict[str, str]:
+        return concepts()
 
 
-def rules_backend(warehouse: Warehouse, prompts: pl.DataFrame) -> RulesBackend:
-    """A rules backend for these prompt rows, from their records' features, findings and labels.
-    Findings are held as column lists; a record's rows become dicts only when it is answered."""
-    ids = prompts["record_id"].unique().implode()
-    feats = {r["record_id"]: r for r in warehouse.read("features").filter(pl.col("record_id").is_in(ids)).iter_rows(named=True)}
-    found, slices = record_slices(warehouse.read("findings").filter(pl.col("record_id").is_in(ids)))
-    columns, values = found.columns, [found[c].to_list() for c in found.columns]
-    labels = dict(warehouse.read("records", ["record_id", "labels"]).filter(pl.col("record_id").is_in(ids)).rows())
-    names = concepts()
+def shard_facts(warehouse: Warehouse, shard: str) -> dict[str, Facts]:
+    """The writer's facts (features row, findings by criterion, labels) of each ``ok``
+    interpretation prompt of prompts part ``shard``, by prompt hash: read from the shard's parts."""
+    def read(table: str, columns: list[str] | None = None) -> pl.DataFrame:
+        path = warehouse.table_dir(table) / f"{shard}.parquet"
+        return pl.read_parquet(path, columns=columns) if path.exists() else pl.DataFrame()
 
-    def answer(rid: str) -> Callable[[], str]:
-        def write() -> str:
-            rows = (dict(zip(columns, row)) for row in zip(*(v[slices[rid]] for v in values)))
-            fd = {r["criterion"]: r for r in rows}
-            return rules_writer.write(feats[rid], fd, list(labels.get(rid) or []), names)
-        return write
-
-    return RulesBackend({sha: answer(rid) for sha, rid in prompts.select("prompt_sha256", "record_id").rows()})
+    prompts = read("prompts", ["record_id", "prompt_sha256", "kind", "status"])
+    if prompts.is_empty():
+        return {}
+    prompts = prompts.filter(pl.col("kind") == KIND, pl.col("status") == "ok")
+    mine = pl.col("record_id").is_in(prompts["record_id"].implode())
+    feats = {r["record_id"]: r for r in read("features").filter(mine).iter_rows(named=True)}
+    found = by_record(read("findings", ["record_id", "criterion", *rules_writer.FINDING_FIELDS]).filter(mine),
+                      rules_writer.FINDING_FIELDS)
+    labels = dict(read("records", ["record_id", "labels"]).filter(mine).rows())
+    return {sha: (feats[rid], found.get(rid, {}), list(labels.get(rid) or []))
+            for rid, sha in prompts.select("record_id", "prompt_sha256").rows()}
 
 
 def make_backend(backend: str, model: str | None = None, base_url: str | None = None,
@@ -96,37 +114,51 @@ def journal_dir(warehouse: Warehouse, backend: llm.Backend):
     return warehouse.root / LLM_DIR / "journal" / slug
 
 
-def requests(prompts: pl.DataFrame) -> list[llm.Request]:
-    return [llm.Request(sample_id=sid, shard=part, messages=json.loads(messages), params=dict(INTERPRETATION_PARAMS))
-            for sid, part, messages in prompts.select("sample_id", "part", "messages").rows()]
-
-
-def select_prompts(warehouse: Warehouse, backend: llm.Backend, limit: int | None = None) -> pl.DataFrame:
-    """Interpretation prompts whose sample has no ``ok`` answer from this backend yet, in order.
-    The rules writer's refusals stand like its answers (same prompt, same outcome): a refused
+class Pending:
+    """The interpretation prompts a backend has not settled yet, as a lazy collection of requests
+    (``len`` and ``iter``, as :func:`llm.generate` reads them): the sample ids are read up front
+    (sorted within each prompts part, parts in order, the first ``limit``), the messages one
+    part at a time. A sample is settled by its ``final`` ``ok`` answer to the same prompt; the
+    rules writer's refusals stand like its answers (same prompt, same outcome), so a refused
     sample is not asked again until its prompt changes."""
-    frames = [pl.read_parquet(p).with_columns(part=pl.lit(p.stem)) for p in warehouse.parts("prompts")]
-    if not frames:
-        return pl.DataFrame(schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "prompt_sha256": pl.Utf8,
-                                    "messages": pl.Utf8, "part": pl.Utf8})
-    prompts = pl.concat(frames).filter(pl.col("kind") == "interpretation", pl.col("status") == "ok").sort("sample_id")
-    done = llm.read_frame(journal_dir(warehouse, backend)) if journal_dir(warehouse, backend).exists() else None
-    if done is not None and done.height:
+
+    def __init__(self, warehouse: Warehouse, backend: llm.Backend, limit: int | None = None) -> None:
+        self._warehouse = warehouse
+        self.samples: dict[str, list[str]] = {}  # prompts part -> pending sample ids
         settled = pl.col("final") & ((pl.col("status") == "ok") | isinstance(backend, RulesBackend))
-        ok = done.filter(settled)
-        prompts = prompts.join(ok.select("sample_id", "prompt_sha256"), on=["sample_id", "prompt_sha256"], how="anti")
-    return prompts.head(limit) if limit is not None else prompts
+        left = limit
+        for path in warehouse.parts("prompts"):
+            prompts = pl.read_parquet(path, columns=["sample_id", "prompt_sha256", "kind", "status"]).filter(
+                pl.col("kind") == KIND, pl.col("status") == "ok")
+            if prompts.is_empty() or left == 0:
+                continue
+            done = llm.read_frame(journal_dir(warehouse, backend), path.stem).filter(settled)
+            ids = prompts.join(done.select("sample_id", "prompt_sha256"), on=["sample_id", "prompt_sha256"],
+                               how="anti")["sample_id"].sort().to_list()[:left]
+            if ids:
+                self.samples[path.stem] = ids
+                left = None if left is None else left - len(ids)
+
+    def __len__(self) -> int:
+        return sum(map(len, self.samples.values()))
+
+    def __iter__(self) -> Iterator[llm.Request]:
+        for shard, ids in self.samples.items():
+            prompts = pl.read_parquet(self._warehouse.table_dir("prompts") / f"{shard}.parquet",
+                                      columns=["sample_id", "messages"])
+            for sid, messages in prompts.filter(pl.col("sample_id").is_in(ids)).sort("sample_id").rows():
+                yield llm.Request(sample_id=sid, shard=shard, messages=json.loads(messages),
+                                  params=dict(INTERPRETATION_PARAMS))
 
 
 def publish(warehouse: Warehouse, backend: llm.Backend, shards: list[str]) -> int:
     """Turn the journals of ``shards`` into ``generations`` parts (``<shard>.<backend>-<model>``);
     returns the rows written. Each shard keeps one ``final`` row per sample over every backend
     that answered it: the latest ``ok`` answer, else the latest attempt."""
-    rows = llm.read_frame(journal_dir(warehouse, backend)).with_columns(
-        record_id=pl.col("sample_id").str.split("#").list.first())
     n = 0
     for shard in shards:
-        part = rows.filter(pl.col("shard") == shard)
+        part = llm.read_frame(journal_dir(warehouse, backend), shard).with_columns(
+            record_id=pl.col("sample_id").str.split("#").list.first())
         if part.height:
             warehouse.write("generations", part, f"{shard}.{journal_dir(warehouse, backend).name}")
             n += part.height
@@ -164,12 +196,11 @@ def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, limit: int 
         retry: llm.RetryPolicy | None = None) -> llm.RunSummary:
     """Answer the pending interpretation prompts with ``backend`` (``None``: the rules writer)
     and publish ``generations``."""
-    prompts = select_prompts(warehouse, backend or RulesBackend({}), limit)
-    backend = backend or rules_backend(warehouse, prompts)
-    reqs = requests(prompts) if prompts.height else []
+    backend = backend or RulesBackend(warehouse)
+    pending = Pending(warehouse, backend, limit)
     summary = asyncio.run(llm.generate(
-        reqs, backend, journal_dir=journal_dir(warehouse, backend), cache_dir=warehouse.root / LLM_DIR / "cache",
+        pending, backend, journal_dir=journal_dir(warehouse, backend), cache_dir=warehouse.root / LLM_DIR / "cache",
         concurrency=concurrency, max_cost_usd=max_cost_usd, rpm=rpm, tpm=tpm, refresh=refresh, progress=progress,
         **({"retry": retry} if retry else {})))
-    publish(warehouse, backend, sorted({r.shard for r in reqs}))
+    publish(warehouse, backend, list(pending.samples))
     return summary

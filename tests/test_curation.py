@@ -236,8 +236,9 @@ def generated(sample_ptbxl, tmp_path, pipeline) -> Warehouse:
 
 def test_repair_loop_accepts_on_the_second_attempt_and_a_rerun_sends_nothing(generated):
     wh = generated
-    rules = generate.rules_backend(wh, generate.select_prompts(wh, generate.RulesBackend({})))
-    good = {sha: rules._answers[sha]() for sha in wh.read("prompts").filter(pl.col("status") == "ok")["prompt_sha256"]}
+    rules = generate.RulesBackend(wh)
+    good = {sha: rules.write(part.stem, sha) for part in wh.parts("prompts")
+            for sha in pl.read_parquet(part).filter(pl.col("status") == "ok")["prompt_sha256"]}
     wrong = {sha: re.sub(r"rate is (\d+) bpm", lambda m: f"rate is {int(m.group(1)) + 40} bpm", text)
              for sha, text in good.items()}
     stubborn = set(sorted(good)[:2])  # these keep the wrong rate through every repair

@@ -45,6 +45,22 @@ def test_rules_writer_answers_concordant_records_and_counts_the_rest(prompted, g
     assert generate.run(prompted).total == 0  # nothing left to do: answers and refusals stand
 
 
+def test_rules_writer_reads_facts_shard_by_shard_and_writes_what_one_shard_would(prompted, sample_mimic, tmp_path,
+                                                                                 monkeypatch):
+    from stages.stage import NAMES, get
+
+    sharded = Warehouse(tmp_path / "sharded")
+    get("ingest").run(sharded, sources={"mimic": sample_mimic}, shard_size=2)
+    for name in NAMES[1:]:
+        get(name).run(sharded, **({"per_subject": False, "exclude_flagged": False, "require_concordant": False}
+                                  if name == "select" else {}))
+    monkeypatch.setattr(generate, "SHARDS_KEPT", 1)  # every shard change reads the facts again
+    assert generate.run(sharded).total == 8 and len(sharded.parts("generations")) == 4
+    generate.run(prompted)
+    texts = [dict(wh.sql("SELECT sample_id, coalesce(response, error) FROM generations").rows()) for wh in (sharded, prompted)]
+    assert texts[0] == texts[1]
+
+
 def test_limit_then_the_rest(prompted):
     first = generate.run(prompted, limit=3)
     assert first.ok + first.failed == 3

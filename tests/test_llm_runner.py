@@ -29,6 +29,7 @@ from llm import (  # noqa: E402
     read_rows,
 )
 from llm.journal import iter_journal  # noqa: E402
+from llm.runner import WORKERS_PER_SLOT  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 FAST = RetryPolicy(max_attempts=6, give_up_after_s=60, backoff_initial_s=0.005, backoff_max_s=0.02)
@@ -239,6 +240,60 @@ def test_a_plugged_in_backend_is_retried_and_named(tmp_path):
     assert summary.ok == 20 and summary.cost_usd == 0 and not (tmp_path / "cache").exists()
     assert {r["backend"] for r in rows} == {"rules"} and len(rows) == 40
     assert all(n == 2 for n in calls.values())
+
+
+class Lazy:
+    """A lazy collection of requests (``len`` and ``iter``) that counts the requests it has made."""
+
+    def __init__(self, requests: list[Request]) -> None:
+        self.requests, self.made = requests, 0
+
+    def __len__(self) -> int:
+        return len(self.requests)
+
+    def __iter__(self):
+        for req in self.requests:
+            self.made += 1
+            yield req
+
+
+def test_a_lazy_collection_is_read_as_the_workers_take_it(tmp_path):
+    answered, ahead = 0, []
+
+    async def answer(messages, params):
+        nonlocal answered
+        ahead.append(lazy.made - answered)  # requests made but not yet answered
+        await asyncio.sleep(0)
+        answered += 1
+        return Response(text="ok", tokens_in=0, tokens_out=0)
+
+    lazy = Lazy(make_requests(400, shard_size=100))
+    backend = FunctionBackend(answer, name="fn", model="fn", cacheable=False)
+    summary = asyncio.run(generate(lazy, backend, journal_dir=tmp_path / "journal", concurrency=2, retry=FAST))
+    assert summary.total == summary.ok == 400 and set(summary.shards) == {f"shard{i:02d}" for i in range(4)}
+    assert max(ahead) <= 2 * WORKERS_PER_SLOT  # never the whole collection at once
+    assert [r["sample_id"] for r in iter_journal(tmp_path / "journal")] == [r.sample_id for r in lazy.requests]
+
+
+def test_a_repeated_sample_id_stops_the_run_after_the_requests_before_it(tmp_path):
+    async def answer(messages, params):
+        return Response(text="ok", tokens_in=0, tokens_out=0)
+
+    requests = make_requests(30)
+    requests.insert(20, requests[3])
+    backend = FunctionBackend(answer, name="fn", model="fn", cacheable=False)
+    with pytest.raises(ValueError, match="duplicate sample id 'ecg:0003'"):
+        asyncio.run(generate(requests, backend, journal_dir=tmp_path / "journal", retry=FAST))
+    assert len(read_rows(tmp_path / "journal")) == 20
+
+
+def test_the_driver_refuses_a_file_with_a_repeated_sample_id_before_sending(tmp_path):
+    rows = [{"sample_id": "a", "shard": "s", "messages": [{"role": "user", "content": "x"}]}] * 2
+    (tmp_path / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    res = subprocess.run([sys.executable, "-m", "llm", str(tmp_path / "r.jsonl"), "--journal", str(tmp_path / "j")],
+                         capture_output=True, text=True, cwd=REPO, env={**os.environ, "OPENAI_API_KEY": "test"})
+    assert res.returncode == 2 and "duplicate sample ids, e.g. ['a']" in res.stderr
+    assert not (tmp_path / "j").exists()
 
 
 def _driver(requests_file: Path, tmp_path: Path, server, concurrency: int) -> list[str]:
