@@ -335,17 +335,18 @@ def validate(warehouse: WarehouseOpt, max_repairs: MaxRepairsOpt = None,
 @app.command()
 def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
              model: ModelOpt = None, concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None,
-             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None) -> None:
+             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, force: ForceOpt = False) -> None:
     """EDER key-evidence phrases of the accepted samples into `evidence`, and their RL `solutions`."""
     from llm.progress import RichProgress
     from stages import evidence as stage
 
     wh = _existing_warehouse(warehouse)
     name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    params = {"backend": name, "model": model, "base_url": base_url}
+    params = {"backend": name, "model": model, "base_url": base_url, "force": force}
     with RichProgress(f"evidence ({name})", console=console) as bar, _recorded(wh, "evidence", params) as run:
-        counts = run.stage("evidence", stage.run, run.warehouse, client, concurrency=concurrency, max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
-    console.print(f"evidence: {counts['samples']} accepted samples, {counts['phrases']} phrases kept "
+        counts = run.stage("evidence", stage.run, run.warehouse, client, force=force, concurrency=concurrency,
+                           max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    console.print(f"evidence: {counts['shards']} shards, {counts['samples']} accepted samples, {counts['phrases']} phrases kept "
                   f"({counts['llm']} solutions from the LLM's phrases, the rest from the rules), "
                   f"{counts['dropped']} LLM phrases dropped (solutions.dropped says why)")
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import polars as pl
 
 import llm
 from curation import evidence as eder
 from curation import parse
-from prompts.render import evidence_messages, prompt_sha256, template_version
+from prompts.render import TEMPLATES, evidence_messages, prompt_sha256, template_version
 from stages import generate
 from stages.prompts import sample_id
 from stages.validate import answers, facts
@@ -28,6 +29,7 @@ from warehouse import Warehouse
 
 KIND = "evidence"
 PARAMS = {"temperature": 0.0, "max_tokens": 1024, "json_mode": True}
+RULE_FILES = (Path(eder.__file__), eder.PHRASES, TEMPLATES / f"{KIND}.j2")
 
 
 def accepted(warehouse: Warehouse, part: str) -> pl.DataFrame:
@@ -86,11 +88,28 @@ def write_shard(warehouse: Warehouse, part: str, samples: pl.DataFrame) -> dict[
             "dropped": sum(len(s["dropped"]) for s in solutions)}
 
 
-def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, concurrency: int = llm.DEFAULT_CONCURRENCY,
-        max_cost_usd: float | None = None, rpm: float | None = None, tpm: float | None = None,
-        progress=None) -> dict[str, int]:
-    """Evidence for every shard's accepted samples; with ``backend``, its phrases first."""
-    parts = {p.stem: accepted(warehouse, p.stem) for p in warehouse.parts("validations")}
+def pending(warehouse: Warehouse, asking: bool = False, force: bool = False) -> list[str]:
+    """Validations shards whose ``solutions`` part is missing or older than their validations
+    or than a file of the evidence rules; when ``asking`` an LLM, also those holding a solution
+    whose reply was never asked for (rules phrases, nothing dropped)."""
+    rules = max(p.stat().st_mtime for p in RULE_FILES)
+    todo = []
+    for part in warehouse.parts("validations"):
+        done = warehouse.table_dir("solutions") / part.name
+        if force or not done.exists() or done.stat().st_mtime < max(rules, part.stat().st_mtime):
+            todo.append(part.stem)
+        elif asking and not pl.read_parquet(done, columns=["origin", "dropped"]).filter(
+                pl.col("origin") == "rules", pl.col("dropped").list.len() == 0).is_empty():
+            todo.append(part.stem)
+    return todo
+
+
+def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, force: bool = False,
+        concurrency: int = llm.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None, rpm: float | None = None,
+        tpm: float | None = None, progress=None) -> dict[str, int]:
+    """Evidence for the accepted samples of the pending shards (all with ``force``); with
+    ``backend``, its phrases first."""
+    parts = {part: accepted(warehouse, part) for part in pending(warehouse, backend is not None, force)}
     if backend is not None:
         reqs = []
         for part, samples in parts.items():

@@ -280,6 +280,10 @@ def test_evidence_with_the_rules_backend_gives_every_accepted_sample_a_solution(
         labels, steps = parse_solution(solution)
         assert labels == re.search(r"<answer>(.*)</answer>", labels_text).group(1).split("; ")
         assert sum(bool(v) for v in steps.values()) >= 3
+    written = {p: p.stat().st_mtime_ns for p in generated.parts("solutions")}
+    assert evidence.run(generated)["shards"] == 0  # a rerun redoes nothing
+    assert {p: p.stat().st_mtime_ns for p in generated.parts("solutions")} == written
+    assert evidence.run(generated, force=True)["samples"] == counts["samples"]
 
 
 def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generated):
