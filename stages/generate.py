@@ -75,13 +75,10 @@ def shard_facts(warehouse: Warehouse, shard: str) -> dict[str, Facts]:
     """The writer's facts (features row, findings by criterion, labels) of each ``ok``
     interpretation prompt of prompts part ``shard``, by prompt hash: read from the shard's parts."""
     def read(table: str, columns: list[str] | None = None) -> pl.DataFrame:
-        path = warehouse.table_dir(table) / f"{shard}.parquet"
-        return pl.read_parquet(path, columns=columns) if path.exists() else pl.DataFrame()
+        return pl.read_parquet(warehouse.table_dir(table) / f"{shard}.parquet", columns=columns)
 
-    prompts = read("prompts", ["record_id", "prompt_sha256", "kind", "status"])
-    if prompts.is_empty():
-        return {}
-    prompts = prompts.filter(pl.col("kind") == KIND, pl.col("status") == "ok")
+    prompts = read("prompts", ["record_id", "prompt_sha256", "kind", "status"]).filter(
+        pl.col("kind") == KIND, pl.col("status") == "ok")
     mine = pl.col("record_id").is_in(prompts["record_id"].implode())
     feats = {r["record_id"]: r for r in read("features").filter(mine).iter_rows(named=True)}
     found = by_record(read("findings", ["record_id", "criterion", *rules_writer.FINDING_FIELDS]).filter(mine),
