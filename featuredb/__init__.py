@@ -12,7 +12,7 @@ RECORD_COLUMNS, LEAD_COLUMNS
     Output column names in order.
 KERNELS_CACHED
     Whether the compiled kernels were on disk at import; if not, the first ``extract`` call
-    compiles them (about two minutes on two cores, once per installation and version).
+    compiles them (about a minute on two cores, once per installation and version).
 """
 
 from ._numba import refresh as _refresh_numba_cache

@@ -21,7 +21,7 @@ _HERE = Path(__file__).resolve().parent
 
 def refresh() -> bool:
     """Drop stale cache files; returns whether the compiled kernels are on disk (a cold cache
-    means about two minutes of compilation on the first call)."""
+    means about a minute of compilation on the first call)."""
     digest = hashlib.sha256()
     for src in sorted(_HERE.glob("*.py")):
         digest.update(src.name.encode())

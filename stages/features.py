@@ -65,7 +65,7 @@ def _tell_if_compiling() -> None:
     """Say so, once per process, when the first measurement will compile FeatureDB's kernels."""
     if not featuredb.KERNELS_CACHED:
         print("FeatureDB: compiling its Numba kernels for this machine, once per installation "
-              "(about two minutes on two cores)...", file=sys.stderr, flush=True)
+              "(about a minute on two cores)...", file=sys.stderr, flush=True)
 
 
 def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
