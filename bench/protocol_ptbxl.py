@@ -8,7 +8,10 @@ Runs ingest's PTB-XL manifest, FeatureDB and ``protocol/criteria.csv`` on the re
    criteria.csv: supportive and technical rows are shown, marked ``supp``/``tech``, without a target);
 2. sensitivity and specificity of criteria against the statements that name them, with the
    record ids of each disagreement (look at one with ``ecg-corpus show``);
-3. QRS axis classes against PTB-XL's ``heart_axis`` column.
+3. QRS axis classes against PTB-XL's ``heart_axis`` column;
+4. the global intervals of the normal ECGs (earliest onset to latest offset over the leads, which
+   the rules writer states beside the median-lead values the criteria read) beyond the adult
+   limits of :data:`NORMAL_LIMITS`, with the record ids.
 
 A diagnostic statement (``diagnostic = 1`` in scp_statements.csv) counts as present only with
 likelihood >= 50; rhythm and form statements carry likelihood 0 and count when listed.
@@ -58,6 +61,9 @@ ROWS = (
 AXIS_CLASSES = (("ALAD", -180.0, -30.0), ("LAD", -30.0, 30.0), ("MID", 30.0, 90.0),
                 ("RAD", 90.0, 120.0), ("ARAD", 120.0, 180.01))
 NORMAL_TARGET, ANY_TARGET = 0.05, 0.15
+#: Adult upper limits (AHA/ACCF/HRS 2009, Surawicz et al. Circulation 119:e235): (feature, what, ms).
+NORMAL_LIMITS = (("qrs_ms", "QRS, global", 120.0), ("qrs_lead_ms", "QRS, median lead", 120.0),
+                 ("pr_ms", "PR, global", 200.0), ("qtc_framingham_ms", "QTc (Framingham), global", 460.0))
 
 
 def statements(root: Path) -> pl.DataFrame:
@@ -165,6 +171,16 @@ def main(argv: list[str] | None = None) -> int:
               f"{rows['qrs_axis_deg'].median():>11.0f}  {counts}")
     scored = axis.filter(pl.col("heart_axis").is_in([c for c, _, _ in AXIS_CLASSES]))
     print(f"agreement: {(scored['measured'] == scored['heart_axis']).sum()}/{scored.height}")
+
+    print(f"\n4. Intervals of the {normal.len()} normal ECGs at or beyond the adult limits")
+    on = feats.filter(pl.col("record_id").is_in(normal.implode()))
+    print(f"{'measure':<26} {'limit ms':>8} {'n':>4} {'median ms':>10}  record ids")
+    for column, what, limit in NORMAL_LIMITS:
+        beyond = on.filter(pl.col(column) >= limit)
+        print(f"{what:<26} {limit:>8.0f} {beyond.height:>4} {on[column].median():>10.0f}  {_ids(beyond)}")
+    gap = (on["qrs_ms"] - on["qrs_lead_ms"]).drop_nulls()
+    print(f"global minus median-lead QRS: median {gap.median():.0f} ms, 90th percentile {gap.quantile(0.9):.0f} ms, "
+          f"over 30 ms on {(gap > 30).sum()}")
     return 0
 
 
