@@ -293,6 +293,7 @@ def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generate
 
     generate.run(generated)
     validate_stage.run(generated)
+    evidence.run(generated)  # rules phrases first: the LLM's run below still asks for every sample
 
     def respond(messages: list[dict]) -> str:  # one true phrase of step 1, one invented, one from another step
         return json.dumps({"heart_rate": [], "key_diagnostic_evidence": {
