@@ -6,8 +6,8 @@
 :func:`validate` parses the six-step format (:mod:`curation.parse`), checks every number and
 qualitative claim against the record's measurements and findings (:mod:`curation.grounding`)
 and the answer against the reference labels (:mod:`curation.labels`). Each problem is an
-:class:`Issue` (``code: message``). :data:`CHECKER_VERSION` changes whenever a check or one of
-its tables does, so stored verdicts know which checker gave them.
+:class:`Issue` (``code: message``). :data:`CHECKER_VERSION`, the hash of :data:`CHECKER_FILES`,
+changes whenever a check or one of its tables does, so stored verdicts know which checker gave them.
 """
 
 from __future__ import annotations
@@ -23,11 +23,39 @@ from curation.grounding import check as _grounding
 from curation.labels import MIN_OVERLAP
 from curation.labels import check as _labels
 from curation.parse import Interpretation, Issue, parse
+from protocol.criteria import TABLE as CRITERIA
+from sources.vocabulary import DATA as VOCABULARY
 
 _HERE = Path(__file__).resolve().parent
-CHECKER_VERSION = hashlib.sha256(b"".join(
-    p.read_bytes() for p in (_HERE / "parse.py", _HERE / "grounding.py", _HERE / "labels.py", CLAIMS, TOLERANCES)
-)).hexdigest()[:16]
+_ROOT = _HERE.parent  # the repository (or site-packages): file names are hashed relative to it
+
+
+def _name(path: Path) -> str:
+    return path.resolve().relative_to(_ROOT).as_posix()
+
+
+#: What the checker is made of, sorted by name: every module of curation/ and every table a check
+#: reads (claims, tolerances, the criteria whose leads and descriptions grounding names, and the
+#: label vocabulary of :mod:`curation.labels`). A change to any of them re-validates (stages/validate.py).
+CHECKER_FILES: tuple[Path, ...] = tuple(sorted(
+    (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TOLERANCES, CRITERIA,
+                           *(VOCABULARY / t for t in ("concepts.csv", "statements.csv", "snomed.csv")))),
+    key=_name))
+
+
+def _version(files: Sequence[Path]) -> str:
+    """SHA-256 over each file's name (relative to the repository) and bytes, in order: the same
+    on every machine and checkout, whatever the absolute paths and modification times."""
+    digest = hashlib.sha256()
+    for path in files:
+        name, data = _name(path).encode(), path.read_bytes()
+        digest.update(b"%d:%s%d:" % (len(name), name, len(data)))
+        digest.update(data)
+    return digest.hexdigest()[:16]
+
+
+#: The hash of :data:`CHECKER_FILES`, stamped on every verdict (``validations.checker_version``).
+CHECKER_VERSION = _version(CHECKER_FILES)
 
 
 def validate(text: str, facts: Facts, min_overlap: float = MIN_OVERLAP) -> list[Issue]:
@@ -52,4 +80,4 @@ def _validate_chunk(items: Sequence[tuple[str, Facts]], min_overlap: float) -> l
     return [validate(text, facts, min_overlap) for text, facts in items]
 
 
-__all__ = ["CHECKER_VERSION", "Facts", "Interpretation", "Issue", "MIN_OVERLAP", "parse", "validate", "validate_many"]
+__all__ = ["CHECKER_FILES", "CHECKER_VERSION", "Facts", "Interpretation", "Issue", "MIN_OVERLAP", "parse", "validate", "validate_many"]

@@ -6,7 +6,7 @@ verbatim, in the same step of the model's ``<think>`` block. A phrase is therefo
 when it is short, occurs in its own step and is not given away by the step's heading, which the
 reward's step text includes. :func:`verify` enforces that on LLM replies (:func:`parse_reply`)
 and on the deterministic ``rules`` phrases (:func:`rules_phrases`, table
-``evidence_phrases.csv``); :func:`solution` writes the RL ``solution`` string of DESIGN.md
+``evidence_phrases.csv``); :func:`solution` writes the RL ``solution`` string of docs/design.md
 "Training rows" and :func:`parse_solution` reads it back. A pure library: no warehouse, no LLM.
 """
 
@@ -289,7 +289,7 @@ def _writable(text: str, what: str) -> None:
 
 
 def solution(labels: list[str], evidence: dict[str, list[str]]) -> str:
-    """The RL ``solution`` string (DESIGN.md "Training rows"), as ECG-R1's rewards read it.
+    """The RL ``solution`` string (docs/design.md "Training rows"), as ECG-R1's rewards read it.
 
     ``<|answer|>a; b<|/answer|><|key_diagnostic_evidence|>step_1_technical_rate_rhythm: p; q
     step_2_conduction_axis_intervals: r ... step_6_final_medical_reasoning: s <|/key_diagnostic_evidence|>``

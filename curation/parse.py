@@ -1,6 +1,6 @@
 """Parse a teacher response into ECG-R1's six-step interpretation, and its format checks.
 
-The fixed format (DESIGN.md "Interpretation format"): ``<think>``, the six bold step headings
+The fixed format (docs/design.md "Interpretation format"): ``<think>``, the six bold step headings
 of :data:`protocol.steps.STEPS` in order, each followed by one paragraph, ``</think>``, a
 summary paragraph, ``<answer>label; label</answer>``. :func:`parse` reads what it can of a
 response and lists every deviation as an :class:`Issue` (a stable code and a message a person

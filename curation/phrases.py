@@ -90,9 +90,3 @@ class Found:
             if b <= hi:
                 return True
         return False
-
-    def last_before(self, name: str, lo: int, hi: int) -> tuple[int, int] | None:
-        """The occurrence ending last at or before ``hi`` and starting at or after ``lo``
-        (the longer one on a tie)."""
-        found = self.within(name, lo, hi)
-        return max(found, key=lambda s: (s[1], s[1] - s[0])) if found else None

@@ -1,4 +1,4 @@
-"""``ecg-corpus``: one subcommand per stage (DESIGN.md, "Command line").
+"""``ecg-corpus``: one subcommand per stage (docs/design.md, "Command line").
 
 Exit codes: 0 when the command did its work (error rows included), 2 for unusable arguments
 or paths (one line on stderr), 1 for a failure of the program itself.
@@ -24,11 +24,12 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 console = Console()
 WarehouseOpt = Annotated[Path, typer.Option("--warehouse", "-w", help="Warehouse folder (created if missing).")]
 SourceOpt = Annotated[Optional[str], typer.Option(help="Source folder, or an fsspec URL (memory://, s3://...).")]
+# Options left out (None) take the default of their stages.options object, stated there once.
 BackendOpt = Annotated[Optional[str], typer.Option(
     help="rules (offline protocol writer) or openai (any OpenAI-compatible endpoint); default: openai when "
          "DEEPSEEK_API_KEY or OPENAI_API_KEY is set, else rules.")]
 BaseUrlOpt = Annotated[Optional[str], typer.Option(help="Endpoint root (default DeepSeek).")]
-ModelOpt = Annotated[Optional[str], typer.Option(help="Model name (default deepseek-chat).")]
+ModelOpt = Annotated[Optional[str], typer.Option(help="Model name (default: llm.DEFAULT_MODEL).")]
 ConcurrencyOpt = Annotated[Optional[int], typer.Option(
     help="Requests in flight, all shards together (default: llm.DEFAULT_CONCURRENCY).")]
 MaxCostOpt = Annotated[Optional[float], typer.Option("--max-cost", help="Stop new requests at this cost (USD).")]
@@ -38,8 +39,19 @@ TpmOpt = Annotated[Optional[float], typer.Option(help="Tokens per minute.")]
 TimeoutOpt = Annotated[Optional[float], typer.Option(help="Longest silence per request, s.")]
 RefreshOpt = Annotated[bool, typer.Option(help="Bypass the response cache.")]
 ForceOpt = Annotated[bool, typer.Option(help="Redo shards already done.")]
+NoWaitOpt = Annotated[bool, typer.Option("--no-wait", help="Exit (code 2) instead of waiting when another run "
+                                                           "is writing the warehouse.")]
 MaxRepairsOpt = Annotated[Optional[int], typer.Option(
-    help="Repair rounds for an invalid answer (0: none; default: stages.validate.MAX_REPAIRS).")]
+    help="Repair rounds for an invalid answer (0: none; default: stages.options.ValidateParams).")]
+TargetOpt = Annotated[Optional[int], typer.Option(help="Corpus size (default: stages.options.SelectionOptions, "
+                                                       "ECG-R1's 30,000).")]
+PerSubjectOpt = Annotated[Optional[bool], typer.Option("--per-subject/--no-per-subject",
+                                                       help="At most one ECG per subject (default: yes).")]
+FlaggedOpt = Annotated[Optional[bool], typer.Option("--exclude-flagged/--no-exclude-flagged",
+                                                    help="Leave out records with quality flags (default: yes).")]
+ConcordantOpt = Annotated[Optional[bool], typer.Option(
+    "--require-concordant/--no-require-concordant",
+    help="Leave out records whose findings contradict their labels (default: yes).")]
 
 
 class UsageError(Exception):
@@ -72,11 +84,59 @@ def _existing_warehouse(path: Path):
     return _warehouse(path)
 
 
-def _recorded(wh, command: str, parameters: dict):
-    """This command as a ``runs`` row (stages/runs.py): ``run.warehouse`` stamps its rows."""
-    from stages.runs import recorded
+def options(cls, **given):
+    """``cls`` (a stages.options object) from the options given (None: the default), or a
+    UsageError naming the option, e.g. "--target must be at least 1"."""
+    from pydantic import ValidationError
 
-    return recorded(wh.root, command, parameters)
+    try:
+        return cls(**{k: v for k, v in given.items() if v is not None})
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "--" + str(err["loc"][-1] if err["type"] != "literal_error" or len(err["loc"]) < 2
+                          else err["loc"][0]).replace("_", "-")
+        bound = err.get("ctx", {})
+        if "ge" in bound:
+            raise UsageError(f"{name} must " + ("not be negative" if bound["ge"] == 0 else f"be at least {bound['ge']}"))
+        if "gt" in bound:
+            raise UsageError(f"{name} must be greater than {bound['gt']}")
+        raise UsageError(f"{name}: {err['msg'][0].lower()}{err['msg'][1:]}") from None
+
+
+def llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout, refresh=False):
+    """The LLM options of a command, checked now (an unknown backend, a missing API key) rather
+    than after the prompts are built."""
+    from stages.llm_io import make_backend
+    from stages.options import LLMOptions
+
+    opts = options(LLMOptions, backend=backend, base_url=base_url, model=model, concurrency=concurrency,
+                   max_cost_usd=max_cost, rpm=rpm, tpm=tpm, timeout_s=timeout, refresh=refresh or None)
+    if opts.backend != "rules":
+        try:
+            make_backend(opts, None)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return opts
+
+
+def run_stage(wh, name: str, params=None, *, force: bool = False, no_wait: bool = False, workers: int = 1,
+              progress=None, extra: dict | None = None) -> dict:
+    """Stage ``name`` as a ``runs`` row of its own (stages/runs.py) holding the warehouse's
+    write lock; its parameters and ``extra`` are the row's parameters."""
+    from stages.runs import recorded
+    from stages.stage import get
+    from warehouse import WarehouseLocked
+
+    stage = get(name)
+    params = stage.params() if params is None else params
+    parameters = {**params.model_dump(mode="json"), "force": force, **(extra or {})}
+    try:
+        with recorded(wh, name, parameters, wait=not no_wait) as run:
+            return run.stage(name, stage.run, run.warehouse, params, force, workers, progress)
+    except WarehouseLocked as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError as exc:  # a stage refusing its inputs (no features, no selection, an empty corpus...)
+        raise UsageError(str(exc)) from None
 
 
 def print_frame(df: pl.DataFrame, title: str | None = None, max_rows: int = 50) -> None:
@@ -127,22 +187,27 @@ def sample(out: Annotated[Path, typer.Argument(help="Folder to write the dataset
     console.print(f"wrote {n} {layout} records to {out}")
 
 
+def _sources(ptbxl, mimic, wfdb) -> dict[str, str]:
+    return {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+
+
 @app.command()
-def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None) -> None:
+def ingest(warehouse: WarehouseOpt, ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
+           force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Fill `records` from PTB-XL, MIMIC-IV-ECG and/or WFDB folders."""
     from sources.errors import SourceError
-    from stages.ingest import ingest as run_ingest
+    from stages.ingest import by_source
+    from stages.options import IngestParams
 
-    sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+    sources = _sources(ptbxl, mimic, wfdb)
     if not sources:
         raise UsageError("give at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
     wh = _warehouse(warehouse)
     try:
-        with _recorded(wh, "ingest", {"sources": sources}) as run:
-            counts = run.stage("ingest", run_ingest, run.warehouse, sources)
+        run_stage(wh, "ingest", IngestParams(sources=sources), force=force, no_wait=no_wait)
     except SourceError as exc:
         raise UsageError(str(exc)) from None
-    print_ingest_summary(wh, counts)
+    print_ingest_summary(wh, by_source(wh, sources))
 
 
 @app.command()
@@ -150,7 +215,7 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
              wfdb: Annotated[Optional[Path], typer.Option(help="Measure a WFDB folder alone (with --out).")] = None,
              out: Annotated[Optional[Path], typer.Option(help="Parquet file for --wfdb.")] = None,
              workers: Annotated[int, typer.Option(help="Processes.")] = 1,
-             force: ForceOpt = False) -> None:
+             force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Fill `features` and `lead_features` (or measure a WFDB folder into one Parquet file)."""
     from sources.errors import SourceError
     from stages.features import run_folder
@@ -169,8 +234,8 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
     if warehouse is None:
         raise UsageError("give --warehouse W, or --wfdb DIR --out FILE.parquet")
     wh = _existing_warehouse(warehouse)
-    with _recorded(wh, "features", {"force": force, "workers": workers}) as run:
-        counts = run.stage("features", get("features").run, run.warehouse, force=force, workers=max(1, workers))
+    counts = run_stage(wh, "features", force=force, no_wait=no_wait, workers=max(1, workers),
+                       extra={"workers": workers})
     console.print(f"features: {counts['shards']} shards, {counts['records']} records, {counts['usable']} usable")
     if wh.parts("features"):
         print_frame(wh.sql("SELECT quality, count(*) AS n, round(median(hr_bpm), 1) AS hr_bpm, "
@@ -179,14 +244,10 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
 
 
 @app.command()
-def findings(warehouse: WarehouseOpt,
-             force: ForceOpt = False) -> None:
+def findings(warehouse: WarehouseOpt, force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Evaluate the protocol criteria (protocol/criteria.csv) into `findings`."""
-    from stages.stage import get
-
     wh = _existing_warehouse(warehouse)
-    with _recorded(wh, "findings", {"force": force}) as run:
-        counts = run.stage("findings", get("findings").run, run.warehouse, force=force)
+    counts = run_stage(wh, "findings", force=force, no_wait=no_wait)
     console.print(f"findings: {counts['shards']} shards, {counts['records']} records, "
                   f"{counts['discordant']} discordant with their labels (ecg-corpus labels --discordant)")
     if wh.parts("findings"):
@@ -203,105 +264,48 @@ def print_selection(wh) -> None:
 
 
 @app.command()
-def select(warehouse: WarehouseOpt,
-           target: Annotated[Optional[int], typer.Option(help="Corpus size (default: stages.select.TARGET, "
-                                                              "ECG-R1's 30,000).")] = None,
-           per_subject: Annotated[bool, typer.Option(help="At most one ECG per subject.")] = True,
-           seed: Annotated[int, typer.Option(help="Seed of the draw.")] = 0,
-           exclude_flagged: Annotated[bool, typer.Option(help="Leave out records with quality flags.")] = True,
-           require_concordant: Annotated[bool, typer.Option(help="Leave out records whose findings contradict "
-                                                                 "their labels.")] = True,
-           force: ForceOpt = False) -> None:
+def select(warehouse: WarehouseOpt, target: TargetOpt = None, per_subject: PerSubjectOpt = None,
+           seed: Annotated[Optional[int], typer.Option(help="Seed of the draw (default 0).")] = None,
+           exclude_flagged: FlaggedOpt = None, require_concordant: ConcordantOpt = None,
+           force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Pick the corpus records into `selection`: stratified by label, one per subject, with reasons."""
-    from stages.select import TARGET
-    from stages.stage import get
+    from stages.options import SelectionOptions
 
     wh = _existing_warehouse(warehouse)
-    params = {"target": TARGET if target is None else target, "per_subject": per_subject, "seed": seed,
-              "exclude_flagged": exclude_flagged, "require_concordant": require_concordant}
-    if params["target"] < 1:
-        raise UsageError("--target must be at least 1")
-    try:
-        with _recorded(wh, "select", params) as run:
-            counts = run.stage("select", get("select").run, run.warehouse, force=force, **params)
-    except ValueError as exc:  # no features yet
-        raise UsageError(str(exc)) from None
+    params = options(SelectionOptions, target=target, per_subject=per_subject, seed=seed,
+                     exclude_flagged=exclude_flagged, require_concordant=require_concordant)
+    counts = run_stage(wh, "select", params, force=force, no_wait=no_wait)
     console.print(f"select: {counts['selected']} of {counts['candidates']} records selected")
     print_selection(wh)
 
 
 @app.command()
-def prompts(warehouse: WarehouseOpt,
-            force: ForceOpt = False) -> None:
+def prompts(warehouse: WarehouseOpt, force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Render the interpretation prompts into `prompts`."""
-    from stages.stage import get
-
     wh = _existing_warehouse(warehouse)
-    with _recorded(wh, "prompts", {"force": force}) as run:
-        counts = run.stage("prompts", get("prompts").run, run.warehouse, force=force)
+    counts = run_stage(wh, "prompts", force=force, no_wait=no_wait)
     console.print(f"prompts: {counts['shards']} shards, {counts['ok']} prompts of the selected records, "
                   f"{counts['refused']} refused by the identifier guard (prompts.reason says why)")
 
 
 
-
-def _backend_name(backend: str | None) -> str:
-    from stages.generate import default_backend
-
-    name = backend or default_backend()
-    if name not in ("rules", "openai"):
-        raise UsageError(f"--backend must be rules or openai, not {name!r}")
-    return name
-
-
-def _client(backend: str | None, model: str | None, base_url: str | None, concurrency: int | None,
-            timeout: float | None = None):
-    """(backend name, client or None for the rules writer, concurrency) from the generate options."""
-    import llm
-    from stages.generate import make_backend
-
-    name = _backend_name(backend)
-    concurrency = llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency
-    if concurrency < 1:
-        raise UsageError("--concurrency must be at least 1")
-    try:
-        return name, make_backend(name, model, base_url, concurrency, timeout), concurrency
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
 @app.command()
 def generate(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
              concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
-             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False) -> None:
+             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False,
+             no_wait: NoWaitOpt = False) -> None:
     """Answer the pending prompts with the LLM (or the rules writer) into `generations`."""
     from llm.progress import RichProgress
-    from stages import generate as stage
+    from stages.options import GenerateParams
 
     wh = _existing_warehouse(warehouse)
-    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    if limit is not None and limit < 0:
-        raise UsageError("--limit must not be negative")
-    params = {"backend": name, "model": model, "base_url": base_url, "concurrency": concurrency, "max_cost": max_cost,
-              "limit": limit, "rpm": rpm, "tpm": tpm, "timeout": timeout, "refresh": refresh}
-    with RichProgress(f"generate ({name})", console=console) as bar, _recorded(wh, "generate", params) as run:
-        try:
-            d = run.stage("generate", lambda: stage.run(run.warehouse, client, limit=limit, concurrency=concurrency,
-                                                        max_cost_usd=max_cost, rpm=rpm, tpm=tpm, refresh=refresh,
-                                                        progress=bar).to_dict())
-        except ValueError as exc:  # e.g. --max-cost for a model with no price
-            raise UsageError(str(exc)) from None
+    llm = llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout, refresh)
+    params = options(GenerateParams, llm=llm, limit=limit)
+    with RichProgress(f"generate ({llm.backend})", console=console) as bar:
+        d = run_stage(wh, "generate", params, no_wait=no_wait, progress=bar)
     console.print(f"generate: {d['total']} samples: {d['ok']} answered, {d['cached']} from cache, {d['skipped']} "
                   f"already done, {d['failed']} failed, {d['stopped']} stopped by the budget; {d['attempts']} requests, "
                   f"${d['cost_usd']:.4f}" + (f"; errors {d['errors']}" if d["errors"] else ""))
-
-
-def _repairs(max_repairs: int | None) -> int:
-    from stages.validate import MAX_REPAIRS
-
-    if max_repairs is not None and max_repairs < 0:
-        raise UsageError("--max-repairs must not be negative")
-    return MAX_REPAIRS if max_repairs is None else max_repairs
 
 
 def print_validation(wh, counts: dict[str, int]) -> None:
@@ -317,35 +321,32 @@ def print_validation(wh, counts: dict[str, int]) -> None:
 def validate(warehouse: WarehouseOpt, max_repairs: MaxRepairsOpt = None,
              backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
              concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, rpm: RpmOpt = None, tpm: TpmOpt = None,
-             timeout: TimeoutOpt = None, force: ForceOpt = False) -> None:
+             timeout: TimeoutOpt = None, force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
     """Check every answer (format, measurements, labels) into `validations`; repair invalid ones."""
     from llm.progress import RichProgress
-    from stages import validate as stage
+    from stages.options import ValidateParams
 
     wh = _existing_warehouse(warehouse)
-    max_repairs = _repairs(max_repairs)
-    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    params = {"backend": name, "model": model, "base_url": base_url, "max_repairs": max_repairs, "force": force}
-    with RichProgress(f"repair ({name})", console=console) as bar, _recorded(wh, "validate", params) as run:
-        counts = run.stage("validate", stage.run, run.warehouse, client, max_repairs=max_repairs, force=force, concurrency=concurrency,
-                           max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    llm = llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout)
+    params = options(ValidateParams, llm=llm, max_repairs=max_repairs)
+    with RichProgress(f"repair ({llm.backend})", console=console) as bar:
+        counts = run_stage(wh, "validate", params, force=force, no_wait=no_wait, progress=bar)
     print_validation(wh, counts)
 
 
 @app.command()
 def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: BaseUrlOpt = None,
              model: ModelOpt = None, concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None,
-             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, force: ForceOpt = False) -> None:
+             rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, force: ForceOpt = False,
+             no_wait: NoWaitOpt = False) -> None:
     """EDER key-evidence phrases of the accepted samples into `evidence`, and their RL `solutions`."""
     from llm.progress import RichProgress
-    from stages import evidence as stage
+    from stages.options import EvidenceParams
 
     wh = _existing_warehouse(warehouse)
-    name, client, concurrency = _client(backend, model, base_url, concurrency, timeout)
-    params = {"backend": name, "model": model, "base_url": base_url, "force": force}
-    with RichProgress(f"evidence ({name})", console=console) as bar, _recorded(wh, "evidence", params) as run:
-        counts = run.stage("evidence", stage.run, run.warehouse, client, force=force, concurrency=concurrency,
-                           max_cost_usd=max_cost, rpm=rpm, tpm=tpm, progress=bar)
+    llm = llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout)
+    with RichProgress(f"evidence ({llm.backend})", console=console) as bar:
+        counts = run_stage(wh, "evidence", EvidenceParams(llm=llm), force=force, no_wait=no_wait, progress=bar)
     console.print(f"evidence: {counts['shards']} shards, {counts['samples']} accepted samples, {counts['phrases']} phrases kept "
                   f"({counts['llm']} solutions from the LLM's phrases, the rest from the rules), "
                   f"{counts['dropped']} LLM phrases dropped (solutions.dropped says why)")
@@ -354,13 +355,16 @@ def evidence(warehouse: WarehouseOpt, backend: BackendOpt = None, base_url: Base
 @app.command()
 def export(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w", help="Warehouse folder.")] = None,
            out: Annotated[Optional[Path], typer.Option(help="Export folder.")] = None,
-           format: Annotated[str, typer.Option("--format", help="swift (ms-swift, ECG-R1's layout) or trl.")] = "swift",
+           format: Annotated[Optional[str], typer.Option("--format", help="swift (ms-swift, ECG-R1's layout, the "
+                                                                  "default) or trl.")] = None,
            rl_size: Annotated[Optional[int], typer.Option(help="RL rows (default: 3,948 per 30,000 SFT rows).")] = None,
            imd: Annotated[Optional[str], typer.Option(help="P,Q: an Interleaved Modality Dropout copy of the "
                                                            "training file (drop with P, swap with Q).")] = None,
-           seed: Annotated[int, typer.Option(help="Seed of the selections.")] = 0,
-           absolute: Annotated[bool, typer.Option(help="Absolute paths (roots '/') instead of relative ones.")] = False,
-           check: Annotated[Optional[Path], typer.Option(help="Re-check an export folder instead.")] = None) -> None:
+           seed: Annotated[Optional[int], typer.Option(help="Seed of the selections (default 0).")] = None,
+           absolute: Annotated[Optional[bool], typer.Option(help="Absolute paths (roots '/') instead of relative "
+                                                                 "ones.")] = None,
+           check: Annotated[Optional[Path], typer.Option(help="Re-check an export folder instead.")] = None,
+           no_wait: NoWaitOpt = False) -> None:
     """Training files for ms-swift or TRL, rendered ECG images and manifest.json (or --check DIR)."""
     if check is not None:
         from training.export import check as check_export
@@ -374,28 +378,28 @@ def export(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-w"
             sys.exit(1)
         console.print(f"{check}: every file and row checks out")
         return
-    from stages.export import run as run_export
+    import json
+
+    import polars as pl
+
+    from stages.options import ExportOptions
+    from training.export import MANIFEST
 
     if warehouse is None or out is None:
         raise UsageError("give --warehouse W --out DIR, or --check DIR")
     wh = _existing_warehouse(warehouse)
     try:
         drop_swap = tuple(float(x) for x in imd.split(",")) if imd else None
-        if drop_swap is not None and (len(drop_swap) != 2 or not all(0 <= x <= 1 for x in drop_swap)):
+        if drop_swap is not None and len(drop_swap) != 2:
             raise ValueError
     except ValueError:
         raise UsageError("--imd needs two probabilities, e.g. 0.5,0.1") from None
-    params = {"out": str(out), "format": format, "rl_size": rl_size, "imd": imd, "seed": seed, "absolute": absolute}
-    try:
-        with _recorded(wh, "export", params) as run:
-            manifest = run.stage("export", run_export, run.warehouse, out, format, rl_size=rl_size, imd=drop_swap,
-                                 seed=seed, absolute=absolute)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    import polars as pl
-
+    params = options(ExportOptions, out=out, format=format, rl_size=rl_size, imd=drop_swap, seed=seed,
+                     absolute=absolute)
+    run_stage(wh, "export", params, no_wait=no_wait)
+    manifest = json.loads((out / MANIFEST).read_text())
     print_frame(pl.DataFrame([{"file": k, "kind": v["kind"], "rows": v["rows"]} for k, v in manifest["files"].items()]),
-                f"export ({format}) -> {out}")
+                f"export ({params.format}) -> {out}")
     console.print(f"splits {manifest['splits']}; image_root {manifest['image_root']}; ecg_root {manifest['ecg_root']}")
 
 
@@ -405,22 +409,21 @@ def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], war
     import json
 
     wh = _existing_warehouse(warehouse)
-    quoted = record_id.replace("'", "''")
-    rec = wh.sql(f"SELECT * FROM records WHERE record_id = '{quoted}'")
+    rec = wh.sql("SELECT * FROM records WHERE record_id = ?", [record_id])
     if rec.is_empty():
         raise UsageError(f"no record {record_id!r} in {warehouse}")
     print_row(rec.drop("path"), "record")
     tables = set(wh.tables())
     if "features" in tables:
-        print_row(wh.sql(f"SELECT * FROM features WHERE record_id = '{quoted}'"), "features")
+        print_row(wh.sql("SELECT * FROM features WHERE record_id = ?", [record_id]), "features")
     if "findings" in tables:
-        print_frame(wh.sql(f"SELECT step, criterion, round(value, 3) AS value, threshold, positive, unit FROM findings "
-                           f"WHERE record_id = '{quoted}' ORDER BY step"), "findings", 100)
+        print_frame(wh.sql("SELECT step, criterion, round(value, 3) AS value, threshold, positive, unit FROM findings "
+                           "WHERE record_id = ? ORDER BY step", [record_id]), "findings", 100)
     if "concordance" in tables:
-        print_row(wh.sql(f"SELECT status, conflicts FROM concordance WHERE record_id = '{quoted}'"), "concordance")
+        print_row(wh.sql("SELECT status, conflicts FROM concordance WHERE record_id = ?", [record_id]), "concordance")
     if "prompts" in tables:
         for kind, status, reason, messages in wh.sql(
-                f"SELECT kind, status, reason, messages FROM prompts WHERE record_id = '{quoted}'").rows():
+                "SELECT kind, status, reason, messages FROM prompts WHERE record_id = ?", [record_id]).rows():
             if status != "ok":
                 console.print(f"{kind} prompt: none ({status}: {reason})", markup=False, highlight=False)
                 continue
@@ -470,45 +473,50 @@ def run(warehouse: WarehouseOpt,
         sample: Annotated[bool, typer.Option("--sample", help="Generate and use the embedded synthetic sample.")] = False,
         n: Annotated[Optional[int], typer.Option("--n", help="Records per sample layout (default: one of each "
                                                             "kind).")] = None,
-        seed: Annotated[int, typer.Option(help="Sample seed.")] = 0,
+        seed: Annotated[int, typer.Option(help="Seed of the sample, the selection and the export.")] = 0,
         ptbxl: SourceOpt = None, mimic: SourceOpt = None, wfdb: SourceOpt = None,
         workers: Annotated[int, typer.Option(help="Processes for feature extraction (1: one process, "
                                                   "Numba threads on every core).")] = 1,
         dask_address: Annotated[Optional[str], typer.Option(help="Dask scheduler (tcp://host:8786) for the "
                                                                  "CPU stages.")] = None,
-        target: Annotated[Optional[int], typer.Option(help="Corpus size (default 30,000, ECG-R1's).")] = None,
-        per_subject: Annotated[bool, typer.Option(help="At most one ECG per subject.")] = True,
-        exclude_flagged: Annotated[bool, typer.Option(help="Leave out records with quality flags.")] = True,
-        require_concordant: Annotated[bool, typer.Option(help="Leave out records whose findings contradict "
-                                                              "their labels.")] = True,
+        target: TargetOpt = None, per_subject: PerSubjectOpt = None, exclude_flagged: FlaggedOpt = None,
+        require_concordant: ConcordantOpt = None,
         export_format: Annotated[Optional[str], typer.Option("--export", help="Also export (swift or trl) to "
                                                                                "W/exports/<format>.")] = None,
         force: ForceOpt = False, backend: BackendOpt = None, base_url: BaseUrlOpt = None, model: ModelOpt = None,
         concurrency: ConcurrencyOpt = None, max_cost: MaxCostOpt = None, limit: LimitOpt = None,
         rpm: RpmOpt = None, tpm: TpmOpt = None, timeout: TimeoutOpt = None, refresh: RefreshOpt = False,
-        max_repairs: MaxRepairsOpt = None) -> None:
+        max_repairs: MaxRepairsOpt = None, no_wait: NoWaitOpt = False) -> None:
     """All stages as the Prefect `corpus` flow, ending with the curated `corpus` view."""
-    import llm
+    from pydantic import ValidationError
+
     from flows.corpus import corpus_flow
     from stages.ingest import by_source
+    from stages.options import GenerateParams, SelectionOptions, ValidateParams
+    from warehouse import WarehouseLocked
 
-    sources = {k: _existing_dir(v, k) for k, v in {"ptbxl": ptbxl, "mimic": mimic, "wfdb": wfdb}.items() if v}
+    sources = _sources(ptbxl, mimic, wfdb)
     if not sources and not sample:
         raise UsageError("give --sample or at least one source: --ptbxl DIR, --mimic DIR or --wfdb DIR")
-    max_repairs = _repairs(max_repairs)
-    if target is not None and target < 1:
-        raise UsageError("--target must be at least 1")
-    if export_format not in (None, "swift", "trl"):
-        raise UsageError(f"--export must be swift or trl, not {export_format!r}")
+    options(ValidateParams, max_repairs=max_repairs)
+    options(GenerateParams, limit=limit)
+    selection = options(SelectionOptions, target=target, per_subject=per_subject, seed=seed,
+                        exclude_flagged=exclude_flagged, require_concordant=require_concordant)
+    llm = llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout, refresh)
     wh = _warehouse(warehouse)
-    name = _backend_name(backend)
-    selection = {"target": target} if target is not None else {}
-    result = corpus_flow(str(wh.root), sample=sample, n=n, seed=seed, force=force, workers=workers,
-                         dask_address=dask_address, per_subject=per_subject, exclude_flagged=exclude_flagged,
-                         require_concordant=require_concordant, export_format=export_format, **selection, backend=name, model=model, base_url=base_url,
-                         concurrency=llm.DEFAULT_CONCURRENCY if concurrency is None else concurrency,
-                         timeout_s=timeout, max_cost_usd=max_cost, limit=limit, rpm=rpm, tpm=tpm, refresh=refresh,
-                         max_repairs=max_repairs, **sources)
+    try:
+        if no_wait:  # before Prefect starts: a busy warehouse is one line, not a failed flow run
+            with wh.lock("probe", wait=False):
+                pass
+        result = corpus_flow(wh, sources, sample=sample, n=n, seed=seed, selection=selection, llm=llm, limit=limit,
+                             max_repairs=max_repairs, export_format=export_format, workers=workers,
+                             dask_address=dask_address, force=force, wait=not no_wait)
+    except ValidationError as exc:  # a flow parameter Prefect refuses, e.g. --export xyz
+        err = exc.errors()[0]
+        raise UsageError(f"--{str(err['loc'][0]).replace('_', '-')}: {err['msg']}") from None
+    except WarehouseLocked as exc:
+        raise UsageError(str(exc)) from None
+    name = llm.backend
     print_ingest_summary(wh, by_source(wh))
     summary = Table(title="stages")
     for col in ("stage", "counts"):

@@ -9,32 +9,35 @@ extract_stream(shards, fs=500) -> iterator of Features
 Features(records, leads)
     polars DataFrames: one row per record / per record x lead.
 RECORD_COLUMNS, LEAD_COLUMNS
-    Output column names in order.
+    Output column names in order (:mod:`featuredb.columns`, which loads no Numba).
 KERNELS_CACHED
     Whether the compiled kernels were on disk at import; if not, the first ``extract`` call
     compiles them (about a minute on two cores, once per installation and version).
 """
 
+import importlib
+
 from ._numba import refresh as _refresh_numba_cache
-from ._numba import skip_blas_probe as _skip_blas_probe
+from .columns import LEAD_COLUMNS, RECORD_COLUMNS
 
-KERNELS_CACHED = _refresh_numba_cache()
-_skip_blas_probe()
+KERNELS_CACHED = _refresh_numba_cache()  # before any kernel module is imported; loads no Numba
 
-from .extract import (  # noqa: E402
-    LEAD_FLOAT_COLUMNS,
-    LEADS,
-    RECORD_FLOAT_COLUMNS,
-    SHARD_SIZE,
-    Features,
-    compute_arrays,
-    extract,
-    extract_stream,
-    to_frames,
-)
+#: Loaded with the kernels (Numba) on first use, so that ``featuredb.columns`` (the table
+#: contracts import it) and ``import featuredb`` stay light.
+_KERNEL_API = ("LEADS", "SHARD_SIZE", "Features", "compute_arrays", "extract", "extract_stream", "to_frames")
 
-RECORD_COLUMNS = ("record_id", *RECORD_FLOAT_COLUMNS, "quality_flags")
-LEAD_COLUMNS = ("record_id", "lead", *LEAD_FLOAT_COLUMNS)
+
+def __getattr__(name: str):
+    if name not in _KERNEL_API:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    kernels = importlib.import_module(".extract", __name__)
+    globals().update({n: getattr(kernels, n) for n in _KERNEL_API})  # ``extract``: the function, not the module
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_KERNEL_API})
+
 
 __all__ = [
     "KERNELS_CACHED",

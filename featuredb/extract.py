@@ -19,6 +19,14 @@ from schemas.ecg import LEADS, ST_FORMS, T_POLARITIES
 from . import beats as B
 from . import delineate as D
 from . import quality as Q
+from ._numba import skip_blas_probe
+from .columns import (
+    LEAD_BOOL_COLUMNS,
+    LEAD_FLOAT_COLUMNS,
+    RECORD_BOOL_COLUMNS,
+    RECORD_FLOAT_COLUMNS,
+    RECORD_INT_COLUMNS,
+)
 from .detect import align_beats, detect_beats, slope_signals
 from .filter import (
     DELINEATION_LOWPASS_HZ,
@@ -51,6 +59,8 @@ from .rhythm import (
 )
 from .template import gather_beats, median_beats, select_beats, window_len
 
+skip_blas_probe()  # before the first kernel call loads numba.np.arraymath (featuredb._numba)
+
 N_LEADS = len(LEADS)  # the input's axis 1, in canonical order
 #: Records per shard: memory is bounded by one shard of signals and results.
 SHARD_SIZE = 256
@@ -63,28 +73,13 @@ MIN_BEAT_SPAN_MS = 300.0
 #: A lead's own P duration is searched this far outside the global P wave (ms).
 P_LEAD_MARGIN_MS = 20.0
 
-# ---- record output columns (float64 matrix; names/dtypes in RECORD_COLUMNS) -------------
-RECORD_FLOAT_COLUMNS = (
-    "hr_bpm", "rr_mean_ms", "rr_sd_ms", "p_dur_ms", "pr_ms", "qrs_ms", "qt_ms",
-    "qtc_bazett_ms", "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms",
-    "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
-    "p_dur_ms_iqr", "p_dur_ms_n", "pr_ms_iqr", "pr_ms_n", "qrs_ms_iqr", "qrs_ms_n",
-    "qt_ms_iqr", "qt_ms_n",
-    "n_beats", "rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd",
-    "p_present_frac", "n_beats_median", "n_leads_ok",
-    "quality", "p_absent", "rr_irregular", "qrs_lead_ms",
-)
+# ---- the result matrices' columns (float64; names and order in featuredb.columns) ---------
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
  R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD) = range(len(RECORD_FLOAT_COLUMNS))
 N_REC = len(RECORD_FLOAT_COLUMNS)
 
-LEAD_FLOAT_COLUMNS = (
-    "p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv", "r_prime", "r_prime_amp_mv",
-    "p_dur_ms", "qrs_dur_ms", "t_dur_ms", "st_j_mv", "st_j60_mv", "st_slope_mv_per_s",
-    "st_form", "t_polarity", "q_dur_ms", "q_depth_mv", "quality", "noise_mv",
-)
 (L_PAMP, L_QAMP, L_RAMP, L_SAMP, L_TAMP, L_RPRIME, L_RPRIME_AMP, L_PDUR, L_QRSDUR,
  L_TDUR, L_STJ, L_STJ60, L_STSLOPE, L_STFORM, L_TPOL, L_QDUR, L_QDEPTH, L_QUALITY,
  L_NOISE) = range(len(LEAD_FLOAT_COLUMNS))
@@ -550,8 +545,8 @@ def compute_arrays(signals: np.ndarray, fs: float = 500) -> tuple[np.ndarray, np
     return rec, lf
 
 
-_REC_INT = {"n_beats", "n_beats_median", "n_leads_ok", "p_dur_ms_n", "pr_ms_n", "qrs_ms_n", "qt_ms_n"}
-_REC_BOOL = {"p_absent", "rr_irregular"}
+_REC_INT = frozenset(RECORD_INT_COLUMNS)
+_REC_BOOL = frozenset(RECORD_BOOL_COLUMNS)
 
 
 def _codes(values: np.ndarray, names: Sequence[str]) -> pl.Series:
@@ -611,7 +606,7 @@ def to_frames(rec: np.ndarray, lf: np.ndarray, record_ids: Sequence[str]) -> Fea
             lcols.append(_codes(v, T_POLARITIES).alias(name))
         elif name == "quality":
             lcols.append(_codes(v, Q.QUALITY_NAMES).alias(name))
-        elif name == "r_prime":
+        elif name in LEAD_BOOL_COLUMNS:
             lcols.append(pl.Series(name, np.where(np.isnan(v), None, v == 1.0).tolist(), dtype=pl.Boolean))
         else:
             lcols.append(pl.Series(name, v))

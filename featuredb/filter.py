@@ -104,16 +104,6 @@ def moving_average(x, width, out):
 
 
 @njit(cache=True)
-def central_diff(x, k, lo, hi, out):
-    """``out[i] = x[i+k] - x[i-k]`` on ``[lo+k, hi-k)``, zero elsewhere in ``[lo, hi)``."""
-    for i in range(lo, hi):
-        if i - k >= lo and i + k < hi:
-            out[i] = x[i + k] - x[i - k]
-        else:
-            out[i] = 0.0
-
-
-@njit(cache=True)
 def slope_step_spread(sos, frac, fs):
     """How far (samples) the zero-phase filter ``sos`` smears the end of a slope.
 

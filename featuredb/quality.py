@@ -11,9 +11,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-#: Per-lead quality codes (``lead_features.quality``).
+from .columns import LEAD_QUALITY_NAMES as QUALITY_NAMES
+from .columns import RECORD_QUALITY_NAMES
+
+#: Per-lead quality codes (``lead_features.quality``): indices of :data:`QUALITY_NAMES`.
 Q_OK, Q_FLAT, Q_SATURATED, Q_NOISY, Q_MISSING = 0, 1, 2, 3, 4
-QUALITY_NAMES = ("ok", "flat", "saturated", "noisy", "missing")
 
 #: A lead with more than this fraction of NaN samples is missing; fewer NaNs are held.
 MISSING_NAN_FRAC = 0.05
@@ -36,9 +38,8 @@ NOISE_MIN_SNR = 4.0
 RECORD_MIN_LEADS = 3
 #: ... 'ok' needs at least this many usable leads, else 'poor'.
 RECORD_OK_LEADS = 11
-#: Record quality codes (``records.quality``).
+#: Record quality codes (``features.quality``): indices of :data:`RECORD_QUALITY_NAMES`.
 RQ_OK, RQ_POOR, RQ_UNUSABLE = 0, 1, 2
-RECORD_QUALITY_NAMES = ("ok", "poor", "unusable")
 
 
 @njit(cache=True)

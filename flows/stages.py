@@ -1,37 +1,47 @@
-"""Every sharded stage as a Prefect flow, built from its :class:`stages.stage.Stage`.
+"""Every stage as a Prefect flow, built from its :class:`stages.stage.Stage` (the registry,
+:data:`stages.stage.NAMES`).
 
-A flow plans the stage's shards (``params`` go to the stage's ``plan``, e.g. ingest's
-``sources``), maps one task per shard on the flow's task runner (threads by default, a process
-pool or a Dask cluster through ``with_options(task_runner=...)``), then runs the stage's
-``after`` step and returns its summed counts. Rows are stamped with ``run_id`` (the corpus
-run's, see ``stages/runs.py``).
+A stage's flow takes the warehouse handle (its run id stamps the rows written), the stage's
+parameters object (shown and validated by Prefect) and ``force``, and runs
+:meth:`Stage.run <stages.stage.Stage.run>` with one task per shard on the flow's task runner
+(threads by default, a process pool or a Dask cluster through ``with_options(task_runner=...)``).
+Its counts are the flow's result and a table artifact of the run.
 """
 
 from __future__ import annotations
 
-from prefect import Flow, flow, task, unmapped
+from typing import Optional
 
-from stages.stage import NAMES, get
+from prefect import Flow, flow, task, unmapped
+from prefect.artifacts import create_table_artifact
+
+from stages.options import Options
+from stages.stage import NAMES, Stage, get
 from warehouse import Warehouse
 
 
 @task(task_run_name="{stage}-{part}")
-def stage_shard(stage: str, warehouse: str, part: str, run_id: str | None = None) -> dict[str, int]:
-    return get(stage).shard(Warehouse(warehouse, run_id), part)
+def stage_shard(stage: str, warehouse: Warehouse, part: str, params: Options) -> dict[str, int]:
+    return get(stage).shard(warehouse, part, params)
 
 
-def stage_flow(name: str) -> Flow:
-    """The Prefect flow of stage ``name``."""
+def stage_flow(stage: Stage) -> Flow:
+    """The Prefect flow of ``stage``."""
 
-    def run_stage(warehouse: str, force: bool = False, params: dict | None = None,
-                  run_id: str | None = None) -> dict[str, int]:
-        stage, wh = get(name), Warehouse(warehouse, run_id)
-        todo = stage.pending(wh, force, **(params or {}))
-        futures = stage_shard.map(unmapped(name), unmapped(str(wh.root)), todo, unmapped(run_id)) if todo else []
-        return stage.finish(wh, todo, [f.result() for f in futures])
+    def run_stage(warehouse: Warehouse, params: Optional[Options] = None, force: bool = False) -> dict:
+        def as_tasks(_one, shards: list[str]) -> list[dict[str, int]]:
+            futures = stage_shard.map(unmapped(stage.name), unmapped(warehouse), shards, unmapped(params))
+            return [f.result() for f in futures]
 
-    return flow(run_stage, name=name, description=f"the {name} stage, one task per shard")
+        params = stage.params() if params is None else params
+        counts = stage.run(warehouse, params, force, mapper=as_tasks)
+        create_table_artifact(key=f"{stage.name}-counts", description=f"{stage.name}: counts",
+                              table=[{"count": k, "value": str(v)} for k, v in counts.items()])
+        return counts
+
+    run_stage.__annotations__ = {"warehouse": Warehouse, "params": Optional[stage.params], "force": bool,
+                                 "return": dict}
+    return flow(run_stage, name=stage.name, description=f"the {stage.name} stage, one task per shard")
 
 
-FLOWS: dict[str, Flow] = {name: stage_flow(name) for name in NAMES}
-ingest_flow, features_flow, findings_flow, select_flow, prompts_flow = (FLOWS[n] for n in NAMES)
+FLOWS: dict[str, Flow] = {name: stage_flow(get(name)) for name in NAMES}

@@ -24,7 +24,7 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 SUFFIX = ".jsonl"
-# The ``generations`` contract (DESIGN.md), then the columns this library adds.
+# The ``generations`` contract (docs/design.md), then the columns this library adds.
 GENERATION_COLUMNS = (
     "sample_id", "prompt_sha256", "backend", "model", "attempt", "status", "response",
     "tokens_in", "tokens_out", "latency_ms", "error",

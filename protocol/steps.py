@@ -1,4 +1,4 @@
-"""The five-phase protocol of ECG-R1 and its six output steps (headings fixed by DESIGN.md)."""
+"""The five-phase protocol of ECG-R1 and its six output steps (headings fixed by docs/design.md)."""
 
 from __future__ import annotations
 
@@ -26,5 +26,4 @@ STEPS = (
     Step(5, "step_5_electrolytes_qt", "Step 5: Electrolytes & QT", "Electrolytes & QT", "QT, QTc, electrolytes"),
     Step(6, "step_6_final_medical_reasoning", "Step 6: Final Medical Reasoning", "", "the synthesis"),
 )
-PHASES = tuple(s.phase for s in STEPS if s.phase)
 STEP_BY_NUMBER = {s.number: s for s in STEPS}

@@ -7,12 +7,13 @@ import json
 
 import polars as pl
 
+from schemas.ids import REPAIR, SampleId
 from schemas.tables import SPLITS
 
 TOTAL = "total"
-#: A generation's kind: the last ``#tag`` of its sample id without a round number
-#: (``<record>#interpretation``, ``...#repair2``, ``<record>#evidence``).
-KIND_TAG = r"#([A-Za-z_]+)\d*$"
+#: A generation's kind: ``repair`` for the answer to a repair, else its sample's kind.
+KIND = (pl.when(SampleId.attempt_expr() > 1).then(pl.lit(REPAIR))
+        .otherwise(SampleId.kind_expr().fill_null("other")))
 
 
 def per_split(counts: pl.DataFrame, measures: list[str]) -> pl.DataFrame:
@@ -70,10 +71,10 @@ def coverage_headline(coverage: pl.DataFrame) -> str:
 
 
 def generation_costs(generations: pl.DataFrame, run_id: str) -> pl.DataFrame:
-    """API attempts per kind (from the sample id, :data:`KIND_TAG`): attempts, ok, tokens in and
+    """API attempts per kind (from the sample id, :data:`KIND`): attempts, ok, tokens in and
     out, cost, and the attempts and cost written by ``run_id``; the most attempts first, then
     the total."""
-    by_kind = (generations.with_columns(kind=pl.col("sample_id").str.extract(KIND_TAG).fill_null("other"),
+    by_kind = (generations.with_columns(kind=KIND,
                                         this_run=(pl.col("run_id") == run_id).fill_null(False))
                .group_by("kind").agg(
                    attempts=pl.len().cast(pl.Int64), ok=(pl.col("status") == "ok").sum().cast(pl.Int64),

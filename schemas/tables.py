@@ -1,10 +1,19 @@
-"""Pandera (polars) contracts of the warehouse tables, checked on every write (DESIGN.md)."""
+"""Pandera (polars) contracts of the warehouse tables, checked on every write (docs/design.md)."""
 
 from __future__ import annotations
 
 import pandera.polars as pa
 import polars as pl
 
+from featuredb.columns import (
+    LEAD_BOOL_COLUMNS,
+    LEAD_COLUMNS,
+    LEAD_QUALITY_NAMES,
+    RECORD_BOOL_COLUMNS,
+    RECORD_COLUMNS,
+    RECORD_INT_COLUMNS,
+    RECORD_QUALITY_NAMES,
+)
 from schemas.ecg import LEADS, ST_FORMS, T_POLARITIES
 
 STR, F64, I64, I32, BOOL = pl.Utf8, pl.Float64, pl.Int64, pl.Int32, pl.Boolean
@@ -16,6 +25,7 @@ def _col(dtype, *checks, nullable=True, unique=False) -> pa.Column:
 
 
 SPLITS = ("train", "val", "test")  # subject-level, from ingest
+SOURCES = ("ptbxl", "mimic", "wfdb")  # record_id = "<source>:<native id>"
 MACHINE_COLUMNS = (  # MIMIC-IV-ECG cart measurements, kept for agreement checks with FeatureDB
     "machine_rr_interval_ms", "machine_p_onset_ms", "machine_p_end_ms", "machine_qrs_onset_ms",
     "machine_qrs_end_ms", "machine_t_end_ms", "machine_p_axis_deg", "machine_qrs_axis_deg",
@@ -24,8 +34,8 @@ MACHINE_COLUMNS = (  # MIMIC-IV-ECG cart measurements, kept for agreement checks
 
 RECORDS = pa.DataFrameSchema(
     {
-        "record_id": _col(STR, pa.Check.str_matches(r"^(ptbxl|mimic|wfdb):.+"), nullable=False, unique=True),
-        "source": _col(STR, pa.Check.isin(["ptbxl", "mimic", "wfdb"]), nullable=False),
+        "record_id": _col(STR, pa.Check.str_matches(rf"^({'|'.join(SOURCES)}):.+"), nullable=False, unique=True),
+        "source": _col(STR, pa.Check.isin(list(SOURCES)), nullable=False),
         "subject_id": _col(STR, nullable=False),
         "study_id": _col(STR),
         "path": _col(STR, nullable=False),
@@ -52,28 +62,21 @@ RECORDS = pa.DataFrameSchema(
     )],
 )
 
-GLOBAL_FEATURES = (  # DESIGN.md: units in the name, NaN when not measurable
-    "hr_bpm", "rr_mean_ms", "rr_sd_ms", "p_dur_ms", "pr_ms", "qrs_ms", "qt_ms", "qtc_bazett_ms",
-    "qtc_fridericia_ms", "qtc_framingham_ms", "qtc_hodges_ms", "p_axis_deg", "qrs_axis_deg", "t_axis_deg",
-)
-INTERVALS = ("p_dur_ms", "pr_ms", "qrs_ms", "qt_ms")  # each with its beat-to-beat IQR and beat count
-QUALITY = ["ok", "poor", "unusable"]
-LEAD_QUALITY = ["ok", "flat", "saturated", "noisy", "missing"]
-
+#: FeatureDB's columns, in its order (featuredb.columns: the docs/design.md globals with units in
+#: the name and NaN when not measurable, each interval's beat-to-beat IQR and beat count, RR
+#: statistics, ...); the typed and checked ones here, every other one Float64.
+_FEATURE_COLUMNS = {
+    "record_id": _col(STR, nullable=False, unique=True),
+    **{c: _col(I32, pa.Check.ge(0)) for c in RECORD_INT_COLUMNS},
+    **{c: _col(BOOL) for c in RECORD_BOOL_COLUMNS},
+    "n_leads_ok": _col(I32, pa.Check.in_range(0, len(LEADS))),
+    "quality": _col(STR, pa.Check.isin(list(RECORD_QUALITY_NAMES)), nullable=False),
+    "qrs_lead_ms": _col(F64),  # median of the leads' own QRS durations
+    "quality_flags": _col(STRS),
+}
 FEATURES = pa.DataFrameSchema(
     {
-        "record_id": _col(STR, nullable=False, unique=True),
-        **{c: _col(F64) for c in GLOBAL_FEATURES},
-        **{c: col for i in INTERVALS for c, col in ((f"{i}_iqr", _col(F64)), (f"{i}_n", _col(I32, pa.Check.ge(0))))},
-        "n_beats": _col(I32, pa.Check.ge(0)),
-        **{c: _col(F64) for c in ("rr_median_ms", "rr_cv", "rr_rmssd_ms", "rr_pnn50", "rr_nrmssd", "p_present_frac")},
-        "n_beats_median": _col(I32, pa.Check.ge(0)),
-        "n_leads_ok": _col(I32, pa.Check.in_range(0, len(LEADS))),
-        "quality": _col(STR, pa.Check.isin(QUALITY), nullable=False),
-        "p_absent": _col(BOOL),
-        "rr_irregular": _col(BOOL),
-        "qrs_lead_ms": _col(F64),  # median of the leads' own QRS durations
-        "quality_flags": _col(STRS),
+        **{c: _FEATURE_COLUMNS.get(c) or _col(F64) for c in RECORD_COLUMNS},
         "error": _col(STR),  # why an unreadable record has no measurement
         # SHA-256 of the decoded signal (sources.reader.signal_sha256): equal for one recording
         # stored twice; null for an unreadable record
@@ -82,21 +85,16 @@ FEATURES = pa.DataFrameSchema(
     strict=True,
 )
 
+_LEAD_FEATURE_COLUMNS = {
+    "record_id": _col(STR, nullable=False),
+    "lead": _col(STR, pa.Check.isin(list(LEADS)), nullable=False),
+    **{c: _col(BOOL) for c in LEAD_BOOL_COLUMNS},
+    "st_form": _col(STR, pa.Check.isin(list(ST_FORMS))),
+    "t_polarity": _col(STR, pa.Check.isin(list(T_POLARITIES))),
+    "quality": _col(STR, pa.Check.isin(list(LEAD_QUALITY_NAMES)), nullable=False),
+}
 LEAD_FEATURES = pa.DataFrameSchema(
-    {
-        "record_id": _col(STR, nullable=False),
-        "lead": _col(STR, pa.Check.isin(list(LEADS)), nullable=False),
-        **{c: _col(F64) for c in ("p_amp_mv", "q_amp_mv", "r_amp_mv", "s_amp_mv", "t_amp_mv")},
-        "r_prime": _col(BOOL),
-        **{c: _col(F64) for c in ("r_prime_amp_mv", "p_dur_ms", "qrs_dur_ms", "t_dur_ms", "st_j_mv", "st_j60_mv",
-                                  "st_slope_mv_per_s")},
-        "st_form": _col(STR, pa.Check.isin(list(ST_FORMS))),
-        "t_polarity": _col(STR, pa.Check.isin(list(T_POLARITIES))),
-        "q_dur_ms": _col(F64),
-        "q_depth_mv": _col(F64),
-        "quality": _col(STR, pa.Check.isin(LEAD_QUALITY), nullable=False),
-        "noise_mv": _col(F64),
-    },
+    {c: _LEAD_FEATURE_COLUMNS.get(c) or _col(F64) for c in LEAD_COLUMNS},
     strict=True,
     unique=["record_id", "lead"],
 )

@@ -4,7 +4,7 @@ RL ``solutions`` string (ECG-R1's format, :func:`curation.evidence.solution`).
 Every accepted interpretation gets ``rules`` phrases (:func:`curation.evidence.rules_phrases`,
 offline, from its findings). With an LLM backend it is also sent through the evidence prompt
 (``prompts/templates/evidence.j2``, JSON mode; prompt rows in ``prompts`` part
-``<shard>.evidence``, answers journalled and cached like ``generate``'s) and the reply's
+``<shard>.evidence``, answers through :mod:`stages.llm_io` like ``generate``'s) and the reply's
 phrases are verified verbatim in their step (:func:`curation.evidence.verify`). The solution
 carries the LLM's phrases when its reply was usable, else the rules phrases; every phrase not
 kept is listed with its reason in ``solutions.dropped``.
@@ -12,7 +12,6 @@ kept is listed with its reason in ``solutions.dropped``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 
@@ -22,42 +21,44 @@ import llm
 from curation import evidence as eder
 from curation import parse
 from prompts.render import TEMPLATES, evidence_messages, prompt_sha256, template_version
-from stages import generate
-from stages.prompts import sample_id
-from stages.validate import answers, facts
+from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
+from stages import llm_io
+from stages.options import EvidenceParams
+from stages.stage import Stage
+from stages.validate import facts
 from warehouse import Warehouse
 
-KIND = "evidence"
 PARAMS = {"temperature": 0.0, "max_tokens": 1024, "json_mode": True}
-RULE_FILES = (Path(eder.__file__), eder.PHRASES, TEMPLATES / f"{KIND}.j2")
+RULE_FILES = (Path(eder.__file__), eder.PHRASES, TEMPLATES / f"{EVIDENCE}.j2")
+PROMPT_SCHEMA = {"sample_id": pl.Utf8, "record_id": pl.Utf8, "kind": pl.Utf8, "template_version": pl.Utf8,
+                 "status": pl.Utf8, "reason": pl.Utf8, "prompt_sha256": pl.Utf8, "messages": pl.Utf8}
 
 
 def accepted(warehouse: Warehouse, part: str) -> pl.DataFrame:
     """sample_id, record_id and the accepted text of a shard's accepted samples."""
-    final = pl.read_parquet(warehouse.table_dir("validations") / f"{part}.parquet").filter("final", "valid")
-    text = answers(warehouse, part).select(answered_by="sample_id", interpretation="response")
+    final = warehouse.read_part("validations", part).filter("final", "valid")
+    text = llm_io.final_answers(warehouse, part, INTERPRETATION).select(answered_by="sample_id", interpretation="response")
     return final.select("sample_id", "record_id", "answered_by").join(text, on="answered_by").drop("answered_by")
 
 
 def prompt_rows(samples: pl.DataFrame) -> pl.DataFrame:
     """The evidence prompt of every accepted sample, as ``prompts`` rows."""
     rows = []
-    version = template_version(KIND)
+    version = template_version(EVIDENCE)
     for rid, text in samples.select("record_id", "interpretation").rows():
         interp, _ = parse(text)
         messages = evidence_messages(text, "; ".join(interp.answer))
-        rows.append({"sample_id": sample_id(rid, KIND), "record_id": rid, "kind": KIND, "template_version": version,
-                     "status": "ok", "reason": None, "prompt_sha256": prompt_sha256(messages),
-                     "messages": json.dumps(messages, ensure_ascii=False)})
-    return pl.DataFrame(rows, schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "kind": pl.Utf8,
-                                      "template_version": pl.Utf8, "status": pl.Utf8, "reason": pl.Utf8,
-                                      "prompt_sha256": pl.Utf8, "messages": pl.Utf8})
+        rows.append({"sample_id": SampleId(rid, EVIDENCE).format(), "record_id": rid, "kind": EVIDENCE,
+                     "template_version": version, "status": "ok", "reason": None,
+                     "prompt_sha256": prompt_sha256(messages), "messages": json.dumps(messages, ensure_ascii=False)})
+    return pl.DataFrame(rows, schema=PROMPT_SCHEMA)
 
 
-def write_shard(warehouse: Warehouse, part: str, samples: pl.DataFrame) -> dict[str, int]:
+def run_shard(warehouse: Warehouse, part: str, params: EvidenceParams) -> dict[str, int]:
     """The ``evidence`` and ``solutions`` parts of one shard."""
+    samples = accepted(warehouse, part)
     record_facts = facts(warehouse, part)
-    replies = dict(generate.final_answers(warehouse, part, KIND).select("record_id", "response").rows())
+    replies = dict(llm_io.final_answers(warehouse, part, EVIDENCE).select("record_id", "response").rows())
     phrases, solutions = [], []
     for sid, rid, text in samples.select("sample_id", "record_id", "interpretation").rows():
         labels = parse(text)[0].answer
@@ -88,40 +89,35 @@ def write_shard(warehouse: Warehouse, part: str, samples: pl.DataFrame) -> dict[
             "dropped": sum(len(s["dropped"]) for s in solutions)}
 
 
-def pending(warehouse: Warehouse, asking: bool = False, force: bool = False) -> list[str]:
-    """Validations shards whose ``solutions`` part is missing or older than their validations
-    or than a file of the evidence rules; when ``asking`` an LLM, also those holding a solution
+def plan(warehouse: Warehouse, params: EvidenceParams, force: bool = False) -> list[str]:
+    """Validations shards whose parts are newer than their ``evidence``/``solutions`` parts, or
+    older than a file of the evidence rules; when asking an LLM, also those holding a solution
     whose reply was never asked for (rules phrases, nothing dropped)."""
-    rules = max(p.stat().st_mtime for p in RULE_FILES)
-    todo = []
-    for part in warehouse.parts("validations"):
-        done = warehouse.table_dir("solutions") / part.name
-        if force or not done.exists() or done.stat().st_mtime < max(rules, part.stat().st_mtime):
-            todo.append(part.stem)
-        elif asking and not pl.read_parquet(done, columns=["origin", "dropped"]).filter(
-                pl.col("origin") == "rules", pl.col("dropped").list.len() == 0).is_empty():
-            todo.append(part.stem)
-    return todo
+    todo = STAGE.stale(warehouse, force)
+    if params.llm.backend == "rules":
+        return todo
+    return [part.stem for part in warehouse.parts("validations") if part.stem in todo or not warehouse.read_part(
+        "solutions", part.stem, ["origin", "dropped"]).filter(pl.col("origin") == "rules",
+                                                              pl.col("dropped").list.len() == 0).is_empty()]
 
 
-def run(warehouse: Warehouse, backend: llm.Backend | None = None, *, force: bool = False,
-        concurrency: int = llm.DEFAULT_CONCURRENCY, max_cost_usd: float | None = None, rpm: float | None = None,
-        tpm: float | None = None, progress=None) -> dict[str, int]:
-    """Evidence for the accepted samples of the pending shards (all with ``force``); with
-    ``backend``, its phrases first."""
-    parts = {part: accepted(warehouse, part) for part in pending(warehouse, backend is not None, force)}
-    if backend is not None:
-        reqs = []
-        for part, samples in parts.items():
-            rows = prompt_rows(samples)
-            warehouse.write("prompts", rows, f"{part}.{KIND}")
-            reqs += [llm.Request(sample_id=sid, shard=part, messages=json.loads(m), params=dict(PARAMS))
-                     for sid, m in rows.select("sample_id", "messages").rows()]
-        asyncio.run(llm.generate(reqs, backend, journal_dir=generate.journal_dir(warehouse, backend),
-                                 cache_dir=warehouse.root / generate.LLM_DIR / "cache", concurrency=concurrency,
-                                 max_cost_usd=max_cost_usd, rpm=rpm, tpm=tpm, progress=progress))
-        generate.publish(warehouse, backend, sorted({r.shard for r in reqs}))
-    counts = [write_shard(warehouse, part, samples) for part, samples in parts.items()]
-    warehouse.refresh()
-    keys = ("samples", "phrases", "llm", "dropped")
-    return {"shards": len(counts), **{k: sum(c[k] for c in counts) for k in keys}}
+def ask(warehouse: Warehouse, params: EvidenceParams, shards: list[str], progress=None) -> dict:
+    """With an LLM, the evidence prompts of the accepted samples of ``shards`` (prompts parts
+    ``<shard>.evidence``), sent and published; the rules writer has nothing to ask."""
+    if params.llm.backend == "rules":
+        return {}
+    reqs = []
+    for part in shards:
+        rows = prompt_rows(accepted(warehouse, part))
+        warehouse.write("prompts", rows, f"{part}.{EVIDENCE}")
+        reqs += [llm.Request(sample_id=sid, shard=part, messages=json.loads(m), params=dict(PARAMS))
+                 for sid, m in rows.select("sample_id", "messages").rows()]
+    llm_io.ask(warehouse, params.llm, reqs, progress)
+    for shard in sorted({r.shard for r in reqs}):
+        llm_io.publish(warehouse, params.llm, shard)
+    return {}
+
+
+STAGE = Stage("evidence", input="validations", outputs=("evidence", "solutions"),
+              counts=("samples", "phrases", "llm", "dropped"), run_shard=run_shard, params=EvidenceParams,
+              rules=RULE_FILES, plan=plan, ask=ask)

@@ -1,5 +1,5 @@
 """Export stage: the curated ``corpus`` view -> training files for ms-swift or TRL, rendered ECG
-images and ``manifest.json`` (DESIGN.md "Training rows"; :mod:`training.export`).
+images and ``manifest.json`` (docs/design.md "Training rows"; :mod:`training.export`).
 
 Files per format (``kind`` in the manifest: ``sft`` rows end with the answer, ``rl`` rows at
 the user turn with the ``solution``): one SFT file per split (``train``, ``val``, ``test``;
@@ -25,10 +25,12 @@ from prompts.render import template_version
 from schemas.tables import SPLITS
 from stages.runs import code_version
 from training import export as ex
+from stages.options import ExportOptions
+from stages.stage import Stage
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
 
-
+SHARD = "corpus"
 
 def samples(warehouse: Warehouse) -> pl.DataFrame:
     """The accepted samples with what a row needs: split, text, labels, solution, evidence
@@ -39,12 +41,9 @@ def samples(warehouse: Warehouse) -> pl.DataFrame:
         "JOIN solutions s ON s.sample_id = c.sample_id ORDER BY c.sample_id")
 
 
-def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: int | None = None,
-        imd: tuple[float, float] | None = None, seed: int = 0, absolute: bool = False) -> dict:
+def write(warehouse: Warehouse, options: ExportOptions) -> dict:
     """Write the export; returns the manifest."""
-    if fmt not in ex.FORMATS:
-        raise ValueError(f"format must be one of {', '.join(ex.FORMATS)}, not {fmt!r}")
-    out = Path(out).resolve()
+    out, fmt, seed, absolute, imd = options.out.resolve(), options.format, options.seed, options.absolute, options.imd
     table = samples(warehouse)
     if table.is_empty():
         raise ValueError("the corpus is empty: run validate and evidence first")
@@ -68,7 +67,7 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
     sft = {s: [row(x) for x in rows_by_split[s]] for s in SPLITS}
     for split in SPLITS:
         write(names["sft"].format(split=split), "sft", sft[split])
-    size = ex.rl_size(len(rows_by_split["train"]), rl_size)
+    size = ex.rl_size(len(rows_by_split["train"]), options.rl_size)
     rl = ex.select_rl(rows_by_split["train"], size, seed)
     write(names["rl"], "rl", [row(x, with_answer=False) for x in rl])
     for name, (modality, share) in ex.MISSING.items():
@@ -84,7 +83,7 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
         "warehouse": {"root": str(warehouse.root), "samples": table.height,
                       "checker_versions": sorted(set(warehouse.sql(
                           "SELECT DISTINCT checker_version FROM validations")["checker_version"]))},
-        "selection": {"rl": {"size": size, "requested": rl_size, "seed": seed,
+        "selection": {"rl": {"size": size, "requested": options.rl_size, "seed": seed,
                              "rule": f"training samples with evidence in at least {ex.MIN_EVIDENCE_STEPS} steps, "
                                      "stratified by each sample's rarest label, strata round-robin rarest first, "
                                      "seeded order within a stratum"},
@@ -92,6 +91,19 @@ def run(warehouse: Warehouse, out: str | Path, fmt: str = "swift", *, rl_size: i
                       "imd": None if imd is None else {"drop": imd[0], "swap": imd[1]}},
         "subjects": subjects,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    (out / ex.MANIFEST).write_text(json.dumps(manifest, indent=1))
     return manifest
 
+
+def plan(warehouse: Warehouse, options: ExportOptions, force: bool = False) -> list[str]:
+    """One shard, the whole corpus: an export is always written anew."""
+    return [SHARD]
+
+
+def run_shard(warehouse: Warehouse, shard: str, options: ExportOptions) -> dict[str, int]:
+    manifest = write(warehouse, options)
+    return {"samples": manifest["warehouse"]["samples"], "files": len(manifest["files"])}
+
+
+STAGE = Stage("export", input="solutions", outputs=(), counts=("samples", "files"), run_shard=run_shard,
+              params=ExportOptions, plan=plan)

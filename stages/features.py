@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 
 import featuredb
 from sources.reader import FS, RecordError, read_signal, signal_sha256
+from stages.options import NoParams
 from stages.stage import Stage, process_pool
 
 if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
@@ -91,9 +92,9 @@ def measure(ids: Sequence[str], paths: Sequence[str]) -> featuredb.Features:
     return featuredb.Features(pl.concat([p.records for p in parts]), pl.concat([p.leads for p in parts]))
 
 
-def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
+def run_shard(warehouse: Warehouse, part: str, params: NoParams) -> dict[str, int]:
     """Measure the ok records of one records part and write its two feature parts."""
-    rec = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet", columns=["record_id", "path", "status"])
+    rec = warehouse.read_part("records", part, ["record_id", "path", "status"])
     rec = rec.filter(pl.col("status") == "ok")
     f = measure(rec["record_id"].to_list(), rec["path"].to_list())
     warehouse.write("lead_features", f.leads, part)
@@ -102,7 +103,7 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
 
 
 STAGE = Stage("features", input="records", outputs=("features", "lead_features"), counts=("records", "usable"),
-              run_shard=run_shard)
+              run_shard=run_shard, parallel=True)
 
 
 def _folder_batches(ids: list[str], paths: list[str], size: int) -> Iterator[tuple[list[str], list[str]]]:

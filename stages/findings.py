@@ -11,15 +11,15 @@ import polars as pl
 
 from protocol import concordance
 from protocol.criteria import TABLE, evaluate, facts
+from stages.options import NoParams
 from stages.stage import Stage
 from warehouse import Warehouse
 
 
-def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
-    feats = pl.read_parquet(warehouse.table_dir("features") / f"{part}.parquet")
-    leads = pl.read_parquet(warehouse.table_dir("lead_features") / f"{part}.parquet")
-    records = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet",
-                              columns=["record_id", "sex", "age", "labels"])
+def run_shard(warehouse: Warehouse, part: str, params: NoParams) -> dict[str, int]:
+    feats = warehouse.read_part("features", part)
+    leads = warehouse.read_part("lead_features", part)
+    records = warehouse.read_part("records", part, ["record_id", "sex", "age", "labels"])
     records = records.filter(pl.col("record_id").is_in(feats["record_id"].implode()))
     found = evaluate(facts(feats, leads, records))
     agree = concordance.concordance(records, found)
@@ -30,4 +30,5 @@ def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
 
 
 STAGE = Stage("findings", input="features", outputs=("findings", "concordance"),
-              counts=("records", "positive", "discordant"), run_shard=run_shard, rules=(TABLE, concordance.TABLE))
+              counts=("records", "positive", "discordant"), run_shard=run_shard, rules=(TABLE, concordance.TABLE),
+              parallel=True)

@@ -1,6 +1,6 @@
 """Ingest stage: source manifests -> checked ``records`` rows, one warehouse part per shard.
 
-``plan`` stages each source's manifest in shards of ``SHARD_SIZE`` rows
+``plan`` stages each source's manifest in shards of ``IngestParams.shard_size`` rows
 (``_staging/records-<source>-<shard>.parquet``); only the shards whose rows changed run again,
 and the source's shards that no longer exist are dropped. Every
 manifest row is checked from its header and the size of its signal files
@@ -8,7 +8,7 @@ manifest row is checked from its header and the size of its signal files
 samples (checksums, flat or missing signal) are the features stage's, which reads them anyway.
 A record that fails stays in the table with ``status='error'`` and the reason, so nothing
 vanishes. After all shards are written, the parts of later stages whose shard no longer exists
-are removed.
+are removed (every output table of the stages after ingest, :func:`stages.stage.record_tables`).
 """
 
 from __future__ import annotations
@@ -18,20 +18,17 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.tables import MACHINE_COLUMNS, RECORDS
+from schemas.tables import MACHINE_COLUMNS, RECORDS, SOURCES
 from sources import mimic, ptbxl, wfdb_folder
 from sources.errors import SourceError
 from sources.reader import RecordError, check_headers, extra_leads
-from stages.stage import Stage
+from stages.options import IngestParams
+from stages.stage import Stage, record_tables
 from warehouse import Warehouse
 
-MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
-    "ptbxl": ptbxl.manifest, "mimic": mimic.manifest, "wfdb": wfdb_folder.manifest,
-}
-SHARD_SIZE = 1000
+MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = dict(zip(SOURCES, (
+    ptbxl.manifest, mimic.manifest, wfdb_folder.manifest)))
 STAGING = "_staging"
-#: Tables whose parts are named after a records shard (``generations``: ``<shard>.<backend>``).
-DOWNSTREAM = ("features", "lead_features", "findings", "concordance", "selection", "prompts", "generations")
 #: ``records`` columns a source may not have (PTB-XL and WFDB folders carry no cart measurements,
 #: a WFDB folder no study or label likelihoods): NULL for that source; any other is required.
 OPTIONAL = ("study_id", "sex", "age", "label_likelihood", "label_text", "flags", "unmapped", *MACHINE_COLUMNS)
@@ -52,17 +49,15 @@ def check_records(paths: Sequence[str]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=CHECKED)
 
 
-def plan(warehouse: Warehouse, force: bool = False, sources: dict[str, str | Path] | None = None,
-         shard_size: int = SHARD_SIZE) -> list[str]:
+def plan(warehouse: Warehouse, params: IngestParams, force: bool = False) -> list[str]:
     """Stage every ``{source: root}`` manifest in shards; returns the shards to run: those whose
     staged rows changed or whose records part is missing or older (every shard with ``force``).
     The source's shards beyond its new count are dropped, so a rerun redoes only what changed."""
     shards = []
     staging = warehouse.root / STAGING
     staging.mkdir(exist_ok=True)
-    for source, root in (sources or {}).items():
-        if source not in MANIFESTS:
-            raise SourceError(f"unknown source {source!r}; use one of {', '.join(MANIFESTS)}")
+    shard_size = params.shard_size
+    for source, root in params.sources.items():
         df = MANIFESTS[source](root)
         dupes = df.filter(pl.col("record_id").is_duplicated())["record_id"].unique().to_list()
         if dupes:
@@ -87,7 +82,7 @@ def _done(warehouse: Warehouse, staged: Path, rows: pl.DataFrame) -> bool:
             and pl.read_parquet(staged).equals(rows))
 
 
-def run_shard(warehouse: Warehouse, shard: str) -> dict[str, int]:
+def run_shard(warehouse: Warehouse, shard: str, params: IngestParams) -> dict[str, int]:
     """Check the staged records of one shard and write them as records part ``shard``."""
     rows = pl.read_parquet(warehouse.root / STAGING / f"records-{shard}.parquet")
     absent = [pl.lit(None, RECORDS.columns[c].dtype.type).alias(c) for c in OPTIONAL if c not in rows.columns]
@@ -96,10 +91,10 @@ def run_shard(warehouse: Warehouse, shard: str) -> dict[str, int]:
     return {"ok": int((df["status"] == "ok").sum()), "error": int((df["status"] == "error").sum())}
 
 
-def after(warehouse: Warehouse) -> None:
+def after(warehouse: Warehouse, params: IngestParams, progress=None) -> None:
     """Drop later stages' parts of shards that no longer exist (across all sources)."""
     shards = {p.stem for p in warehouse.parts("records")}
-    for table in DOWNSTREAM:
+    for table in record_tables():
         for part in warehouse.parts(table):
             if part.stem.split(".")[0] not in shards:
                 part.unlink()
@@ -116,11 +111,12 @@ def by_source(warehouse: Warehouse, sources=None) -> dict[str, dict[str, int]]:
     return {s: held.get(s, {"ok": 0, "error": 0}) for s in (held if sources is None else sources)}
 
 
-def ingest(warehouse: Warehouse, sources: dict[str, str | Path], shard_size: int = SHARD_SIZE) -> dict[str, dict]:
-    """Run the stage on ``{source: root}`` without Prefect; returns ok/error counts per source."""
-    STAGE.run(warehouse, sources=sources, shard_size=shard_size)
+def ingest(warehouse: Warehouse, sources: dict[str, str | Path], **params) -> dict[str, dict[str, int]]:
+    """Run the stage on ``{source: root}`` without Prefect (``params``: the rest of
+    :class:`IngestParams`); returns ok/error counts per source."""
+    STAGE.run(warehouse, IngestParams(sources={k: str(v) for k, v in sources.items()}, **params))
     return by_source(warehouse, sources)
 
 
 STAGE = Stage("ingest", input="records", outputs=("records",), counts=("ok", "error"), run_shard=run_shard,
-              plan=plan, after=after)
+              params=IngestParams, plan=plan, after=after)

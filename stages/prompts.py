@@ -27,15 +27,11 @@ from prompts.render import (
     prompt_sha256,
     template_version,
 )
+from schemas.ids import INTERPRETATION, SampleId
 from sources.vocabulary import concepts
+from stages.options import NoParams
 from stages.stage import Stage
 from warehouse import Warehouse
-
-KIND = "interpretation"
-
-
-def sample_id(record_id: str, kind: str = KIND) -> str:
-    return f"{record_id}#{kind}"
 
 
 def identifiers(record: dict) -> list[str]:
@@ -67,11 +63,11 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
     findings, found_span = record_slices(findings)
     lead_cols = lead_columns([leads[f].to_list() if f in leads.columns else [None] * leads.height for f in LEAD_FIELDS])
     found_cols = [findings[f].to_list() for f in FINDING_FIELDS]
-    version = template_version(KIND)
+    version = template_version(INTERPRETATION)
     rows = []
     for rec in records.iter_rows(named=True):
         rid = rec["record_id"]
-        row = {"sample_id": sample_id(rid), "record_id": rid, "kind": KIND, "template_version": version,
+        row = {"sample_id": SampleId(rid).format(), "record_id": rid, "kind": INTERPRETATION, "template_version": version,
                "status": "ok", "reason": None, "prompt_sha256": None, "messages": None}
         mine, found = lead_span[rid], found_span[rid]
         ctx = context(feats[rid], zip(*(c[mine] for c in lead_cols)), zip(*(c[found] for c in found_cols)), rec["sex"],
@@ -88,17 +84,23 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
     return pl.DataFrame(rows, schema=schema)
 
 
-def run_shard(warehouse: Warehouse, part: str) -> dict[str, int]:
-    read = lambda table: pl.read_parquet(warehouse.table_dir(table) / f"{part}.parquet")  # noqa: E731
-    picked = read("selection").filter("selected")["record_id"].implode()
+def plan(warehouse: Warehouse, params: NoParams, force: bool = False) -> list[str]:
+    """The stale selection shards; a warehouse without a selection is refused with what to run."""
+    if not warehouse.parts("selection"):
+        raise ValueError(f"no selection in {warehouse.root}: run `ecg-corpus select` first (prompts are rendered "
+                         "for the selected records only)")
+    return STAGE.stale(warehouse, force)
+
+
+def run_shard(warehouse: Warehouse, part: str, params: NoParams) -> dict[str, int]:
+    picked = warehouse.read_part("selection", part).filter("selected")["record_id"].implode()
     mine = pl.col("record_id").is_in(picked)
-    features, leads, findings = (read(t).filter(mine) for t in ("features", "lead_features", "findings"))
-    records = pl.read_parquet(warehouse.table_dir("records") / f"{part}.parquet",
-                              columns=["record_id", "subject_id", "study_id", "path", "sex", "labels"]).filter(mine)
+    features, leads, findings = (warehouse.read_part(t, part).filter(mine) for t in ("features", "lead_features", "findings"))
+    records = warehouse.read_part("records", part, ["record_id", "subject_id", "study_id", "path", "sex", "labels"]).filter(mine)
     rows = build(features, leads, findings, records)
     warehouse.write("prompts", rows, part)
     return {s: int((rows["status"] == s).sum()) for s in STAGE.counts}
 
 
 STAGE = Stage("prompts", input="selection", outputs=("prompts",), counts=("ok", "refused"),
-              run_shard=run_shard, rules=(TEMPLATES,))
+              run_shard=run_shard, rules=(TEMPLATES,), plan=plan, parallel=True)

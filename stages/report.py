@@ -21,6 +21,8 @@ import polars as pl
 
 from report import html, plots
 from report import tables as rt
+from stages.options import NoParams
+from stages.stage import Stage
 from warehouse import Warehouse
 from warehouse.store import VIEWS
 
@@ -82,6 +84,21 @@ def write_report(warehouse: Warehouse, run_id: str) -> Path:
     return path
 
 
+def plan(warehouse: Warehouse, params: NoParams, force: bool = False) -> list[str]:
+    """The run the warehouse handle carries (a report is of one run)."""
+    if warehouse.run_id is None:
+        raise ValueError("a report is of a run: give the warehouse handle of the run (Warehouse(root, run_id))")
+    return [warehouse.run_id]
+
+
+def run_shard(warehouse: Warehouse, run_id: str, params: NoParams) -> dict[str, int]:
+    write_report(warehouse, run_id)
+    return {}
+
+
+STAGE = Stage("report", input="runs", outputs=(), counts=(), run_shard=run_shard, plan=plan)
+
+
 def markdown_summary(report: Path) -> str:
     """The Markdown summary written beside ``report`` (the path :func:`write_report` returns)."""
     return Path(report).with_name(SUMMARY).read_text(encoding="utf-8")
@@ -116,7 +133,7 @@ class _Report:
 
     def sql(self, query: str, *tables: str) -> pl.DataFrame:
         self.need(*tables)
-        return self.wh.sql(query, refresh=False)
+        return self.wh.sql(query)
 
     # Shared frames ------------------------------------------------------------------------
 
@@ -138,7 +155,7 @@ class _Report:
         self.need("records")
         measures = [(label, q) for label, needs, q in SPLIT_MEASURES if set(needs) <= self.present]
         union = " UNION ALL ".join(f"SELECT '{label}' AS measure, split, n FROM ({q})" for label, q in measures)
-        return rt.per_split(self.wh.sql(union, refresh=False), [label for label, _ in measures])
+        return rt.per_split(self.wh.sql(union), [label for label, _ in measures])
 
     @cached_property
     def record_errors(self) -> pl.DataFrame:
@@ -164,9 +181,9 @@ class _Report:
         self.need("records")
         if not self.later:
             raise Unavailable("no selection table or corpus view to compare the source with")
-        labels = {SOURCE: self.wh.sql("SELECT labels FROM records WHERE status = 'ok'", refresh=False)["labels"]}
+        labels = {SOURCE: self.wh.sql("SELECT labels FROM records WHERE status = 'ok'")["labels"]}
         for name, _, ids in self.later:
-            labels[name] = self.wh.sql(f"SELECT labels FROM records WHERE record_id IN ({ids})", refresh=False)["labels"]
+            labels[name] = self.wh.sql(f"SELECT labels FROM records WHERE record_id IN ({ids})")["labels"]
         return rt.label_coverage(labels, concepts())
 
     # Sections ---------------------------------------------------------------------------

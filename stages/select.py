@@ -14,41 +14,34 @@ of what is left of the target (water-filling), so a rare stratum is kept whole a
 ones share the rest. Inside a stratum records are ranked by a seeded hash of their id, so the
 draw is reproducible and adding records does not reshuffle the others.
 
-The stage's one shard, ``corpus``, computes the whole selection (its parameters are staged by
-``plan``); it is written as one ``selection`` part per records part, rewritten only when its
-rows change or an input part of that shard is newer, so later stages redo only what changed.
+The stage's one shard, ``corpus``, computes the whole selection from its parameters
+(:class:`stages.options.SelectionOptions`); it is written as one ``selection`` part per records
+part, rewritten only when its rows change or an input part of that shard is newer (every part
+with ``force``), so later stages redo only what changed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import polars as pl
 
 from schemas.tables import EXCLUSIONS
+from stages.options import SelectionOptions
 from stages.stage import Stage
 from warehouse import Warehouse
 
-TARGET = 30_000  # ECG-R1's corpus size
 SHARD = "corpus"
-PARAMS = "_staging/selection.json"
 UNLABELLED = "unlabelled"
 #: Tables whose part of a shard, when newer than the shard's selection part, makes it stale.
 INPUTS = ("records", "features", "concordance")
 
 
-def plan(warehouse: Warehouse, force: bool = False, target: int = TARGET, per_subject: bool = True, seed: int = 0,
-         exclude_flagged: bool = True, require_concordant: bool = True) -> list[str]:
-    """Stage the selection's parameters; the selection is always recomputed (it is cheap, and
-    ``force`` rewrites every part)."""
-    if target < 1:
-        raise ValueError(f"the selection's target must be at least 1, not {target}")
-    params = {"target": target, "per_subject": per_subject, "seed": seed, "exclude_flagged": exclude_flagged,
-              "require_concordant": require_concordant, "force": force}
-    path = warehouse.root / PARAMS
-    path.parent.mkdir(exist_ok=True)
-    path.write_text(json.dumps(params))
+def plan(warehouse: Warehouse, params: SelectionOptions, force: bool = False) -> list[str]:
+    """The selection is always recomputed (it is cheap); ``force`` drops its parts first, so every
+    part is rewritten."""
+    if force:
+        warehouse.drop_parts("selection", "")
     return [SHARD]
 
 
@@ -136,14 +129,13 @@ def draw(df: pl.DataFrame, target: int, per_subject: bool, seed: int) -> pl.Data
     return done.with_columns(selected=pl.col("code") == "selected")
 
 
-def run_shard(warehouse: Warehouse, shard: str) -> dict[str, int]:
+def run_shard(warehouse: Warehouse, shard: str, params: SelectionOptions) -> dict[str, int]:
     """Compute the selection and write the parts whose rows or inputs changed."""
-    params = json.loads((warehouse.root / PARAMS).read_text())
-    df = exclusions(candidates(warehouse), params["exclude_flagged"], params["require_concordant"])
-    df = draw(df, params["target"], params["per_subject"], params["seed"])
+    df = exclusions(candidates(warehouse), params.exclude_flagged, params.require_concordant)
+    df = draw(df, params.target, params.per_subject, params.seed)
     columns = ["record_id", "selected", "code", "stratum", "rank", "reason"]
     for (part,), rows in df.sort("record_id").partition_by("part", as_dict=True).items():
-        if params["force"] or _stale(warehouse, part, rows.select(columns)):
+        if _stale(warehouse, part, rows.select(columns)):
             warehouse.write("selection", rows.select(columns), part)
     for gone in {p.stem for p in warehouse.parts("selection")} - set(df["part"]):
         (warehouse.table_dir("selection") / f"{gone}.parquet").unlink()
@@ -161,4 +153,4 @@ def _stale(warehouse: Warehouse, part: str, rows: pl.DataFrame) -> bool:
 
 
 STAGE = Stage("select", input="records", outputs=("selection",),
-              counts=("candidates", "selected", *EXCLUSIONS), run_shard=run_shard, plan=plan)
+              counts=("candidates", "selected", *EXCLUSIONS), run_shard=run_shard, params=SelectionOptions, plan=plan)

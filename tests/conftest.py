@@ -126,15 +126,24 @@ def record_facts():
     return _record_facts
 
 
+@pytest.fixture()
+def api_key(monkeypatch) -> str:
+    """An API key in the environment, as the openai backend reads it (the loopback server takes any)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "test")
+    return "test"
+
+
 @pytest.fixture(scope="session")
 def pipeline():
     """``pipeline(warehouse, sources, upto, **selection)``: the stages from ingest to ``upto``
     without Prefect (``selection``: the select stage's parameters); returns each stage's counts."""
+    from stages.options import IngestParams, SelectionOptions
     from stages.stage import NAMES, get
 
     def run(warehouse, sources: dict, upto: str = "prompts", **selection) -> dict:
-        params = {"ingest": {"sources": sources}, "select": selection}
-        return {name: get(name).run(warehouse, **params.get(name, {})) for name in NAMES[: NAMES.index(upto) + 1]}
+        params = {"ingest": IngestParams(sources={k: str(v) for k, v in sources.items()}),
+                  "select": SelectionOptions(**selection)}
+        return {name: get(name).run(warehouse, params.get(name)) for name in NAMES[: NAMES.index(upto) + 1]}
 
     return run
 

@@ -83,6 +83,7 @@ def ptbxl(ptbxl_dir):
     return man, f.records, f.leads, evaluate(facts(f.records, f.leads, man))
 
 
+@pytest.mark.slow
 def test_no_rules_text_contradicts_its_answer_on_ptbxl(ptbxl, grounding):
     """All 300 records: every text in the fixed format, every number measured, no contradiction."""
     man, feats, leads, found = ptbxl

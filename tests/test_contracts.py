@@ -20,12 +20,14 @@ def measured(sample_mimic, tmp_path_factory, pipeline):
     return wh
 
 
+@pytest.mark.slow
 def test_a_renamed_column_fails_naming_both(measured):
     df = measured.read("features").rename({"qtc_bazett_ms": "qtc_bazet_ms"})
     with pytest.raises(ContractError, match="features: missing column qtc_bazett_ms; unknown column qtc_bazet_ms"):
         measured.write("features", df, "renamed")
 
 
+@pytest.mark.slow
 def test_an_extra_column_and_an_unknown_table_fail(measured):
     with pytest.raises(ContractError, match="lead_features: unknown column note"):
         measured.write("lead_features", measured.read("lead_features").with_columns(note=pl.lit("x")), "extra")
@@ -40,6 +42,7 @@ def test_every_table_a_stage_writes_has_a_strict_contract():
     assert all(schema.strict for schema in SCHEMAS.values())
 
 
+@pytest.mark.slow
 def test_a_refused_record_keeps_a_prompt_row_with_its_reason(measured):
     part = measured.parts("features")[0].stem
     read = lambda t: pl.read_parquet(measured.table_dir(t) / f"{part}.parquet")  # noqa: E731
@@ -59,6 +62,7 @@ def test_a_refused_record_keeps_a_prompt_row_with_its_reason(measured):
     assert ok["messages"].is_not_null().all() and rows.filter(pl.col("status") != "ok")["messages"].is_null().all()
 
 
+@pytest.mark.slow
 def test_every_row_names_the_run_that_wrote_it(measured, tmp_path):
     wh = Warehouse(tmp_path / "w", run_id="run-1")
     wh.write("features", measured.read("features"), "p")
@@ -66,6 +70,7 @@ def test_every_row_names_the_run_that_wrote_it(measured, tmp_path):
     assert all("run_id" in schema.columns for schema in SCHEMAS.values())
 
 
+@pytest.mark.slow
 def test_stage_counts_are_kept_per_shard(measured):
     counts = measured.sql("SELECT stage, shard, count, value FROM stage_counts ORDER BY stage, count")
     features = dict(counts.filter(pl.col("stage") == "features").select("count", "value").rows())
@@ -78,6 +83,7 @@ def test_unknown_stage_is_refused():
         get("export")
 
 
+@pytest.mark.slow
 def test_reingest_with_fewer_shards_removes_stale_parts(sample_mimic, tmp_path):
     from stages.ingest import ingest
 

@@ -10,12 +10,15 @@ import re
 import polars as pl
 import pytest
 
-import llm
 from curation import Facts, validate
 from prompts.render import fmt
-from stages import evidence, generate, validate as validate_stage
+from stages.llm_io import RulesBackend
+from stages.options import LLMOptions
 from tests.openai_server import ServerConfig, canonical_sha256, serve_in_thread
+from tests.runner import loopback, run
 from warehouse import Warehouse
+
+RULES = LLMOptions(backend="rules")  # the offline writer, whatever key the environment holds
 
 
 def _facts(r: dict) -> Facts:
@@ -32,6 +35,7 @@ def _sub(text: str, pattern: str, repl) -> str:
     return out
 
 
+@pytest.mark.slow
 def test_every_rules_text_of_the_ptbxl_sample_is_valid(ptbxl_records):
     texts = [r for r in ptbxl_records if r["text"]]
     assert len(texts) >= 200
@@ -39,6 +43,7 @@ def test_every_rules_text_of_the_ptbxl_sample_is_valid(ptbxl_records):
     assert {k: v for k, v in rejected.items() if v} == {}
 
 
+@pytest.mark.slow
 def test_validate_many_over_a_process_pool_gives_each_verdict_in_order(ptbxl_records):
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -171,6 +176,7 @@ CASES = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code, which, edit, fragments", CASES, ids=[c[0] for c in CASES])
 def test_each_error_code_on_a_real_record(ptbxl_records, code, which, edit, fragments):
     pool = [r for r in ptbxl_records if r["text"] and not validate(r["text"], _facts(r))]
@@ -192,6 +198,7 @@ REWORDINGS = [  # the same facts as another LLM writes them
 ]
 
 
+@pytest.mark.slow
 def test_llm_spellings_of_the_same_facts_pass(ptbxl_records):
     texts = [r for r in ptbxl_records if r["text"]]
     for r in texts:
@@ -203,6 +210,7 @@ def test_llm_spellings_of_the_same_facts_pass(ptbxl_records):
         assert validate(text, _facts(r)) == [], text
 
 
+@pytest.mark.slow
 def test_hedges_withdraw_only_their_own_claim(ptbxl_records):
     r = next(r for r in ptbxl_records if r["text"] and r["findings"]["atrial_fibrillation_suspected"]["positive"] is False
              and r["findings"]["wide_qrs"]["positive"] is False)
@@ -214,6 +222,7 @@ def test_hedges_withdraw_only_their_own_claim(ptbxl_records):
     assert [i.code for i in validate(stated, _facts(r))] == ["rhythm_contradiction"]
 
 
+@pytest.mark.slow
 def test_an_unmeasured_number_and_units_are_read_as_written(ptbxl_records):
     r = next(r for r in ptbxl_records if r["text"] and not _nan(r["features"]["hr_bpm"]))
     hr = r["features"]["hr_bpm"]
@@ -234,9 +243,10 @@ def generated(sample_ptbxl, tmp_path, pipeline) -> Warehouse:
     return wh
 
 
-def test_repair_loop_accepts_on_the_second_attempt_and_a_rerun_sends_nothing(generated):
+@pytest.mark.slow
+def test_repair_loop_accepts_on_the_second_attempt_and_a_rerun_sends_nothing(generated, api_key):
     wh = generated
-    rules = generate.RulesBackend(wh)
+    rules = RulesBackend(wh)
     good = {sha: rules.write(part.stem, sha) for part in wh.parts("prompts")
             for sha in pl.read_parquet(part).filter(pl.col("status") == "ok")["prompt_sha256"]}
     wrong = {sha: re.sub(r"rate is (\d+) bpm", lambda m: f"rate is {int(m.group(1)) + 40} bpm", text)
@@ -249,13 +259,13 @@ def test_repair_loop_accepts_on_the_second_attempt_and_a_rerun_sends_nothing(gen
 
     n = len(good)
     with serve_in_thread(ServerConfig(respond=respond)) as server:
-        backend = llm.OpenAIBackend("deepseek-chat", base_url=server.url, api_key="test", timeout_s=5)
-        generate.run(wh, backend, concurrency=4)
-        counts = validate_stage.run(wh, backend, max_repairs=2, concurrency=4)
+        options = loopback(server.url, model="deepseek-chat", concurrency=4)
+        run("generate", wh, llm=options)
+        counts = run("validate", wh, llm=options, max_repairs=2)
         sent = server.stats()["requests"]
         assert (counts["samples"], counts["accepted"], counts["repaired"], counts["rejected"]) == (n, n - 2, n - 2, 2)
         assert counts["repair_requests"] == (n - 2) + 2 * 2 and sent == n + counts["repair_requests"]
-        again = validate_stage.run(wh, backend, max_repairs=2, concurrency=4)
+        again = run("validate", wh, llm=options, max_repairs=2)
         assert server.stats()["requests"] == sent  # a rerun pays nothing
         assert [again[k] for k in ("samples", "accepted", "rejected")] == [n, n - 2, 2]
     v = wh.sql("SELECT * FROM validations ORDER BY sample_id, attempt")
@@ -268,12 +278,13 @@ def test_repair_loop_accepts_on_the_second_attempt_and_a_rerun_sends_nothing(gen
     assert wh.sql("SELECT n FROM rejections WHERE stage = 'validate' AND code = 'hr_mismatch'").item() == 2 * 2
 
 
+@pytest.mark.slow
 def test_evidence_with_the_rules_backend_gives_every_accepted_sample_a_solution(generated):
     from curation.evidence import parse_solution
 
-    generate.run(generated)
-    validate_stage.run(generated)
-    counts = evidence.run(generated)
+    run("generate", generated, llm=RULES)
+    run("validate", generated, llm=RULES)
+    counts = run("evidence", generated, llm=RULES)
     corpus = generated.sql("SELECT * FROM corpus")
     assert counts["samples"] == corpus.height > 0 and corpus["solution"].is_not_null().all()
     for labels_text, solution in corpus.select("interpretation", "solution").rows():
@@ -281,19 +292,20 @@ def test_evidence_with_the_rules_backend_gives_every_accepted_sample_a_solution(
         assert labels == re.search(r"<answer>(.*)</answer>", labels_text).group(1).split("; ")
         assert sum(bool(v) for v in steps.values()) >= 3
     written = {p: p.stat().st_mtime_ns for p in generated.parts("solutions")}
-    assert evidence.run(generated)["shards"] == 0  # a rerun redoes nothing
+    assert run("evidence", generated, llm=RULES)["shards"] == 0  # a rerun redoes nothing
     assert {p: p.stat().st_mtime_ns for p in generated.parts("solutions")} == written
-    assert evidence.run(generated, force=True)["samples"] == counts["samples"]
+    assert run("evidence", generated, force=True, llm=RULES)["samples"] == counts["samples"]
 
 
-def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generated):
+@pytest.mark.slow
+def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generated, api_key):
     import json
 
     from curation.evidence import parse_solution
 
-    generate.run(generated)
-    validate_stage.run(generated)
-    evidence.run(generated)  # rules phrases first: the LLM's run below still asks for every sample
+    run("generate", generated, llm=RULES)
+    run("validate", generated, llm=RULES)
+    run("evidence", generated, llm=RULES)  # rules phrases first: the LLM's run below still asks for every sample
 
     def respond(messages: list[dict]) -> str:  # one true phrase of step 1, one invented, one from another step
         return json.dumps({"heart_rate": [], "key_diagnostic_evidence": {
@@ -301,11 +313,11 @@ def test_llm_evidence_is_verified_in_its_step_and_a_rerun_sends_nothing(generate
             "step_5_electrolytes_qt": ["Framingham correction"]}})
 
     with serve_in_thread(ServerConfig(respond=respond)) as server:
-        backend = llm.OpenAIBackend("deepseek-chat", base_url=server.url, api_key="test", timeout_s=5)
-        counts = evidence.run(generated, backend, concurrency=4)
+        options = loopback(server.url, model="deepseek-chat", concurrency=4)
+        counts = run("evidence", generated, llm=options)
         sent = server.stats()["requests"]
         assert sent == counts["samples"] == counts["llm"] > 0
-        evidence.run(generated, backend, concurrency=4)
+        run("evidence", generated, llm=options)
         assert server.stats()["requests"] == sent
     solutions = generated.sql("SELECT * FROM solutions")
     assert set(solutions["origin"]) == {"llm"}
@@ -326,6 +338,7 @@ LLM_TEXTS = {"ptbxl:00002": [],  # sinus bradycardia, limited quality, young hig
              "ptbxl:00017": ["st_contradiction"]}  # AF: "no ST elevation or depression" where depression is met
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("record_id, codes", LLM_TEXTS.items())
 def test_llm_written_interpretations(ptbxl_records, record_id, codes):
     from pathlib import Path

@@ -55,7 +55,7 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(10)
 
 
-def test_the_corpus_deployments_validate_against_the_flow():
+def test_the_corpus_deployments_validate_against_the_flow(tmp_path, monkeypatch):
     import yaml
     from prefect.flows import load_flow_from_entrypoint
 
@@ -64,13 +64,18 @@ def test_the_corpus_deployments_validate_against_the_flow():
         d = deployments[name]
         flow = load_flow_from_entrypoint(d["entrypoint"])
         assert flow.name == "corpus" and d["work_pool"]["name"] == "cpu"
-        assert {k: v for k, v in flow.validate_parameters(d["parameters"]).items() if k in d["parameters"]} \
-            == d["parameters"]
+        monkeypatch.chdir(tmp_path)  # relative paths resolve against the worker's folder (here: tmp_path)
+        validated = flow.validate_parameters(d["parameters"])  # the options objects, as the flow receives them
+        assert validated["warehouse"].root == tmp_path / d["parameters"]["warehouse"]
+        plain = {k: v.model_dump(mode="json", exclude_unset=True) if hasattr(v, "model_dump") else v
+                 for k, v in validated.items() if k in d["parameters"] and k != "warehouse"}
+        assert plain == {k: v for k, v in d["parameters"].items() if k != "warehouse"}
     (schedule,) = deployments["regenerate"]["schedules"]
     assert schedule["cron"] and schedule["active"] is False  # present, off until an operator resumes it
-    assert deployments["regenerate"]["parameters"]["target"] == 30000
+    assert deployments["regenerate"]["parameters"]["selection"]["target"] == 30000
+    assert all(deployments[name]["concurrency_limit"] == 1 for name in ("regenerate", "sample"))  # one writer
     assert deployments["sample"]["parameters"] == {"warehouse": "out/sample-warehouse", "sample": True,
-                                                   "backend": "rules"}
+                                                   "llm": {"backend": "rules"}}
 
 
 def test_deployment_run_of_corpus_sample_on_a_real_server(tmp_path):

@@ -198,6 +198,7 @@ def ptbxl_texts(ptbxl_records) -> list[tuple[dict, str]]:
     return [(r["findings"], r["text"]) for r in ptbxl_records if r["text"] is not None]
 
 
+@pytest.mark.slow
 def test_rules_phrases_on_ptbxl(ptbxl_texts):
     """Every rules text of the sample: phrases verbatim in their step, <= 3 a step, the solution
     round-trips; rate, rhythm and conduction findings are carried as the writer states them."""

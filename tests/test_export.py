@@ -9,25 +9,39 @@ import sys
 
 import pytest
 
-from stages import evidence, export, generate, validate
+from schemas.tables import SPLITS
+from stages.options import LLMOptions
+from tests.runner import run
 from training import export as ex
 from warehouse import Warehouse
+
+pytestmark = pytest.mark.slow  # every test needs the curated warehouse (the pipeline fixture runs FeatureDB)
+
+RULES = LLMOptions(backend="rules")  # the offline writer, whatever key the environment holds
+
+
+def _export(wh: Warehouse, out, fmt: str, **options) -> dict:
+    """Run the export stage into ``out``; returns the manifest it wrote."""
+    counts = run("export", wh, out=out, format=fmt, **options)
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert counts["samples"] == manifest["warehouse"]["samples"] and counts["files"] == len(manifest["files"])
+    return manifest
 
 
 @pytest.fixture(scope="module")
 def curated(ptbxl_dir, tmp_path_factory, pipeline) -> Warehouse:
     wh = Warehouse(tmp_path_factory.mktemp("ptbxl") / "w")
     pipeline(wh, {"ptbxl": ptbxl_dir})
-    generate.run(wh)
-    validate.run(wh)
-    evidence.run(wh)
+    run("generate", wh, llm=RULES)
+    run("validate", wh, llm=RULES)
+    run("evidence", wh, llm=RULES)
     return wh
 
 
 @pytest.fixture(scope="module")
 def swift_export(curated, tmp_path_factory):
     out = tmp_path_factory.mktemp("export") / "swift"
-    return out, export.run(curated, out, "swift", imd=(0.5, 0.2), seed=3)
+    return out, _export(curated, out, "swift", imd=(0.5, 0.2), seed=3)
 
 
 def _rows(path):
@@ -38,7 +52,7 @@ def test_swift_export_passes_the_check_and_matches_the_warehouse(curated, swift_
     out, manifest = swift_export
     assert ex.check(out) == []
     per_split = dict(curated.sql("SELECT split, count(*) FROM corpus GROUP BY split").rows())
-    assert manifest["splits"] == {s: per_split.get(s, 0) for s in export.SPLITS}
+    assert manifest["splits"] == {s: per_split.get(s, 0) for s in SPLITS}
     assert sum(manifest["splits"].values()) == curated.sql("SELECT count(*) FROM validations WHERE final AND valid").item()
     train = _rows(out / "train.jsonl")
     row = train[0]
@@ -58,7 +72,7 @@ def test_rl_rows_are_a_stratified_seeded_selection_of_training_samples(curated, 
     assert all([m["role"] for m in r["messages"]] == ["system", "user"] and r["solution"] for r in rl)
     steps = dict(curated.sql("SELECT sample_id, steps_with_evidence FROM solutions").rows())
     assert all(steps[r["id"]] >= ex.MIN_EVIDENCE_STEPS for r in rl)
-    again = export.run(curated, out.parent / "again", "swift", seed=3)
+    again = _export(curated, out.parent / "again", "swift", seed=3)
     assert _rows(out.parent / "again" / "rl_train.jsonl") == rl and again["selection"]["rl"] == manifest["selection"]["rl"]
 
 
@@ -77,7 +91,7 @@ def test_modality_missing_sets_and_imd(swift_export):
 
 
 def test_trl_export_and_absolute_paths(curated, tmp_path):
-    manifest = export.run(curated, tmp_path / "trl", "trl", absolute=True)
+    manifest = _export(curated, tmp_path / "trl", "trl", absolute=True)
     assert ex.check(tmp_path / "trl") == []
     sft, grpo = _rows(tmp_path / "trl" / "sft_train.jsonl"), _rows(tmp_path / "trl" / "grpo_train.jsonl")
     assert sft[0]["messages"][1]["content"][0] == {"type": "image"} and sft[0]["images"][0].startswith("/")
@@ -112,7 +126,7 @@ def test_the_check_finds_broken_rows_and_files(swift_export, tmp_path):
 
 def test_trl_files_load_with_datasets(curated, tmp_path):
     datasets = pytest.importorskip("datasets", reason="the train extra is not installed (datasets)")
-    export.run(curated, tmp_path / "trl", "trl")
+    _export(curated, tmp_path / "trl", "trl")
     sft = datasets.load_dataset("json", data_files=str(tmp_path / "trl" / "sft_train.jsonl"), split="train")
     grpo = datasets.load_dataset("json", data_files=str(tmp_path / "trl" / "grpo_train.jsonl"), split="train")
     assert set(sft.column_names) == {"id", "images", "ecg", "messages"} and sft.num_rows > 0

@@ -16,6 +16,8 @@ from scipy.signal import resample_poly
 import featuredb
 from featuredb import LEADS, extract, extract_stream
 
+pytestmark = pytest.mark.slow  # every test runs FeatureDB's kernels (compiled on a cold Numba cache)
+
 FS = 500
 N = 5000
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"

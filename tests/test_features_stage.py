@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
 from schemas.ecg import LEADS
 from stages import features
 from stages.ingest import ingest
 from tests.test_ingest import SHUFFLED, bad_signals, sine_adc, write_record
 from warehouse import Warehouse
+
+pytestmark = pytest.mark.slow  # every test runs the features stage (FeatureDB's kernels)
 
 
 def test_features_per_ok_record_and_rerun_skips(sample_ptbxl, tmp_path):
@@ -25,7 +28,7 @@ def test_features_per_ok_record_and_rerun_skips(sample_ptbxl, tmp_path):
     assert f["error"].is_null().all() and f["hr_bpm"].is_not_nan().all()
     assert f["signal_sha256"].str.contains(r"^[0-9a-f]{64}$").all() and f["signal_sha256"].n_unique() == 8
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
-    assert features.STAGE.pending(wh) == []
+    assert features.STAGE.pending(wh, features.STAGE.params()) == []
     assert features.STAGE.run(wh)["shards"] == 0
     assert features.STAGE.run(wh, force=True)["shards"] == 1
     assert wh.sql("SELECT count(*) FROM features").item() == 8

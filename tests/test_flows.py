@@ -14,10 +14,11 @@ pytestmark = pytest.mark.slow
 
 
 def test_ingest_flow_matches_library(prefect_harness, sample_ptbxl, sample_mimic, tmp_path):
-    from flows.stages import ingest_flow
+    from flows.stages import FLOWS
+    from stages.options import IngestParams
 
     sources = {"ptbxl": str(sample_ptbxl), "mimic": str(sample_mimic)}
-    counts = ingest_flow(str(tmp_path / "flow"), params={"sources": sources, "shard_size": 3})
+    counts = FLOWS["ingest"](Warehouse(tmp_path / "flow"), IngestParams(sources=sources, shard_size=3))
     assert counts == {"shards": 6, "ok": 16, "error": 0}
     lib = Warehouse(tmp_path / "lib")
     ingest(lib, {"ptbxl": sample_ptbxl, "mimic": sample_mimic})
@@ -29,7 +30,7 @@ def test_ingest_flow_matches_library(prefect_harness, sample_ptbxl, sample_mimic
 def test_corpus_flow_on_embedded_sample(prefect_harness, tmp_path):
     from flows.corpus import corpus_flow
 
-    result = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1)
+    result = corpus_flow(Warehouse(tmp_path / "w"), sample=True, n=3, seed=1)
     assert result["ingest"] == {"shards": 2, "ok": 6, "error": 0}
     assert result["features"]["records"] == 6
     assert result["select"]["candidates"] == 6
@@ -54,12 +55,12 @@ def test_corpus_flow_resumes_only_unfinished_shards(prefect_harness, tmp_path):
     that shard's findings and prompts and nothing else; its LLM answers come from the journal."""
     from flows.corpus import corpus_flow
 
-    first = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1, report=False)
+    first = corpus_flow(Warehouse(tmp_path / "w"), sample=True, n=3, seed=1, report=False)
     wh = Warehouse(tmp_path / "w")
     shard = wh.parts("findings")[0].stem
     for table in ("findings", "concordance", "prompts"):
         (wh.table_dir(table) / f"{shard}.parquet").unlink()
-    again = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1, report=False)
+    again = corpus_flow(str(tmp_path / "w"), sample=True, n=3, seed=1, report=False)  # a path, as a deployment gives it
     assert again["ingest"]["shards"] == 0 and again["features"]["shards"] == 0
     assert again["findings"]["shards"] == 1 and again["prompts"]["shards"] == 1
     assert again["generate"]["attempts"] == 0
@@ -69,14 +70,14 @@ def test_corpus_flow_resumes_only_unfinished_shards(prefect_harness, tmp_path):
 
 def test_features_flow_fills_both_tables(prefect_harness, sample_mimic, tmp_path):
     from flows.runners import task_runner
-    from flows.stages import features_flow
+    from flows.stages import FLOWS
 
     wh = Warehouse(tmp_path / "w")
     ingest(wh, {"mimic": sample_mimic})
-    on_two = features_flow.with_options(task_runner=task_runner(workers=2))
-    assert on_two(str(wh.root)) == {"shards": 1, "records": 8, "usable": 8}
+    on_two = FLOWS["features"].with_options(task_runner=task_runner(workers=2))
+    assert on_two(wh) == {"shards": 1, "records": 8, "usable": 8}
     assert wh.sql("SELECT count(*) FROM lead_features").item() == 8 * 12
-    assert on_two(str(wh.root))["shards"] == 0  # nothing left to do
+    assert on_two(wh)["shards"] == 0  # nothing left to do
 
 
 def test_the_prefect_server_answers_its_own_client_filters(prefect_harness):

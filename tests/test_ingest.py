@@ -233,6 +233,7 @@ def memory_copy(tmp_path):
         mem.rm(prefix, recursive=True)
 
 
+@pytest.mark.slow
 def test_a_source_in_an_object_store_gives_the_rows_of_the_local_folder(sample_ptbxl, tmp_path, memory_copy):
     from stages import features
 
@@ -273,6 +274,7 @@ def test_a_wfdb_folder_in_an_object_store_other_formats_too(tmp_path, memory_cop
         np.testing.assert_array_equal(read_signal(paths[f"wfdb:{rel}"]), read_signal(root / rel))
 
 
+@pytest.mark.slow
 def test_the_warehouse_is_a_folder_not_a_url(sample_ptbxl, tmp_path):
     with pytest.raises(NotADirectoryError, match="must be a local or mounted folder, not a URL: s3://bucket/w"):
         Warehouse("s3://bucket/w")
@@ -310,6 +312,7 @@ def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "ecg_corpus", *args], capture_output=True, text=True, cwd=cwd)
 
 
+@pytest.mark.slow
 def test_wrong_path_is_one_line_and_exit_2(tmp_path):
     res = _cli("ingest", "--warehouse", str(tmp_path / "w"), "--ptbxl", str(tmp_path / "nope"), cwd=tmp_path)
     assert res.returncode == 2
@@ -319,6 +322,7 @@ def test_wrong_path_is_one_line_and_exit_2(tmp_path):
     assert res.returncode == 2 and "no record_list.csv" in res.stderr
 
 
+@pytest.mark.slow
 def test_cli_ingest_and_sql(sample_mimic, tmp_path):
     res = _cli("ingest", "-w", str(tmp_path / "w"), "--mimic", str(sample_mimic), cwd=tmp_path)
     assert res.returncode == 0, res.stderr
@@ -329,6 +333,7 @@ def test_cli_ingest_and_sql(sample_mimic, tmp_path):
     assert res.returncode == 2 and res.stderr.startswith("error: SQL error")
 
 
+@pytest.mark.slow
 def test_unusable_arguments_exit_2(tmp_path):
     for args in (("ingest",), ("features", "-w", str(tmp_path), "--workers", "x"), ("nope",),
                  ("sample", str(tmp_path / "s"), "--layout", "foo"), ("findings", "-w", str(tmp_path / "missing"))):

@@ -287,6 +287,7 @@ def test_a_repeated_sample_id_stops_the_run_after_the_requests_before_it(tmp_pat
     assert len(read_rows(tmp_path / "journal")) == 20
 
 
+@pytest.mark.slow
 def test_the_driver_refuses_a_file_with_a_repeated_sample_id_before_sending(tmp_path):
     rows = [{"sample_id": "a", "shard": "s", "messages": [{"role": "user", "content": "x"}]}] * 2
     (tmp_path / "r.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -385,6 +386,7 @@ def test_progress_bar_shows_counts(tmp_path):
     assert "7/7" in out.getvalue() and "failed 0" in out.getvalue()
 
 
+@pytest.mark.slow
 def test_driver_rejects_unusable_arguments(tmp_path):
     result = subprocess.run([sys.executable, "-m", "llm", str(tmp_path / "missing.jsonl"),
                              "--journal", str(tmp_path / "j")], cwd=REPO, capture_output=True,

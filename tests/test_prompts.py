@@ -63,6 +63,7 @@ def test_static_text_first_and_facts_last(rendered):
     assert len(versions) == 2 and all(re.fullmatch(r"[0-9a-f]{16}", v) for v in versions)
 
 
+@pytest.mark.slow
 def test_every_number_comes_from_the_records_values(ludb_dir, tmp_path, grounding, pipeline):
     from warehouse import Warehouse
 
@@ -95,6 +96,7 @@ def test_identifier_guard_refuses_ids_dates_and_paths(rendered):
             guard(poisoned, [ident] if ident else [])
 
 
+@pytest.mark.slow
 def test_mimic_prompts_carry_no_identifiers(sample_mimic, tmp_path, pipeline):
     from warehouse import Warehouse
 

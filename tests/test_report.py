@@ -19,9 +19,10 @@ from PIL import Image
 
 from report import plots
 from report import tables as rt
-from stages import generate, validate
 from stages.ingest import ingest
+from stages.options import LLMOptions
 from stages.report import markdown_summary, write_report
+from tests.runner import run
 from training.render import image_name
 from warehouse import Warehouse
 
@@ -45,8 +46,9 @@ def curated(sample_ptbxl, sample_mimic, tmp_path_factory, pipeline) -> Warehouse
     """Ingest to validation on both embedded samples with the rules writer, and a runs row."""
     wh = Warehouse(tmp_path_factory.mktemp("report") / "w")
     pipeline(wh, {"ptbxl": sample_ptbxl, "mimic": sample_mimic})
-    generate.run(wh, None)
-    validate.run(wh, None)
+    rules = LLMOptions(backend="rules")  # the offline writer, whatever key the environment holds
+    run("generate", wh, llm=rules)
+    run("validate", wh, llm=rules)
     _write_run(wh.root)
     return wh
 
@@ -63,6 +65,7 @@ def _figures(html: str) -> dict[str, str]:
     return dict(re.findall(r'<img src="([^"]+)"[^>]*></a><figcaption>(.*?)</figcaption>', html))
 
 
+@pytest.mark.slow
 def test_report_names_the_run_and_every_linked_png_is_valid(page):
     wh, html = page
     folder = wh.root / "reports" / RUN
@@ -80,6 +83,7 @@ def test_report_names_the_run_and_every_linked_png_is_valid(page):
             assert img.format == "PNG"
 
 
+@pytest.mark.slow
 def test_histogram_captions_state_the_nan_counts(page):
     wh, html = page
     captions = _figures(html)
@@ -93,6 +97,7 @@ def test_histogram_captions_state_the_nan_counts(page):
     assert missing["pr_ms"] > 0  # atrial fibrillation has no PR: the caption says so
 
 
+@pytest.mark.slow
 def test_the_sample_shown_is_the_first_accepted_one_with_its_text(page):
     wh, html = page
     first = wh.sql("SELECT record_id, interpretation FROM corpus ORDER BY sample_id LIMIT 1").row(0, named=True)
@@ -100,6 +105,7 @@ def test_the_sample_shown_is_the_first_accepted_one_with_its_text(page):
     assert f"ecg_{image_name(first['record_id'])}" in _figures(html)
 
 
+@pytest.mark.slow
 def test_counts_costs_and_rejections(page):
     wh, html = page
     split_rows = rt.per_split(wh.sql("SELECT 'x' AS measure, split, count(*) AS n FROM corpus GROUP BY split"), ["x"])
@@ -112,6 +118,7 @@ def test_counts_costs_and_rejections(page):
     assert "<td>interpretation</td>" in html and "not available" not in html.split("Label coverage</h2>")[1]
 
 
+@pytest.mark.slow
 def test_markdown_summary(page):
     wh, _ = page
     md = markdown_summary(wh.root / "reports" / RUN / "report.html")
@@ -120,6 +127,7 @@ def test_markdown_summary(page):
     assert len(md.splitlines()) < 40
 
 
+@pytest.mark.slow
 def test_selection_adds_its_counts_coverage_and_histogram_group(curated, tmp_path):
     wh = Warehouse(shutil.copytree(curated.root, tmp_path / "w"))
     wh.drop_parts("selection", "")

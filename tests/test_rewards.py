@@ -156,6 +156,7 @@ def _delete(body: str, phrase: str) -> str:
 
 
 # --- clean samples --------------------------------------------------------------------------
+@pytest.mark.slow
 def test_every_sample_scores_one_on_its_own_solution_with_ours_and_with_ecg_r1(samples):
     for s in samples:
         assert ours(s.text, s.solution) == (1.0, 1.0, 1.0), s.record
@@ -164,6 +165,7 @@ def test_every_sample_scores_one_on_its_own_solution_with_ours_and_with_ecg_r1(s
         assert R.reward(s.text, s.solution, weights=(0.5, 2.0, 0.0)) == 2.5
 
 
+@pytest.mark.slow
 def test_solution_round_trip_is_what_the_rewards_read(samples):
     for s in samples[:20]:
         labels, evidence = parse_solution(s.solution)
@@ -171,6 +173,7 @@ def test_solution_round_trip_is_what_the_rewards_read(samples):
 
 
 # --- format ---------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_a_removed_heading_lowers_format_only(samples):
     seen_empty_step = 0
     for i, s in enumerate(samples):
@@ -191,6 +194,7 @@ def test_a_removed_heading_lowers_format_only(samples):
     assert seen_empty_step > 0
 
 
+@pytest.mark.slow
 def test_reordered_steps_lower_format_only(samples):
     for i, s in enumerate(samples):
         k = i % 5 + 1  # swap steps k and k+1, each with its own body
@@ -204,6 +208,7 @@ def test_reordered_steps_lower_format_only(samples):
         assert theirs(text, s.solution) == (1.0, 1.0, 1.0)  # ECG-R1 does not see the order
 
 
+@pytest.mark.slow
 def test_format_partial_credit(samples):
     s = samples[0]
     misspelt = s.text.replace("**Step 2: Conduction, Axis & Intervals**", "**Step 2: Conduction, Axis and Intervals**")
@@ -228,6 +233,7 @@ def test_format_partial_credit(samples):
 OTHER_LABELS = ("atrial fibrillation", "complete left bundle branch block", "left ventricular hypertrophy")
 
 
+@pytest.mark.slow
 def test_a_swapped_or_dropped_label_lowers_accuracy_only(samples):
     dropped = 0
     for s in samples:
@@ -246,6 +252,7 @@ SYNONYMS = {"NORM": "within normal limits", "SR": "normal sinus rhythm", "SBRAD"
             "STACH": "rhythm: sinus tachycardia", "AFIB": "atrial fibrillation with rapid ventricular response"}
 
 
+@pytest.mark.slow
 def test_synonyms_case_and_order_keep_accuracy_where_ecg_r1_drops(samples):
     assert all(concept(text) == c for c, text in SYNONYMS.items())
     drops = 0
@@ -277,6 +284,7 @@ def _steps_with_phrases(s: Sample) -> list[int]:
     return [n for n in KEY if s.evidence.get(KEY[n])]
 
 
+@pytest.mark.slow
 def test_a_deleted_or_moved_phrase_lowers_evidence_only(samples):
     for i, s in enumerate(samples):
         numbers = _steps_with_phrases(s)
@@ -294,6 +302,7 @@ def test_a_deleted_or_moved_phrase_lowers_evidence_only(samples):
         assert ours(moved_text, s.solution) == (1.0, 1.0, ev), (s.record, number, phrase)
 
 
+@pytest.mark.slow
 def test_a_phrase_only_in_the_heading_scores_zero_with_ours(samples):
     tested = set()
     for s in samples:
@@ -339,6 +348,7 @@ GARBAGE = (None, "", "   ", "garbage", 5, 3.5, b"<think>x</think>", ["<think>"],
            "<answer></answer></think><think>", "\x00" * 100, "**Step 1:" * 1000)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("completion", GARBAGE, ids=range(len(GARBAGE)))
 def test_any_completion_scores_without_raising(samples, completion):
     s = samples[0]
@@ -346,6 +356,7 @@ def test_any_completion_scores_without_raising(samples, completion):
     assert R.reward(completion, s.solution) == 0.0
 
 
+@pytest.mark.slow
 def test_degenerate_completions_are_fast(samples):
     s = samples[0]
     for text in ("<think>x</think>\n" + "<answer>" * 50_000, s.text.replace("<answer>", "<answer>" * 50_000, 1)
@@ -356,6 +367,7 @@ def test_degenerate_completions_are_fast(samples):
         assert all(0.0 <= x <= 1.0 for x in scores)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("bad", [None, 5, "", "garbage", "<|answer|>a<|/answer|>",
                                  "<|answer|>a<|/answer|><|key_diagnostic_evidence|>step_1_x: p <|/key_diagnostic_evidence|>"])
 def test_a_bad_solution_raises(samples, bad):
@@ -364,6 +376,7 @@ def test_a_bad_solution_raises(samples, bad):
             f(samples[0].text, bad)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("weights", [(1.0, 1.0), (1.0, -1.0, 1.0), (1.0, math.nan, 1.0), "abc", None])
 def test_bad_weights_raise(samples, weights):
     with pytest.raises(ValueError):
@@ -371,6 +384,7 @@ def test_bad_weights_raise(samples, weights):
 
 
 # --- TRL ------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_trl_wrappers_on_strings_and_conversations(samples):
     picked = samples[:6]
     texts = [s.text for s in picked]
@@ -439,6 +453,7 @@ _LOAD = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("where", ["swift.rewards", "swift.plugin"])
 def test_swift_plugin_registers_the_rewards(samples, tmp_path, where):
     """ms-swift is not installed: a minimal package of the real layout (``swift.rewards`` in

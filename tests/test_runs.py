@@ -19,7 +19,7 @@ def test_secrets_never_reach_the_parameters():
 
 
 def test_a_failed_run_keeps_its_row_and_reason(tmp_path):
-    with pytest.raises(RuntimeError), recorded(tmp_path / "w", "corpus", {"target": 5}) as run:
+    with pytest.raises(RuntimeError), recorded(Warehouse(tmp_path / "w"), "corpus", {"target": 5}) as run:
         run.stage("ingest", lambda: {"ok": 3, "error": 1})
         assert Warehouse(tmp_path / "w").sql("SELECT status FROM runs").item() == "running"
         raise RuntimeError("disk full")
@@ -32,9 +32,10 @@ def test_a_failed_run_keeps_its_row_and_reason(tmp_path):
 
 
 def test_rows_written_in_a_run_carry_its_id(tmp_path):
-    with recorded(tmp_path / "w", "select", {}) as run:
+    with recorded(Warehouse(tmp_path / "w"), "select", {}) as run:
         run.warehouse.write("stage_counts", pl.DataFrame({
             "stage": ["x"], "shard": ["s"], "count": ["n"], "value": [1], "written_at": [datetime.now(timezone.utc)]}), "s")
     wh = Warehouse(tmp_path / "w")
+    wh.refresh()  # written directly, not by a stage (stages refresh the catalog; Warehouse.sql never does)
     assert wh.sql("SELECT DISTINCT run_id FROM stage_counts").item() == run.id
     assert wh.sql("SELECT status FROM runs").item() == "completed"

@@ -85,6 +85,7 @@ def test_machine_measurements_are_the_truth(sample_mimic):
             assert row["qrs_onset"] - row["p_onset"] == pytest.approx(t["pr_ms"], abs=1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("noise", [True, False])
 def test_featuredb_measures_the_truth(noise):
     """Measured - true within the IEC 60601-2-25 limits for P, PR, QRS and QT (mean 10 / SD 15,
@@ -108,6 +109,7 @@ def test_featuredb_measures_the_truth(noise):
                 assert np.nanstd(dk) <= lim_sd, (kind.name, m, np.nanstd(dk))
 
 
+@pytest.mark.slow
 def test_default_sample_is_concordant_and_has_every_kind(tmp_path):
     """The README's first command: one record of each kind per layout, seeds 0 (PTB-XL) and 1 (MIMIC)."""
     from protocol.concordance import concordance

@@ -10,7 +10,9 @@ import pytest
 
 from schemas.tables import EXCLUSIONS
 from stages.select import quotas
+from stages.options import NoParams
 from stages.stage import get
+from tests.runner import run
 from warehouse import Warehouse
 
 
@@ -22,7 +24,7 @@ def measured(ptbxl_dir, tmp_path_factory, pipeline) -> Warehouse:
 
 
 def _selection(wh: Warehouse, **params) -> pl.DataFrame:
-    get("select").run(wh, **params)
+    run("select", wh, **params)
     return wh.sql("SELECT s.*, r.subject_id, r.labels, r.flags FROM selection s JOIN records r USING (record_id)")
 
 
@@ -32,6 +34,7 @@ def test_water_filling_keeps_small_strata_whole():
     assert sum(quotas({"a": 7, "b": 9, "c": 11}, 100).values()) == 27
 
 
+@pytest.mark.slow
 def test_every_record_has_a_row_and_a_reason(measured):
     sel = _selection(measured, target=100)
     assert sel.height == measured.sql("SELECT count(*) FROM records").item() == 300
@@ -50,6 +53,7 @@ def test_every_record_has_a_row_and_a_reason(measured):
         assert sel.filter(pl.col("record_id") == keeper)["subject_id"].item() == row["subject_id"]
 
 
+@pytest.mark.slow
 def test_rare_labels_are_kept_and_common_ones_share_the_rest(measured):
     sel = _selection(measured, target=60)
     kept = sel.filter(pl.col("code").is_in(["selected", "quota"]))
@@ -64,6 +68,7 @@ def test_rare_labels_are_kept_and_common_ones_share_the_rest(measured):
     assert set(kept["labels"].explode().drop_nulls()) == set(sel.filter("selected")["labels"].explode().drop_nulls())
 
 
+@pytest.mark.slow
 def test_the_draw_is_seeded(measured):
     a = _selection(measured, target=60, seed=1).filter("selected")["record_id"].sort()
     b = _selection(measured, target=60, seed=1).filter("selected")["record_id"].sort()
@@ -71,17 +76,19 @@ def test_the_draw_is_seeded(measured):
     assert a.equals(b) and not a.equals(c)
 
 
+@pytest.mark.slow
 def test_parts_are_rewritten_only_when_they_change(measured):
     _selection(measured, target=100)
     stamps = {p.name: p.stat().st_mtime_ns for p in measured.parts("selection")}
-    assert get("select").run(measured, target=100)["selected"] == 100
+    assert run("select", measured, target=100)["selected"] == 100
     assert stamps == {p.name: p.stat().st_mtime_ns for p in measured.parts("selection")}
-    get("prompts").run(measured)
-    assert get("prompts").pending(measured) == []
-    get("select").run(measured, target=101)
-    assert get("prompts").pending(measured)  # a changed selection makes its prompts stale
+    run("prompts", measured)
+    assert get("prompts").pending(measured, NoParams()) == []
+    run("select", measured, target=101)
+    assert get("prompts").pending(measured, NoParams())  # a changed selection makes its prompts stale
 
 
+@pytest.mark.slow
 def test_the_same_recording_twice_is_selected_once(ptbxl_dir, tmp_path, pipeline):
     src = tmp_path / "wfdb"
     src.mkdir()
@@ -98,6 +105,7 @@ def test_the_same_recording_twice_is_selected_once(ptbxl_dir, tmp_path, pipeline
     assert wh.sql("SELECT reason FROM selection WHERE record_id = 'wfdb:b'").item() == "same signal as wfdb:a"
 
 
+@pytest.mark.slow
 def test_the_select_command_records_its_run(measured):
     import subprocess
     import sys

@@ -12,7 +12,8 @@ import string
 
 import pytest
 
-pytestmark = [pytest.mark.train, pytest.mark.filterwarnings("ignore::FutureWarning")]
+pytestmark = [pytest.mark.train, pytest.mark.slow,  # the pipeline fixture runs FeatureDB
+              pytest.mark.filterwarnings("ignore::FutureWarning")]
 
 _WHY = "the train extra is not installed (pip install torch, then pip install -e '.[train]')"
 torch = pytest.importorskip("torch", reason=_WHY)
@@ -21,7 +22,8 @@ transformers = pytest.importorskip("transformers", reason=_WHY)
 datasets = pytest.importorskip("datasets", reason=_WHY)
 tokenizers = pytest.importorskip("tokenizers", reason=_WHY)
 
-from stages import evidence, export, generate, validate  # noqa: E402
+from stages.options import LLMOptions  # noqa: E402
+from tests.runner import run  # noqa: E402
 from training.trl_rewards import REWARD_FUNCS, REWARD_WEIGHTS  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
 
@@ -36,10 +38,11 @@ def grpo_rows(sample_ptbxl, sample_mimic, tmp_path_factory, pipeline) -> list[di
     root = tmp_path_factory.mktemp("trl")
     wh = Warehouse(root / "w")
     pipeline(wh, {"ptbxl": sample_ptbxl, "mimic": sample_mimic}, per_subject=False)  # every sample record
-    generate.run(wh)
-    validate.run(wh)
-    evidence.run(wh)
-    export.run(wh, root / "trl", "trl")
+    rules = LLMOptions(backend="rules")  # the offline writer, whatever key the environment holds
+    run("generate", wh, llm=rules)
+    run("validate", wh, llm=rules)
+    run("evidence", wh, llm=rules)
+    run("export", wh, out=root / "trl", format="trl")
     rows = [json.loads(line) for line in (root / "trl" / "grpo_train.jsonl").read_text().splitlines()]
     assert len(rows) >= 2 and all(r["solution"] for r in rows)
     return rows

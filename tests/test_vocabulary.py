@@ -44,6 +44,7 @@ def test_ludb_statements_all_map(ludb_dir):
     assert man["labels"].list.len().min() > 0
 
 
+@pytest.mark.slow
 def test_labels_command_lists_unmapped(sample_mimic, tmp_path):
     import subprocess
     import sys

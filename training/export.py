@@ -1,6 +1,6 @@
 """Training rows in the layouts the trainers read as they are, and their checks.
 
-ms-swift (ECG-R1's layout, DESIGN.md "Training rows"): ``{"id", "messages": [system, user,
+ms-swift (ECG-R1's layout, docs/design.md "Training rows"): ``{"id", "messages": [system, user,
 assistant], "images": [png], "objects": {"ecg": [wfdb record without extension]}}``, the user
 turn ``<ecg><image>\\n`` + ECG-R1's instruction; RL rows end at the user turn and carry the
 ``solution``. TRL: ``messages`` (SFT) or ``prompt`` + ``solution`` (GRPO) with typed content
@@ -29,6 +29,7 @@ INSTRUCTION = ("Interpret the provided ECG image, identify key features and abno
                "generate a clinical diagnosis that is supported by the observed evidence.")
 ECG_TAG, IMAGE_TAG = "<ecg>", "<image>"
 FORMATS = ("swift", "trl")
+MANIFEST = "manifest.json"  # beside the files: roots, counts, sha256 per file, versions
 #: File names per format and kind (``sft`` per split, ``rl``); ``.jsonl`` added.
 FILES = {"swift": {"sft": "{split}", "rl": "rl_train"}, "trl": {"sft": "sft_{split}", "rl": "grpo_train"}}
 RL_PAPER_SIZE, SFT_PAPER_SIZE = 3948, 30000  # ECG-R1: |D_RL| for its 30k-sample SFT corpus
@@ -172,7 +173,7 @@ def check(folder: str | Path) -> list[str]:
     solution parsing, and no subject in two splits."""
     folder = Path(folder)
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError) as exc:
         return [f"manifest.json: {exc}"]
     fmt, problems = manifest.get("format"), []

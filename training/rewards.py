@@ -1,7 +1,7 @@
 """The three RL rewards of ECG-R1 (format, diagnosis accuracy, key-diagnostic evidence), made exact.
 
 Pure functions ``(completion, solution) -> float`` in [0, 1]: ``completion`` is the model's text,
-``solution`` the RL string of DESIGN.md "Training rows" (:func:`curation.evidence.solution`).
+``solution`` the RL string of docs/design.md "Training rows" (:func:`curation.evidence.solution`).
 ECG-R1's released rewards (``ecg_r1/plugin.py`` of PKUDigitalHealth/ECG-R1: ``FormatRewardORM``,
 ``DiagnosisAccuracyORM``, ``KeyDiagnosticEvidenceORM``) are the baseline; each function here
 says where it differs:
@@ -131,7 +131,7 @@ def _safely(score, completion: object, reference: _Reference) -> float:
 
 # --- the rewards -----------------------------------------------------------------------------
 def format_reward(completion: object, solution: str) -> float:
-    """How closely ``completion`` keeps ECG-R1's fixed format (DESIGN.md "Interpretation format").
+    """How closely ``completion`` keeps ECG-R1's fixed format (docs/design.md "Interpretation format").
 
     1.0: no format issue from :func:`curation.parse.parse` (``<think>``, the six bold headings of
     :data:`protocol.steps.STEPS` in order, each followed by one paragraph, ``</think>``, a

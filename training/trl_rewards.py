@@ -2,7 +2,7 @@
 
 TRL calls each function with keywords: ``prompts``, ``completions`` (strings, or for a
 conversational dataset lists of ``{"role", "content"}`` messages), ``completion_ids``,
-``trainer_state`` and every other dataset column, here ``solution`` (the RL string of DESIGN.md
+``trainer_state`` and every other dataset column, here ``solution`` (the RL string of docs/design.md
 "Training rows"). Each returns one float per completion and is logged under its ``__name__``
 (``rewards/ecg_format/mean`` ...)::
 
@@ -43,7 +43,7 @@ def completion_text(completion: object) -> object:
 
 def _scores(reward: Callable[[object, str], float], completions: Sequence, solution: Sequence[str] | None) -> list[float]:
     if solution is None:
-        raise ValueError("no 'solution' column: the RL rows must carry the solution string (DESIGN.md 'Training rows')")
+        raise ValueError("no 'solution' column: the RL rows must carry the solution string (docs/design.md 'Training rows')")
     if isinstance(solution, str) or len(solution) != len(completions):
         raise ValueError(f"one solution per completion is needed: {len(completions)} completions, "
                          f"solution {'a string' if isinstance(solution, str) else f'of {len(solution)}'}")

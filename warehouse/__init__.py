@@ -1,5 +1,5 @@
 """Parquet parts + DuckDB catalog."""
 
-from warehouse.store import Warehouse
+from warehouse.store import Warehouse, WarehouseLocked
 
-__all__ = ["Warehouse"]
+__all__ = ["Warehouse", "WarehouseLocked"]
