@@ -177,10 +177,10 @@ def sample(out: Annotated[Path, typer.Argument(help="Folder to write the dataset
            n: Annotated[int, typer.Option("--n", help="Number of records.")] = 20,
            seed: Annotated[int, typer.Option(help="Random seed.")] = 0) -> None:
     """Write a synthetic dataset in the real PTB-XL or MIMIC-IV-ECG layout."""
-    from sources.sample import write_sample
+    from sources.sample import LAYOUTS, write_sample
 
-    if layout not in ("ptbxl", "mimic"):
-        raise UsageError(f"--layout must be ptbxl or mimic, not {layout!r}")
+    if layout not in LAYOUTS:
+        raise UsageError(f"--layout must be {' or '.join(LAYOUTS)}, not {layout!r}")
     if n < 1:
         raise UsageError("--n must be at least 1")
     write_sample(out, layout, n, seed)
@@ -219,7 +219,6 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
     """Fill `features` and `lead_features` (or measure a WFDB folder into one Parquet file)."""
     from sources.errors import SourceError
     from stages.features import run_folder
-    from stages.stage import get
 
     if wfdb is not None:
         if out is None:

@@ -13,7 +13,6 @@ a Dask cluster (:func:`flows.runners.task_runner`).
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Literal, Optional
 
 from prefect import flow, task
@@ -25,7 +24,7 @@ from pydantic import Field
 from flows.runners import task_runner
 from flows.stages import FLOWS
 from schemas.tables import SOURCES
-from sources.sample import write_sample
+from sources.sample import LAYOUTS, write_sample
 from sources.synthetic import KINDS
 from stages.options import (
     EvidenceParams,
@@ -42,7 +41,6 @@ from training.export import FORMATS
 from warehouse import Warehouse
 
 SAMPLE_DIR = "_sample"
-SAMPLE_LAYOUTS = ("ptbxl", "mimic")
 EXPORTS = "exports"
 
 
@@ -86,7 +84,7 @@ def corpus_flow(warehouse: Warehouse,
         if sample:
             n = n or len(KINDS)
             sources = {**{layout: write_sample_task(warehouse, layout, n, seed + i)
-                          for i, layout in enumerate(SAMPLE_LAYOUTS)}, **sources}
+                          for i, layout in enumerate(LAYOUTS)}, **sources}
         params = {
             "ingest": IngestParams(sources=sources), "select": selection,
             "generate": GenerateParams(llm=llm, limit=limit),

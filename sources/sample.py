@@ -142,11 +142,14 @@ def write_mimic(out: Path, n: int, seed: int) -> Path:
 
 
 def write_sample(out: Path, layout: str, n: int, seed: int) -> Path:
-    """Write ``n`` synthetic records in ``layout`` ('ptbxl' or 'mimic') under ``out``."""
-    writers = {"ptbxl": write_ptbxl, "mimic": write_mimic}
-    if layout not in writers:
-        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(writers)}")
-    return writers[layout](Path(out), n, seed)
+    """Write ``n`` synthetic records in ``layout`` (one of :data:`LAYOUTS`) under ``out``."""
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
+    return LAYOUTS[layout](Path(out), n, seed)
+
+
+#: The source layouts the generator writes, by source name.
+LAYOUTS = {"ptbxl": write_ptbxl, "mimic": write_mimic}
 
 
 def _write_csv(path: Path, rows: list[dict]) -> None:

@@ -22,13 +22,11 @@ from curation import evidence as eder
 from curation import parse
 from prompts.render import TEMPLATES, evidence_messages, prompt_sha256, template_version
 from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
-from stages import llm_io
+from stages import facts, llm_io
 from stages.options import EvidenceParams
 from stages.stage import Stage
-from stages.validate import facts
 from warehouse import Warehouse
 
-PARAMS = {"temperature": 0.0, "max_tokens": 1024, "json_mode": True}
 RULE_FILES = (Path(eder.__file__), eder.PHRASES, TEMPLATES / f"{EVIDENCE}.j2")
 PROMPT_SCHEMA = {"sample_id": pl.Utf8, "record_id": pl.Utf8, "kind": pl.Utf8, "template_version": pl.Utf8,
                  "status": pl.Utf8, "reason": pl.Utf8, "prompt_sha256": pl.Utf8, "messages": pl.Utf8}
@@ -57,7 +55,7 @@ def prompt_rows(samples: pl.DataFrame) -> pl.DataFrame:
 def run_shard(warehouse: Warehouse, part: str, params: EvidenceParams) -> dict[str, int]:
     """The ``evidence`` and ``solutions`` parts of one shard."""
     samples = accepted(warehouse, part)
-    record_facts = facts(warehouse, part)
+    record_facts = facts.checked(warehouse, part)
     replies = dict(llm_io.final_answers(warehouse, part, EVIDENCE).select("record_id", "response").rows())
     phrases, solutions = [], []
     for sid, rid, text in samples.select("sample_id", "record_id", "interpretation").rows():
@@ -110,7 +108,7 @@ def ask(warehouse: Warehouse, params: EvidenceParams, shards: list[str], progres
     for part in shards:
         rows = prompt_rows(accepted(warehouse, part))
         warehouse.write("prompts", rows, f"{part}.{EVIDENCE}")
-        reqs += [llm.Request(sample_id=sid, shard=part, messages=json.loads(m), params=dict(PARAMS))
+        reqs += [llm.Request(sample_id=sid, shard=part, messages=json.loads(m), params=dict(llm_io.PARAMS[EVIDENCE]))
                  for sid, m in rows.select("sample_id", "messages").rows()]
     llm_io.ask(warehouse, params.llm, reqs, progress)
     for shard in sorted({r.shard for r in reqs}):

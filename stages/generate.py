@@ -19,9 +19,6 @@ from stages.options import GenerateParams, LLMOptions
 from stages.stage import Stage
 from warehouse import Warehouse
 
-INTERPRETATION_PARAMS = {"temperature": 0.3, "max_tokens": 4096}
-
-
 class Pending:
     """The interpretation prompts a backend has not settled yet, as a lazy collection of requests
     (``len`` and ``iter``, as :func:`llm.generate` reads them): the sample ids are read up front
@@ -57,7 +54,7 @@ class Pending:
             prompts = self._warehouse.read_part("prompts", shard, ["sample_id", "messages"])
             for sid, messages in prompts.filter(pl.col("sample_id").is_in(ids)).sort("sample_id").rows():
                 yield llm.Request(sample_id=sid, shard=shard, messages=json.loads(messages),
-                                  params=dict(INTERPRETATION_PARAMS))
+                                  params=dict(llm_io.PARAMS[INTERPRETATION]))
 
 
 def plan(warehouse: Warehouse, params: GenerateParams, force: bool = False) -> list[str]:
@@ -67,9 +64,11 @@ def plan(warehouse: Warehouse, params: GenerateParams, force: bool = False) -> l
 
 
 def ask(warehouse: Warehouse, params: GenerateParams, shards: list[str], progress=None) -> dict:
-    """Answer the unsettled prompts of ``shards``; returns the run's counts (``llm.RunSummary``)."""
-    return llm_io.ask(warehouse, params.llm, Pending(warehouse, params.llm, params.limit, shards),
-                      progress).to_dict()
+    """Answer the unsettled prompts of ``shards``; returns the run's counts (``llm.RunSummary``,
+    its outcomes per shard as ``by_shard``)."""
+    counts = llm_io.ask(warehouse, params.llm, Pending(warehouse, params.llm, params.limit, shards), progress).to_dict()
+    counts["by_shard"] = counts.pop("shards")
+    return counts
 
 
 def run_shard(warehouse: Warehouse, shard: str, params: GenerateParams) -> dict[str, int]:

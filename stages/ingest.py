@@ -77,7 +77,7 @@ def plan(warehouse: Warehouse, params: IngestParams, force: bool = False) -> lis
 
 def _done(warehouse: Warehouse, staged: Path, rows: pl.DataFrame) -> bool:
     """Whether a shard's records part already holds these staged rows."""
-    part = warehouse.table_dir("records") / f"{staged.stem.removeprefix('records-')}.parquet"
+    part = warehouse.part("records", staged.stem.removeprefix("records-"))
     return (staged.exists() and part.exists() and part.stat().st_mtime >= staged.stat().st_mtime
             and pl.read_parquet(staged).equals(rows))
 

@@ -22,15 +22,17 @@ import polars as pl
 
 import llm
 from prompts import rules_writer
-from protocol.concordance import by_record
-from schemas.ids import INTERPRETATION, SampleId
+from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
 from sources.vocabulary import concepts
+from stages import facts
 from stages.options import LLMOptions
 from warehouse import Warehouse
 
 LLM_DIR = "_llm"
 SHARDS_KEPT = 4  # shards whose facts the rules backend holds: the workers straddle at most a few
-Facts = tuple[dict, dict[str, dict], list[str]]
+#: Request parameters by sample kind (repairs ask like the interpretation they repair).
+PARAMS = {INTERPRETATION: {"temperature": 0.3, "max_tokens": 4096},
+          EVIDENCE: {"temperature": 0.0, "max_tokens": 1024, "json_mode": True}}
 
 
 class RulesBackend(llm.Backend):
@@ -50,7 +52,7 @@ class RulesBackend(llm.Backend):
 
     def __init__(self, warehouse: Warehouse) -> None:
         self._warehouse = warehouse
-        self._shards: OrderedDict[str, dict[str, Facts]] = OrderedDict()
+        self._shards: OrderedDict[str, dict[str, facts.WriterFacts]] = OrderedDict()
 
     async def generate(self, messages: list[dict], params: dict) -> llm.Response:
         raise ValueError("the rules backend answers only requests of the prompts stage (llm.Request with its shard)")
@@ -62,31 +64,17 @@ class RulesBackend(llm.Backend):
     def write(self, shard: str, prompt_sha256: str) -> str:
         """The interpretation of the prompt ``prompt_sha256`` of prompts part ``shard``."""
         if shard not in self._shards:
-            self._shards[shard] = shard_facts(self._warehouse, shard)
+            self._shards[shard] = facts.for_writer(self._warehouse, shard)
             while len(self._shards) > SHARDS_KEPT:
                 self._shards.popitem(last=False)
-        facts = self._shards[shard].get(prompt_sha256)
-        if facts is None:
+        record = self._shards[shard].get(prompt_sha256)
+        if record is None:
             raise ValueError("the rules backend answers only prompts built by this warehouse's prompts stage")
-        return rules_writer.write(*facts, self._names)
+        return rules_writer.write(*record, self._names)
 
     @cached_property
     def _names(self) -> dict[str, str]:
         return concepts()
-
-
-def shard_facts(warehouse: Warehouse, shard: str) -> dict[str, Facts]:
-    """The writer's facts (features row, findings by criterion, labels) of each ``ok``
-    interpretation prompt of prompts part ``shard``, by prompt hash: read from the shard's parts."""
-    prompts = warehouse.read_part("prompts", shard, ["record_id", "prompt_sha256", "kind", "status"]).filter(
-        pl.col("kind") == INTERPRETATION, pl.col("status") == "ok")
-    mine = pl.col("record_id").is_in(prompts["record_id"].implode())
-    feats = {r["record_id"]: r for r in warehouse.read_part("features", shard).filter(mine).iter_rows(named=True)}
-    found = by_record(warehouse.read_part("findings", shard, ["record_id", "criterion", *rules_writer.FINDING_FIELDS])
-                      .filter(mine), rules_writer.FINDING_FIELDS)
-    labels = dict(warehouse.read_part("records", shard, ["record_id", "labels"]).filter(mine).rows())
-    return {sha: (feats[rid], found.get(rid, {}), list(labels.get(rid) or []))
-            for rid, sha in prompts.select("record_id", "prompt_sha256").rows()}
 
 
 def make_backend(options: LLMOptions, warehouse: Warehouse) -> llm.Backend:

@@ -138,15 +138,15 @@ def run_shard(warehouse: Warehouse, shard: str, params: SelectionOptions) -> dic
         if _stale(warehouse, part, rows.select(columns)):
             warehouse.write("selection", rows.select(columns), part)
     for gone in {p.stem for p in warehouse.parts("selection")} - set(df["part"]):
-        (warehouse.table_dir("selection") / f"{gone}.parquet").unlink()
+        warehouse.part("selection", gone).unlink()
     return {"candidates": df.height, **{c: int((df["code"] == c).sum()) for c in ("selected", *EXCLUSIONS)}}
 
 
 def _stale(warehouse: Warehouse, part: str, rows: pl.DataFrame) -> bool:
-    path = warehouse.table_dir("selection") / f"{part}.parquet"
+    path = warehouse.part("selection", part)
     if not path.exists():
         return True
-    inputs = [warehouse.table_dir(t) / f"{part}.parquet" for t in INPUTS]
+    inputs = [warehouse.part(t, part) for t in INPUTS]
     if any(p.exists() and p.stat().st_mtime > path.stat().st_mtime for p in inputs):
         return True
     return not pl.read_parquet(path, columns=rows.columns).equals(rows)

@@ -71,12 +71,13 @@ class Stage:
             shard = part.stem.split(".")[0]
             newest[shard] = max(newest.get(shard, rules), part.stat().st_mtime)
         return [shard for shard, stamp in newest.items()
-                if force or not all((d := warehouse.table_dir(t) / f"{shard}.parquet").exists()
+                if force or not all((d := warehouse.part(t, shard)).exists()
                                     and d.stat().st_mtime >= stamp for t in self.outputs)]
 
-    def pending(self, warehouse: Warehouse, params: Options, force: bool = False) -> list[str]:
+    def pending(self, warehouse: Warehouse, params: Options | None = None, force: bool = False) -> list[str]:
         """The shards to run: the stage's own ``plan``, or :meth:`stale`."""
         if self.plan is not None:
+            params = self.params() if params is None else params
             return self.plan(warehouse, params, force)
         return self.stale(warehouse, force)
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections import defaultdict
+import threading
 from concurrent.futures import ProcessPoolExecutor
 
 import polars as pl
@@ -26,8 +26,7 @@ import curation
 import llm
 from prompts.render import repair_messages
 from schemas.ids import INTERPRETATION, SampleId
-from stages import llm_io
-from stages.generate import INTERPRETATION_PARAMS
+from stages import facts, llm_io
 from stages.options import ValidateParams
 from stages.stage import Stage, process_pool
 from warehouse import Warehouse
@@ -39,32 +38,20 @@ WORKERS = min(2, os.cpu_count() or 1)
 POOL_FROM = 600
 
 
-def facts(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
-    """The checked facts of every record of a shard, by record_id."""
-    leads: dict[str, dict] = defaultdict(dict)
-    for row in warehouse.read_part("lead_features", part).iter_rows(named=True):
-        leads[row["record_id"]][row["lead"]] = row
-    found: dict[str, dict] = defaultdict(dict)
-    for row in warehouse.read_part("findings", part).iter_rows(named=True):
-        found[row["record_id"]][row["criterion"]] = row
-    labels = dict(warehouse.read_part("records", part, ["record_id", "labels"]).rows())
-    return {row["record_id"]: curation.Facts(row, leads[row["record_id"]], found[row["record_id"]],
-                                             list(labels.get(row["record_id"]) or []))
-            for row in warehouse.read_part("features", part).iter_rows(named=True)}
-
-
 class _Checkers:
     """The process pool that checks the responses of the large shards: spawned when a shard of
     at least :data:`POOL_FROM` responses first needs it, shut down by the stage's ``after``."""
 
     def __init__(self) -> None:
         self._pool: ProcessPoolExecutor | None = None
+        self._opening = threading.Lock()  # a flow runs shards on threads
 
     def pool(self, responses: int) -> ProcessPoolExecutor | None:
         if WORKERS < 2 or responses < POOL_FROM:
             return None
-        if self._pool is None:
-            self._pool = process_pool(WORKERS)
+        with self._opening:
+            if self._pool is None:
+                self._pool = process_pool(WORKERS)
         return self._pool
 
     def close(self) -> None:
@@ -78,7 +65,7 @@ _CHECKERS = _Checkers()
 
 def run_shard(warehouse: Warehouse, part: str, params: ValidateParams) -> dict[str, int]:
     """Judge every attempt of the shard's samples; counts accepted and rejected samples."""
-    record_facts = facts(warehouse, part)
+    record_facts = facts.checked(warehouse, part)
     todo = list(llm_io.final_answers(warehouse, part, INTERPRETATION).sort("sample", "attempt").iter_rows(named=True))
     verdicts = curation.validate_many([(r["response"], record_facts[r["record_id"]]) for r in todo],
                                       _CHECKERS.pool(len(todo)))
@@ -118,7 +105,7 @@ def repair_requests(warehouse: Warehouse, round_: int) -> list[llm.Request]:
             for answered_by, errors in history[(sid,)].select("answered_by", "errors").rows():
                 messages = repair_messages(messages, text[answered_by], list(errors))
             reqs.append(llm.Request(sample_id=SampleId.parse(sid).repaired(round_).format(), shard=part.stem,
-                                    messages=messages, params=dict(INTERPRETATION_PARAMS)))
+                                    messages=messages, params=dict(llm_io.PARAMS[INTERPRETATION])))
     return reqs
 
 

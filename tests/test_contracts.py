@@ -79,8 +79,8 @@ def test_stage_counts_are_kept_per_shard(measured):
 
 
 def test_unknown_stage_is_refused():
-    with pytest.raises(ValueError, match="unknown stage 'export'"):
-        get("export")
+    with pytest.raises(ValueError, match="unknown stage 'curate'"):
+        get("curate")
 
 
 @pytest.mark.slow

@@ -35,9 +35,9 @@ def _write_run(root, run_id: str = RUN) -> None:
         "flow": "corpus", "parameters": json.dumps({"sample": True, "backend": "rules"}),
         "code_version": "0.1.0+test", "template_version": "t1", "checker_version": "c1",
         "started_at": STARTED, "finished_at": STARTED + timedelta(minutes=2, seconds=5), "status": "completed",
-        "counts": json.dumps({"ingest": {"ok": 16, "error": 0}, "generate": {  # as RunSummary.to_dict() gives them
-            "ok": 16, "failed": 1, "cost_usd": 0.25, "budget_reached": False, "errors": {"Refused": 1},
-            "shards": {"a": {"ok": 8}, "b": {"ok": 8}}}}),
+        "counts": json.dumps({"ingest": {"ok": 16, "error": 0}, "generate": {  # as the generate stage gives them
+            "shards": 2, "published": 17, "ok": 16, "failed": 1, "cost_usd": 0.25, "budget_reached": False,
+            "errors": {"Refused": 1}, "by_shard": {"a": {"ok": 8}, "b": {"ok": 8}}}}),
         "stage_wall_s": json.dumps({"ingest": 1.5, "features": 20.0, "generate": 0.5}), "error": None}), run_id)
 
 

@@ -22,7 +22,7 @@ import pytest
 
 from stages.runs import recorded
 from warehouse import Warehouse, WarehouseLocked
-from warehouse.store import LOCK, LOCK_STALE_S
+from warehouse.store import LOCK_STALE_S
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -140,6 +140,10 @@ class Warehouse(BaseModel):
     def table_dir(self, table: str) -> Path:
         return self.root / table
 
+    def part(self, table: str, part: str) -> Path:
+        """The file of part ``part`` of ``table`` (it may not exist yet)."""
+        return self.table_dir(table) / f"{part}.parquet"
+
     def parts(self, table: str, prefix: str = "") -> list[Path]:
         folder = self.table_dir(table)
         return sorted(folder.glob(f"{prefix}*.parquet")) if folder.is_dir() else []
@@ -157,17 +161,6 @@ class Warehouse(BaseModel):
         os.replace(tmp, final)
         return final
 
-    def pending(self, source: str, targets: tuple[str, ...], force: bool = False, newer_than: float = 0.0) -> list[str]:
-        """Names of the ``source`` parts whose parts of the same name in ``targets`` are missing
-        or older than the source part (or than ``newer_than``, e.g. a rules file's mtime)."""
-        todo = []
-        for part in self.parts(source):
-            stamp = max(part.stat().st_mtime, newer_than)
-            done = [self.table_dir(t) / part.name for t in targets]
-            if force or not all(d.exists() and d.stat().st_mtime >= stamp for d in done):
-                todo.append(part.stem)
-        return todo
-
     def drop_parts(self, table: str, prefix: str) -> int:
         """Delete the parts whose name starts with ``prefix``; returns how many."""
         parts = self.parts(table, prefix)
@@ -184,7 +177,7 @@ class Warehouse(BaseModel):
 
     def read_part(self, table: str, part: str, columns: list[str] | None = None) -> pl.DataFrame:
         """Part ``part`` of ``table`` (``<root>/<table>/<part>.parquet``)."""
-        path = self.table_dir(table) / f"{part}.parquet"
+        path = self.part(table, part)
         if not path.is_file():
             raise FileNotFoundError(f"no part {part!r} of table {table!r} in warehouse {self.root} ({path})")
         return pl.read_parquet(path, columns=columns)

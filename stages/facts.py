@@ -1,0 +1,45 @@
+"""What several stages read of one shard's measurements: the checker's facts (validate,
+evidence) and the rules writer's (the ``rules`` backend of :mod:`stages.llm_io`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import polars as pl
+
+import curation
+from prompts import rules_writer
+from protocol.concordance import by_record
+from schemas.ids import INTERPRETATION
+from warehouse import Warehouse
+
+#: The rules writer's facts of one record: features row, findings by criterion, labels.
+WriterFacts = tuple[dict, dict[str, dict], list[str]]
+
+
+def checked(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
+    """The checked facts of every record of a shard, by record_id."""
+    leads: dict[str, dict] = defaultdict(dict)
+    for row in warehouse.read_part("lead_features", part).iter_rows(named=True):
+        leads[row["record_id"]][row["lead"]] = row
+    found: dict[str, dict] = defaultdict(dict)
+    for row in warehouse.read_part("findings", part).iter_rows(named=True):
+        found[row["record_id"]][row["criterion"]] = row
+    labels = dict(warehouse.read_part("records", part, ["record_id", "labels"]).rows())
+    return {row["record_id"]: curation.Facts(row, leads[row["record_id"]], found[row["record_id"]],
+                                             list(labels.get(row["record_id"]) or []))
+            for row in warehouse.read_part("features", part).iter_rows(named=True)}
+
+
+def for_writer(warehouse: Warehouse, shard: str) -> dict[str, WriterFacts]:
+    """The writer's facts (features row, findings by criterion, labels) of each ``ok``
+    interpretation prompt of prompts part ``shard``, by prompt hash: read from the shard's parts."""
+    prompts = warehouse.read_part("prompts", shard, ["record_id", "prompt_sha256", "kind", "status"]).filter(
+        pl.col("kind") == INTERPRETATION, pl.col("status") == "ok")
+    mine = pl.col("record_id").is_in(prompts["record_id"].implode())
+    feats = {r["record_id"]: r for r in warehouse.read_part("features", shard).filter(mine).iter_rows(named=True)}
+    found = by_record(warehouse.read_part("findings", shard, ["record_id", "criterion", *rules_writer.FINDING_FIELDS])
+                      .filter(mine), rules_writer.FINDING_FIELDS)
+    labels = dict(warehouse.read_part("records", shard, ["record_id", "labels"]).filter(mine).rows())
+    return {sha: (feats[rid], found.get(rid, {}), list(labels.get(rid) or []))
+            for rid, sha in prompts.select("record_id", "prompt_sha256").rows()}
