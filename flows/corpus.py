@@ -19,7 +19,6 @@ from prefect import flow, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-from pydantic import Field
 
 from flows.runners import task_runner
 from flows.stages import FLOWS
@@ -57,11 +56,9 @@ def write_sample_task(warehouse: Warehouse, layout: str, n: int, seed: int) -> s
 
 
 @flow(name="corpus")
-def corpus_flow(warehouse: Warehouse,
-                sources: dict[Literal[SOURCES], str] = Field(default_factory=dict),
+def corpus_flow(warehouse: Warehouse, sources: Optional[dict[Literal[SOURCES], str]] = None,
                 sample: bool = False, n: Optional[int] = None, seed: int = 0,
-                selection: SelectionOptions = Field(default_factory=SelectionOptions),
-                llm: LLMOptions = Field(default_factory=LLMOptions),
+                selection: SelectionOptions = SelectionOptions(), llm: Optional[LLMOptions] = None,
                 limit: Optional[int] = None, max_repairs: Optional[int] = None,
                 export_format: Optional[Literal[FORMATS]] = None,
                 workers: int = 1, dask_address: Optional[str] = None, force: bool = False, wait: bool = True,
@@ -70,12 +67,14 @@ def corpus_flow(warehouse: Warehouse,
 
     ``sources`` maps a source name to its folder; ``sample`` adds the embedded synthetic sample
     (``n`` records per layout, default one of each kind, written with ``seed``). ``selection``
-    picks the records, ``llm`` answers, validates (``max_repairs`` rounds, default
-    :class:`ValidateParams`) and writes evidence, ``limit`` caps the samples generated;
+    picks the records, ``llm`` (default :class:`LLMOptions`, its backend chosen when the run
+    starts) answers, validates (``max_repairs`` rounds, default :class:`ValidateParams`) and
+    writes evidence, ``limit`` caps the samples generated;
     ``force`` redoes the shards of the CPU stages; ``export_format`` (swift or trl) also writes
     ``<warehouse>/exports/<format>`` with the selection's seed. With ``wait`` false a run finding
     the warehouse locked by another writer stops at once instead of waiting.
     """
+    llm, sources = llm or LLMOptions(), sources or {}
     parameters = dict(locals())
     # Subflows without heartbeats of their own: the corpus run's heartbeat covers them, and each
     # heartbeat thread delays its subflow's exit by up to a second (Prefect 3.8 sleeps in 1 s steps).

@@ -285,6 +285,13 @@ class ContractError(ValueError):
     """A frame that does not have its table's columns: names the table and the columns."""
 
 
+def frame(table: str, rows: list[dict], exclude: tuple[str, ...] = ()) -> pl.DataFrame:
+    """``rows`` as a frame of ``table``'s columns and types, but the lineage columns (stamped
+    when the warehouse writes it) and ``exclude`` (columns the caller adds)."""
+    return pl.DataFrame(rows, schema={n: c.dtype.type for n, c in SCHEMAS[table].columns.items()
+                                      if n not in LINEAGE and n not in exclude})
+
+
 def conform(table: str, df: pl.DataFrame) -> pl.DataFrame:
     """``df`` checked against the table's contract: exactly its columns (a missing, extra or
     unknown table is a :class:`ContractError` naming them; the lineage columns are NULL when

@@ -22,14 +22,13 @@ from curation import evidence as eder
 from curation import parse
 from prompts.render import TEMPLATES, evidence_messages, prompt_sha256, template_version
 from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
+from schemas.tables import frame
 from stages import facts, llm_io
 from stages.options import EvidenceParams
 from stages.stage import Stage
 from warehouse import Warehouse
 
 RULE_FILES = (Path(eder.__file__), eder.PHRASES, TEMPLATES / f"{EVIDENCE}.j2")
-PROMPT_SCHEMA = {"sample_id": pl.Utf8, "record_id": pl.Utf8, "kind": pl.Utf8, "template_version": pl.Utf8,
-                 "status": pl.Utf8, "reason": pl.Utf8, "prompt_sha256": pl.Utf8, "messages": pl.Utf8}
 
 
 def accepted(warehouse: Warehouse, part: str) -> pl.DataFrame:
@@ -49,7 +48,7 @@ def prompt_rows(samples: pl.DataFrame) -> pl.DataFrame:
         rows.append({"sample_id": SampleId(rid, EVIDENCE).format(), "record_id": rid, "kind": EVIDENCE,
                      "template_version": version, "status": "ok", "reason": None,
                      "prompt_sha256": prompt_sha256(messages), "messages": json.dumps(messages, ensure_ascii=False)})
-    return pl.DataFrame(rows, schema=PROMPT_SCHEMA)
+    return frame("prompts", rows)
 
 
 def run_shard(warehouse: Warehouse, part: str, params: EvidenceParams) -> dict[str, int]:
@@ -77,11 +76,8 @@ def run_shard(warehouse: Warehouse, part: str, params: EvidenceParams) -> dict[s
         solutions.append({"sample_id": sid, "record_id": rid, "origin": origin,
                           "steps_with_evidence": sum(bool(ps) for ps in chosen.values()),
                           "solution": eder.solution(labels, chosen), "dropped": dropped})
-    warehouse.write("evidence", pl.DataFrame(phrases, schema={"sample_id": pl.Utf8, "record_id": pl.Utf8,
-                                                               "step": pl.Utf8, "phrase": pl.Utf8, "origin": pl.Utf8}), part)
-    warehouse.write("solutions", pl.DataFrame(solutions, schema={
-        "sample_id": pl.Utf8, "record_id": pl.Utf8, "origin": pl.Utf8, "steps_with_evidence": pl.Int32,
-        "solution": pl.Utf8, "dropped": pl.List(pl.Utf8)}), part)
+    warehouse.write("evidence", frame("evidence", phrases), part)
+    warehouse.write("solutions", frame("solutions", solutions), part)
     return {"samples": len(solutions), "phrases": len(phrases),
             "llm": sum(s["origin"] == "llm" for s in solutions),
             "dropped": sum(len(s["dropped"]) for s in solutions)}

@@ -28,6 +28,7 @@ from prompts.render import (
     template_version,
 )
 from schemas.ids import INTERPRETATION, SampleId
+from schemas.tables import frame
 from sources.vocabulary import concepts
 from stages.options import NoParams
 from stages.stage import Stage
@@ -79,9 +80,7 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
             rows.append({**row, "status": "refused", "reason": str(exc)})
             continue
         rows.append({**row, "prompt_sha256": prompt_sha256(messages), "messages": json.dumps(messages, ensure_ascii=False)})
-    schema = {"sample_id": pl.Utf8, "record_id": pl.Utf8, "kind": pl.Utf8, "template_version": pl.Utf8,
-              "status": pl.Utf8, "reason": pl.Utf8, "prompt_sha256": pl.Utf8, "messages": pl.Utf8}
-    return pl.DataFrame(rows, schema=schema)
+    return frame("prompts", rows)
 
 
 def plan(warehouse: Warehouse, params: NoParams, force: bool = False) -> list[str]:

@@ -26,6 +26,7 @@ import curation
 import llm
 from prompts.render import repair_messages
 from schemas.ids import INTERPRETATION, SampleId
+from schemas.tables import frame
 from stages import facts, llm_io
 from stages.options import ValidateParams
 from stages.stage import Stage, process_pool
@@ -75,10 +76,7 @@ def run_shard(warehouse: Warehouse, part: str, params: ValidateParams) -> dict[s
                      "answered_by": r["sample_id"], "response_sha256": hashlib.sha256(r["response"].encode()).hexdigest(),
                      "valid": not issues, "errors": [str(i) for i in issues], "checker_version": curation.CHECKER_VERSION,
                      "backend": r["backend"], "model": r["model"]})
-    out = pl.DataFrame(rows, schema={"sample_id": pl.Utf8, "record_id": pl.Utf8, "attempt": pl.Int32,
-                                     "answered_by": pl.Utf8, "response_sha256": pl.Utf8, "valid": pl.Boolean,
-                                     "errors": pl.List(pl.Utf8), "checker_version": pl.Utf8, "backend": pl.Utf8,
-                                     "model": pl.Utf8})
+    out = frame("validations", rows, exclude=("final",))
     out = out.with_columns(final=pl.col("attempt") == pl.col("attempt").max().over("sample_id"))
     warehouse.write("validations", out, part)
     last = out.filter("final")

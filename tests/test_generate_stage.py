@@ -59,7 +59,10 @@ def test_rules_writer_reads_facts_shard_by_shard_and_writes_what_one_shard_would
         run(name, sharded, **({"per_subject": False, "exclude_flagged": False, "require_concordant": False}
                               if name == "select" else {}))
     monkeypatch.setattr(llm_io, "SHARDS_KEPT", 1)  # every shard change reads the facts again
-    assert run("generate", sharded, llm=RULES)["total"] == 8 and len(sharded.parts("generations")) == 4
+    counts = run("generate", sharded, llm=RULES)
+    assert counts["total"] == 8 and len(sharded.parts("generations")) == 4
+    assert counts["shards"] == 4 and counts["published"] == 8 and set(counts["by_shard"]) == {
+        p.stem for p in sharded.parts("prompts")}
     run("generate", prompted, llm=RULES)
     texts = [dict(wh.sql("SELECT sample_id, coalesce(response, error) FROM generations").rows()) for wh in (sharded, prompted)]
     assert texts[0] == texts[1]

@@ -112,8 +112,8 @@ def test_counts_costs_and_rejections(page):
     accepted = split_rows.row(0, named=True)
     cells = "".join(f'<td class="num">{accepted[c]:,}</td>' for c in ("train", "val", "test", "total"))
     assert f"<td>accepted (corpus)</td>{cells}" in html
-    assert ("<td>generate</td><td>ok 16, failed 1, cost_usd 0.25, budget_reached no, errors (Refused 1), "
-            "shards (items: 2)</td>") in html  # runs.counts
+    assert ("<td>generate</td><td>shards 2, published 17, ok 16, failed 1, cost_usd 0.25, budget_reached no, "
+            "errors (Refused 1), by_shard (items: 2)</td>") in html  # runs.counts
     assert '<td>features</td><td class="num">20.0</td><td class="num">91%</td>' in html  # runs.stage_wall_s
     assert "<td>interpretation</td>" in html and "not available" not in html.split("Label coverage</h2>")[1]
 
