@@ -71,22 +71,17 @@ class PeakRss:
 def library_run(source: Path, work: Path, workers: int) -> dict[str, dict]:
     """Each stage as a library call on a fresh warehouse: wall s, CPU s, peak MB and its growth
     over the stage's start, records in."""
-    from stages import evidence, generate, validate
-    from stages.stage import get
+    from stages.options import IngestParams, LLMOptions
+    from stages.stage import NAMES, get
     from warehouse import Warehouse
 
     shutil.rmtree(work / "library", ignore_errors=True)
     wh = Warehouse(work / "library")
-    calls = {
-        "ingest": lambda: get("ingest").run(wh, sources={"ptbxl": str(source)}),
-        "features": lambda: get("features").run(wh, workers=workers),
-        "findings": lambda: get("findings").run(wh),
-        "select": lambda: get("select").run(wh),
-        "prompts": lambda: get("prompts").run(wh),
-        "generate": lambda: generate.run(wh, None).to_dict(),
-        "validate": lambda: validate.run(wh, None),
-        "evidence": lambda: evidence.run(wh, None),
-    }
+    rules = LLMOptions(backend="rules")
+    params = {"ingest": IngestParams(sources={"ptbxl": str(source)}), **{
+        name: get(name).params(llm=rules) for name in ("generate", "validate", "evidence")}}
+    calls = {name: (lambda name=name: get(name).run(wh, params.get(name), workers=workers))
+             for name in NAMES[:NAMES.index("evidence") + 1]}
     out = {}
     for stage, call in calls.items():
         t0, c0 = time.perf_counter(), os.times()
@@ -110,13 +105,15 @@ def _records_in(wh, stage: str) -> int:
 def flow_run(source: Path, work: Path, workers: int) -> tuple[float, dict[str, float]]:
     """The Prefect corpus flow on a fresh warehouse: total wall s and wall s per stage."""
     from flows.corpus import corpus_flow
+    from stages.options import LLMOptions
     from warehouse import Warehouse
 
     shutil.rmtree(work / "flow", ignore_errors=True)
     t0 = time.perf_counter()
-    result = corpus_flow(str(work / "flow"), ptbxl=str(source), workers=workers, backend="rules", report=False)
+    result = corpus_flow(Warehouse(work / "flow"), {"ptbxl": str(source)}, llm=LLMOptions(backend="rules"),
+                         workers=workers, report=False)
     wall = time.perf_counter() - t0
-    row = Warehouse(work / "flow").sql(f"SELECT stage_wall_s FROM runs WHERE run_id = '{result['run_id']}'")
+    row = Warehouse(work / "flow").sql("SELECT stage_wall_s FROM runs WHERE run_id = ?", [result["run_id"]])
     return wall, json.loads(row.item())
 
 

@@ -104,18 +104,20 @@ def options(cls, **given):
 
 
 def llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeout, refresh=False):
-    """The LLM options of a command, checked now (an unknown backend, a missing API key) rather
-    than after the prompts are built."""
+    """The LLM options of a command, checked now (an unknown backend, a missing API key, a budget
+    for a model without a price) rather than after the prompts are built."""
+    from llm import PriceTable
     from stages.llm_io import make_backend
     from stages.options import LLMOptions
 
     opts = options(LLMOptions, backend=backend, base_url=base_url, model=model, concurrency=concurrency,
                    max_cost_usd=max_cost, rpm=rpm, tpm=tpm, timeout_s=timeout, refresh=refresh or None)
-    if opts.backend != "rules":
-        try:
-            make_backend(opts, None)
-        except ValueError as exc:
-            raise UsageError(str(exc)) from None
+    try:
+        client = make_backend(opts, None)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if opts.max_cost_usd is not None and PriceTable.load().get(client.model) is None:
+        raise UsageError(f"no price for model {client.model!r}: add it to llm/prices.csv to use --max-cost")
     return opts
 
 
@@ -124,7 +126,7 @@ def run_stage(wh, name: str, params=None, *, force: bool = False, no_wait: bool 
     """Stage ``name`` as a ``runs`` row of its own (stages/runs.py) holding the warehouse's
     write lock; its parameters and ``extra`` are the row's parameters."""
     from stages.runs import recorded
-    from stages.stage import get
+    from stages.stage import NotReady, get
     from warehouse import WarehouseLocked
 
     stage = get(name)
@@ -135,7 +137,7 @@ def run_stage(wh, name: str, params=None, *, force: bool = False, no_wait: bool 
             return run.stage(name, stage.run, run.warehouse, params, force, workers, progress)
     except WarehouseLocked as exc:
         raise UsageError(str(exc)) from None
-    except ValueError as exc:  # a stage refusing its inputs (no features, no selection, an empty corpus...)
+    except NotReady as exc:  # no features, no selection, an empty corpus...
         raise UsageError(str(exc)) from None
 
 

@@ -41,6 +41,11 @@ class SampleId(NamedTuple):
     def repaired(self, k: int) -> SampleId:
         return self._replace(repair=k)
 
+    @staticmethod
+    def sql_answers(kind: str, column: str = "sample_id") -> str:
+        """SQL: ``column`` is the id of a sample of ``kind`` itself, not of one of its repairs."""
+        return f"{column} LIKE '%#{kind}'"
+
     # polars expressions over a column of sample ids, for the tables that hold them
 
     @staticmethod

@@ -26,7 +26,7 @@ from schemas.tables import SPLITS
 from stages.runs import code_version
 from training import export as ex
 from stages.options import ExportOptions
-from stages.stage import Stage
+from stages.stage import NotReady, Stage
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
 
@@ -46,7 +46,7 @@ def write(warehouse: Warehouse, options: ExportOptions) -> dict:
     out, fmt, seed, absolute, imd = options.out.resolve(), options.format, options.seed, options.absolute, options.imd
     table = samples(warehouse)
     if table.is_empty():
-        raise ValueError("the corpus is empty: run validate and evidence first")
+        raise NotReady("the corpus is empty: run validate and evidence first")
     image_root = out / "images"
     ecg_root = Path(os.path.commonpath([str(Path(p).parent) for p in table["path"]]))
     rows_by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}

@@ -31,7 +31,7 @@ from schemas.ids import INTERPRETATION, SampleId
 from schemas.tables import frame
 from sources.vocabulary import concepts
 from stages.options import NoParams
-from stages.stage import Stage
+from stages.stage import NotReady, Stage
 from warehouse import Warehouse
 
 
@@ -86,7 +86,7 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
 def plan(warehouse: Warehouse, params: NoParams, force: bool = False) -> list[str]:
     """The stale selection shards; a warehouse without a selection is refused with what to run."""
     if not warehouse.parts("selection"):
-        raise ValueError(f"no selection in {warehouse.root}: run `ecg-corpus select` first (prompts are rendered "
+        raise NotReady(f"no selection in {warehouse.root}: run `ecg-corpus select` first (prompts are rendered "
                          "for the selected records only)")
     return STAGE.stale(warehouse, force)
 

@@ -21,8 +21,9 @@ import polars as pl
 
 from report import html, plots
 from report import tables as rt
+from schemas.ids import INTERPRETATION, SampleId
 from stages.options import NoParams
-from stages.stage import Stage
+from stages.stage import NotReady, Stage
 from warehouse import Warehouse
 from warehouse.store import VIEWS
 
@@ -40,7 +41,7 @@ SPLIT_MEASURES = (
                                            "(record_id) WHERE p.kind = 'interpretation' AND p.status = 'ok' GROUP BY r.split"),
     ("generated ok", ("records", "generations"), "SELECT r.split, count(*) AS n FROM generations g JOIN records r "
                                                  "USING (record_id) WHERE g.final AND g.status = 'ok' "
-                                                 "AND g.sample_id LIKE '%#interpretation' GROUP BY r.split"),
+                                                 f"AND {SampleId.sql_answers(INTERPRETATION, 'g.sample_id')} GROUP BY r.split"),
     ("accepted (corpus)", ("corpus",), "SELECT split, count(*) AS n FROM corpus GROUP BY split"),
 )
 #: The groups of label coverage and distributions after the source: (name, what it is, tables
@@ -87,7 +88,7 @@ def write_report(warehouse: Warehouse, run_id: str) -> Path:
 def plan(warehouse: Warehouse, params: NoParams, force: bool = False) -> list[str]:
     """The run the warehouse handle carries (a report is of one run)."""
     if warehouse.run_id is None:
-        raise ValueError("a report is of a run: give the warehouse handle of the run (Warehouse(root, run_id))")
+        raise NotReady("a report is of a run: give the warehouse handle of the run (Warehouse(root, run_id))")
     return [warehouse.run_id]
 
 

@@ -28,7 +28,7 @@ import polars as pl
 
 from schemas.tables import EXCLUSIONS
 from stages.options import SelectionOptions
-from stages.stage import Stage
+from stages.stage import NotReady, Stage
 from warehouse import Warehouse
 
 SHARD = "corpus"
@@ -52,7 +52,7 @@ def candidates(warehouse: Warehouse) -> pl.DataFrame:
     features = warehouse.read("features", ["record_id", "quality", "quality_flags", "error", "signal_sha256"])
     concordance = warehouse.read("concordance", ["record_id", "status", "conflicts"])
     if features.is_empty():
-        raise ValueError("no features: run the features stage before the selection")
+        raise NotReady("no features: run the features stage before the selection")
     return (records
             .join(features.rename({"error": "signal_error"}), on="record_id", how="left")
             .join(concordance.rename({"status": "concordance"}), on="record_id", how="left"))

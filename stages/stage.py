@@ -47,6 +47,11 @@ Progress = Callable[..., None] | None
 Mapper = Callable[[Callable[[str], dict[str, int]], list[str]], list[dict[str, int]]]
 
 
+class NotReady(ValueError):
+    """A stage's inputs are missing or unusable: the message says what to run first, or why
+    (the command line's exit code 2)."""
+
+
 @dataclass(frozen=True)
 class Stage:
     name: str

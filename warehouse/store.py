@@ -35,6 +35,7 @@ import duckdb
 import polars as pl
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
+from schemas.ids import INTERPRETATION, SampleId
 from schemas.tables import conform
 
 CATALOG = "catalog.duckdb"
@@ -58,7 +59,7 @@ VIEWS = {
             SELECT 'select' AS stage, code FROM selection WHERE NOT selected
             UNION ALL SELECT 'prompts', status FROM prompts WHERE status <> 'ok'
             UNION ALL SELECT 'generate', split_part(error, ':', 1) FROM generations
-                WHERE final AND status = 'error' AND sample_id LIKE '%#interpretation'
+                WHERE final AND status = 'error' AND {interpretations}
             UNION ALL SELECT 'validate', split_part(unnest(errors), ':', 1) FROM validations WHERE final AND NOT valid)
         GROUP BY ALL ORDER BY stage, n DESC, code"""),
 }
@@ -207,7 +208,8 @@ class Warehouse(BaseModel):
                     if set(needs) <= set(present):
                         solved = "solutions" in present
                         query = query.format(solution="s.solution" if solved else "NULL::VARCHAR",
-                                             solutions="LEFT JOIN solutions s ON s.sample_id = v.sample_id" if solved else "")
+                                             solutions="LEFT JOIN solutions s ON s.sample_id = v.sample_id" if solved else "",
+                                             interpretations=SampleId.sql_answers(INTERPRETATION))
                         con.execute(f"CREATE OR REPLACE VIEW {name} AS {query}")
                         present.append(name)
                 con.execute("CHECKPOINT")
