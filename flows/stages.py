@@ -3,9 +3,10 @@
 
 A stage's flow takes the warehouse handle (its run id stamps the rows written), the stage's
 parameters object (shown and validated by Prefect) and ``force``, and runs
-:meth:`Stage.run <stages.stage.Stage.run>` with one task per shard on the flow's task runner
-(threads by default, a process pool or a Dask cluster through ``with_options(task_runner=...)``).
-Its counts are the flow's result and a table artifact of the run.
+:meth:`Stage.run <stages.stage.Stage.run>`: a parallel stage (the CPU-bound ones) with one task
+per shard on the flow's task runner (threads by default, a process pool or a Dask cluster
+through ``with_options(task_runner=...)``), any other as one task (its shards are quick, or share
+one LLM event loop). Its counts are the flow's result and a table artifact of the run.
 """
 
 from __future__ import annotations
@@ -15,14 +16,18 @@ from typing import Optional
 from prefect import Flow, flow, task, unmapped
 from prefect.artifacts import create_table_artifact
 
-from stages.options import Options
-from stages.stage import NAMES, Stage, get
+from stages.stage import NAMES, Options, Stage, get
 from warehouse import Warehouse
 
 
 @task(task_run_name="{stage}-{part}")
 def stage_shard(stage: str, warehouse: Warehouse, part: str, params: Options) -> dict[str, int]:
     return get(stage).shard(warehouse, part, params)
+
+
+@task(task_run_name="{stage}")
+def stage_run(stage: str, warehouse: Warehouse, params: Options, force: bool) -> dict:
+    return get(stage).run(warehouse, params, force)
 
 
 def stage_flow(stage: Stage) -> Flow:
@@ -34,7 +39,10 @@ def stage_flow(stage: Stage) -> Flow:
             return [f.result() for f in futures]
 
         params = stage.params() if params is None else params
-        counts = stage.run(warehouse, params, force, mapper=as_tasks)
+        if stage.parallel:
+            counts = stage.run(warehouse, params, force, mapper=as_tasks)
+        else:
+            counts = stage_run(stage.name, warehouse, params, force)
         create_table_artifact(key=f"{stage.name}-counts", description=f"{stage.name}: counts",
                               table=[{"count": k, "value": str(v)} for k, v in counts.items()])
         return counts

@@ -26,8 +26,7 @@ import pyarrow.parquet as pq
 
 import featuredb
 from sources.reader import FS, RecordError, read_signal, signal_sha256
-from stages.options import NoParams
-from stages.stage import Stage, process_pool
+from stages.stage import NoParams, Stage, process_pool
 
 if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
     from warehouse import Warehouse

@@ -11,8 +11,7 @@ import polars as pl
 
 from protocol import concordance
 from protocol.criteria import TABLE, evaluate, facts
-from stages.options import NoParams
-from stages.stage import Stage
+from stages.stage import NoParams, Stage
 from warehouse import Warehouse
 
 

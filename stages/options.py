@@ -1,4 +1,5 @@
-"""The parameters of the stages, as frozen, validated objects: each default is stated here once.
+"""The parameters of the stages, as frozen, validated objects (:class:`stages.stage.Options`):
+each default is stated here once.
 
 The command line builds them from its options (an option left out takes the default below),
 the Prefect flows take them as typed parameters (the UI shows and validates their fields), and
@@ -10,10 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 import llm
 from schemas.tables import SOURCES
+from stages.stage import Options
 from training.export import FORMATS
 
 Backend = Literal["rules", "openai"]
@@ -24,14 +26,6 @@ def default_backend() -> str:
     """``openai`` when an API key is set (``DEEPSEEK_API_KEY``, ``OPENAI_API_KEY``), else the
     offline ``rules`` writer."""
     return "openai" if llm.resolve_api_key() else "rules"
-
-
-class Options(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class NoParams(Options):
-    """A stage that takes no parameters."""
 
 
 class LLMOptions(Options):

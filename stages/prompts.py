@@ -30,8 +30,7 @@ from prompts.render import (
 from schemas.ids import INTERPRETATION, SampleId
 from schemas.tables import frame
 from sources.vocabulary import concepts
-from stages.options import NoParams
-from stages.stage import NotReady, Stage
+from stages.stage import NoParams, NotReady, Stage
 from warehouse import Warehouse
 
 

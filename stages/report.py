@@ -22,8 +22,7 @@ import polars as pl
 from report import html, plots
 from report import tables as rt
 from schemas.ids import INTERPRETATION, SampleId
-from stages.options import NoParams
-from stages.stage import NotReady, Stage
+from stages.stage import NoParams, NotReady, Stage
 from warehouse import Warehouse
 from warehouse.store import VIEWS
 

@@ -33,8 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import polars as pl
-
-from stages.options import NoParams, Options
+from pydantic import BaseModel, ConfigDict
 
 if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
     from warehouse import Warehouse
@@ -45,6 +44,16 @@ NAMES = ("ingest", "features", "findings", "select", "prompts", "generate", "val
 Progress = Callable[..., None] | None
 #: Maps the shard function over the shards: in this process, over a process pool, or as Prefect tasks.
 Mapper = Callable[[Callable[[str], dict[str, int]], list[str]], list[dict[str, int]]]
+
+
+class Options(BaseModel):
+    """A stage's parameters: frozen, validated, and a Prefect parameter (``stages/options.py``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class NoParams(Options):
+    """A stage that takes no parameters."""
 
 
 class NotReady(ValueError):

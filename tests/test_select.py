@@ -10,8 +10,7 @@ import pytest
 
 from schemas.tables import EXCLUSIONS
 from stages.select import quotas
-from stages.options import NoParams
-from stages.stage import get
+from stages.stage import NoParams, get
 from tests.runner import run
 from warehouse import Warehouse
 
