@@ -240,6 +240,10 @@ def _stats(d: np.ndarray) -> tuple[float, float, int]:
     return float(d.mean()), float(d.std(ddof=1)), len(d)
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from halves import HALVES, ludb_half  # noqa: E402
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
@@ -298,6 +302,16 @@ def main(argv: list[str] | None = None) -> int:
     print("(* also meets the stretch target; neurokit2 = its per-lead DWT marks under the same global"
           " rule as the reference;\n nk2 median lead = the median lead's marks per beat, a diagnostic"
           " of how much the global rule costs it)")
+    halves = np.array([ludb_half(i) for i in ids])
+    print("FeatureDB per half (bench/halves.py; tune on the first, judge a change on the second): "
+          + ", ".join(f"{h} {int((halves == h).sum())} records" for h in HALVES))
+    print(f"{'measure':<10} " + " ".join(f"{h:>22}" for h in HALVES) + "  pass (both)")
+    for m in MEASURES:
+        cells = [_stats((ours[m] - refs[m])[halves == h]) for h in HALVES]
+        tm, ts = TARGETS[m]
+        ok = all(abs(mu) <= tm and sd <= ts for mu, sd, _ in cells)
+        print(f"{m:<10} " + " ".join(f"{f'{mu:+7.1f} / {sd:5.1f} ({n:3d})':>22}" for mu, sd, n in cells)
+              + f"  {'yes' if ok else 'no'}")
     # P-wave presence against the reference (records with / without marked P waves)
     has_p = np.isfinite(refs["p_dur_ms"])
     ours_p = np.isfinite(ours["p_dur_ms"])

@@ -28,6 +28,9 @@ from protocol.criteria import evaluate, facts
 from sources.wfdb_folder import manifest
 from stages.features import measure
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from halves import HALVES, ludb_half  # noqa: E402
+
 LUDB = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ludb-dev"
 
 # (LUDB column, label regex matched case-insensitively, our criterion)
@@ -43,6 +46,25 @@ ROWS = (
     ("Conduction abnormalities", r"\bcomplete (left|right) bundle branch block", "wide_qrs"),
     ("Conduction abnormalities", "incomplete right bundle branch block", "rsr_prime_v1"),
 )
+
+
+def table(labels: pl.DataFrame, found: pl.DataFrame) -> None:
+    """Sensitivity and specificity of each row over the records of ``labels``."""
+    head = f"{'LUDB label':<44} {'criterion':<30} {'pos':>4} {'neg':>4} {'unk':>4} {'sens':>6} {'spec':>6}"
+    print(head)
+    print("-" * len(head))
+    for column, pattern, criterion in ROWS:
+        truth = labels.select("record_id", truth=pl.col(column).fill_null("").str.to_lowercase().str.contains(pattern))
+        got = found.filter(pl.col("criterion") == criterion).select("record_id", "positive").join(truth, on="record_id")
+        known = got.filter(pl.col("positive").is_not_null())
+        tp = known.filter(pl.col("truth") & pl.col("positive")).height
+        pos = known.filter(pl.col("truth")).height
+        tn = known.filter(~pl.col("truth") & ~pl.col("positive")).height
+        neg = known.filter(~pl.col("truth")).height
+        sens = f"{tp / pos:.2f}" if pos else "-"
+        spec = f"{tn / neg:.2f}" if neg else "-"
+        print(f"{pattern.replace(chr(92) + 'b', ''):<44} {criterion:<30} {pos:>4} {neg:>4} {got.height - known.height:>4} "
+              f"{sens:>6} {spec:>6}")
 
 
 def main() -> int:
@@ -63,22 +85,18 @@ def main() -> int:
         [pl.col("Conduction abnormalities").fill_null(""), pl.col("record_id").replace_strict(headers, default="")],
         separator="\n").alias("Conduction abnormalities"))
     paced = labels.filter(pl.col("Cardiac pacing").is_not_null())["record_id"]
+    detected = set(found.filter(pl.col("criterion") == "paced_rhythm", pl.col("positive"))["record_id"])
+    ids = lambda rs: " ".join(r.removeprefix("wfdb:data/") for r in sorted(rs)) or "-"  # noqa: E731
+    print(f"cardiac pacing -> paced_rhythm, all {labels.height} records: {len(detected & set(paced))}/{paced.len()} "
+          f"paced records (missed {ids(set(paced) - detected)}); {len(detected - set(paced))}/"
+          f"{labels.height - paced.len()} unpaced records positive ({ids(detected - set(paced))})\n")
     labels = labels.filter(~pl.col("record_id").is_in(paced.implode()))
-    print(f"LUDB: {labels.height} records ({paced.len()} paced left out)\n")
-    head = f"{'LUDB label':<44} {'criterion':<30} {'pos':>4} {'neg':>4} {'unk':>4} {'sens':>6} {'spec':>6}"
-    print(head)
-    print("-" * len(head))
-    for column, pattern, criterion in ROWS:
-        truth = labels.select("record_id", truth=pl.col(column).fill_null("").str.to_lowercase().str.contains(pattern))
-        got = found.filter(pl.col("criterion") == criterion).select("record_id", "positive").join(truth, on="record_id")
-        known = got.filter(pl.col("positive").is_not_null())
-        tp = known.filter(pl.col("truth") & pl.col("positive")).height
-        pos = known.filter(pl.col("truth")).height
-        tn = known.filter(~pl.col("truth") & ~pl.col("positive")).height
-        neg = known.filter(~pl.col("truth")).height
-        sens = f"{tp / pos:.2f}" if pos else "-"
-        spec = f"{tn / neg:.2f}" if neg else "-"
-        print(f"{pattern.replace(chr(92) + 'b', ''):<44} {criterion:<30} {pos:>4} {neg:>4} {got.height - known.height:>4} {sens:>6} {spec:>6}")
+    labels = labels.with_columns(half=pl.col("ID").map_elements(ludb_half, return_dtype=pl.Utf8))
+    print(f"LUDB: {labels.height} records ({paced.len()} paced left out), split by bench/halves.py: "
+          + ", ".join(f"{h} {n}" for h, n in labels.group_by("half").len().sort("half").rows()))
+    for group in (*HALVES, "whole"):
+        print(f"\n{group}{' half' if group in HALVES else ''}")
+        table(labels if group == "whole" else labels.filter(pl.col("half") == group), found)
     return 0
 
 

@@ -37,6 +37,9 @@ from protocol.criteria import evaluate, facts, load  # noqa: E402
 from sources.ptbxl import manifest, parse_scp_codes  # noqa: E402
 from stages.features import measure  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from halves import HALVES, ptbxl_halves  # noqa: E402
+
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 #: (statements, criterion, target sensitivity, target specificity); targets from the issue.
 ROWS = (
@@ -80,11 +83,11 @@ def statements(root: Path) -> pl.DataFrame:
     })
 
 
-def measure_ptbxl(root: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Manifest, features and findings of every record under ``root``."""
+def measure_ptbxl(root: Path, with_leads: bool = False) -> tuple[pl.DataFrame, ...]:
+    """Manifest, features and findings of every record under ``root`` (and the lead features)."""
     man = manifest(root)
     f = measure(man["record_id"].to_list(), man["path"].to_list())
-    return man, f.records, evaluate(facts(f.records, f.leads, man))
+    return (man, f.records, evaluate(facts(f.records, f.leads, man))) + ((f.leads,) if with_leads else ())
 
 
 def _rate(n: int, d: int) -> str:
@@ -95,25 +98,11 @@ def _ids(df: pl.DataFrame) -> str:
     return " ".join(r.split(":")[1] for r in df["record_id"].sort()) or "-"
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    ap.add_argument("--ids", action="store_true", help="list the normal ECGs each criterion fires on")
-    args = ap.parse_args(argv)
-    root = args.data / "ptbxl-sample"
-    if not root.is_dir():
-        print(f"PTB-XL sample not found at {root}; place the shared data next to the repository.")
-        return 0
-    _, feats, found = measure_ptbxl(root)
-    truth = statements(root).filter(~pl.col("statements").list.contains("PACE"))
-    found = found.join(truth, on="record_id")
-    normal = truth.filter(pl.col("statements").list.set_difference(["NORM", "SR"]).list.len() == 0,
-                          pl.col("statements").list.contains("NORM"))["record_id"]
+def criteria_tables(found: pl.DataFrame, normal: pl.Series, ids: bool) -> None:
+    """Sections 1 and 2 over the records of ``found``."""
     on_normal = found.filter(pl.col("record_id").is_in(normal.implode()))
-    print(f"PTB-XL sample: {truth.height} records (paced left out), {normal.len()} normal (NORM/SR only)\n")
-
     print("1. Criteria on normal ECGs (target for abnormal criteria: each <= 5 %, any <= 15 % of normal ECGs)")
-    head = f"{'criterion':<32} {'fires':>5} {'unk':>4} {'rate':>6}  pass" + ("  record ids" if args.ids else "")
+    head = f"{'criterion':<32} {'fires':>5} {'unk':>4} {'rate':>6}  pass" + ("  record ids" if ids else "")
     print(head)
     print("-" * len(head))
     kinds = {c.id: c.kind for c in load()}
@@ -125,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         rate = pos.height / max(rows.height - unk, 1)
         verdict = ("yes" if rate <= NORMAL_TARGET else "NO ") if kinds[cid] == "abnormal" else kinds[cid][:4]
         line = f"{cid:<32} {pos.height:>5} {unk:>4} {rate:>6.3f}  {verdict}"
-        print(line + (f"  {_ids(pos)}" if args.ids and pos.height else ""))
+        print(line + (f"  {_ids(pos)}" if ids and pos.height else ""))
     anyp = on_normal.filter(pl.col("criterion").is_in(abnormal), pl.col("positive"))["record_id"].unique()
     rate = anyp.len() / max(normal.len(), 1)
     print(f"{'any abnormal criterion':<32} {anyp.len():>5} {'':>4} {rate:>6.3f}  {'yes' if rate <= ANY_TARGET else 'NO '}\n")
@@ -153,6 +142,30 @@ def main(argv: list[str] | None = None) -> int:
     print("\ndisagreements (ecg_id; missed = statement without the criterion, extra = criterion without the statement)")
     for name, cid, fn, fp in misses:
         print(f"  {name} / {cid}: missed {_ids(fn)}; extra {_ids(fp)}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--ids", action="store_true", help="list the normal ECGs each criterion fires on")
+    args = ap.parse_args(argv)
+    root = args.data / "ptbxl-sample"
+    if not root.is_dir():
+        print(f"PTB-XL sample not found at {root}; place the shared data next to the repository.")
+        return 0
+    _, feats, found = measure_ptbxl(root)
+    truth = statements(root).filter(~pl.col("statements").list.contains("PACE"))
+    found = found.join(truth, on="record_id")
+    normal = truth.filter(pl.col("statements").list.set_difference(["NORM", "SR"]).list.len() == 0,
+                          pl.col("statements").list.contains("NORM"))["record_id"]
+    print(f"PTB-XL sample: {truth.height} records (paced left out), {normal.len()} normal (NORM/SR only); sections 1 "
+          "and 2 per half (bench/halves.py: tune on the first, judge a change on the second) and whole\n")
+
+    halves = ptbxl_halves(root)
+    for group in (*HALVES, "whole"):
+        mine = [r for r in truth["record_id"] if group == "whole" or halves[r] == group]
+        print(f"=== {group}{' half' if group in HALVES else ''}: {len(mine)} records ===\n")
+        criteria_tables(found.filter(pl.col("record_id").is_in(mine)), normal.filter(normal.is_in(mine)), args.ids)
 
     print("\n3. QRS axis against heart_axis (classes " + ", ".join(f"{c} [{lo:g},{hi:g})" for c, lo, hi in AXIS_CLASSES) + ")")
     axis = feats.select("record_id", "qrs_axis_deg").join(truth.filter(pl.col("heart_axis").is_not_null()),

@@ -22,9 +22,11 @@ RECORD_FLOAT_COLUMNS = (
     *GLOBAL_FEATURES,
     *(f"{i}_{s}" for i in INTERVALS for s in ("iqr", "n")),
     "n_beats", *RHYTHM_FEATURES, "n_beats_median", "n_leads_ok",
-    "quality", "p_absent", "rr_irregular", "qrs_lead_ms",
+    "quality", "p_absent", "rr_irregular", "qrs_lead_ms", "pace_spikes",
 )
-RECORD_INT_COLUMNS = ("n_beats", "n_beats_median", "n_leads_ok", *(f"{i}_n" for i in INTERVALS))
+#: ``pace_spikes``: pacemaker stimuli found before the QRS of the median beat (0 to
+#: ``featuredb.delineate.PACE_MAX_SPIKES``); sampling of 500 Hz and above resolves them.
+RECORD_INT_COLUMNS = ("n_beats", "n_beats_median", "n_leads_ok", *(f"{i}_n" for i in INTERVALS), "pace_spikes")
 RECORD_BOOL_COLUMNS = ("p_absent", "rr_irregular")
 #: ``quality`` of a record, in the order of its codes (``featuredb.quality.RQ_*``).
 RECORD_QUALITY_NAMES = ("ok", "poor", "unusable")

@@ -77,7 +77,7 @@ P_LEAD_MARGIN_MS = 20.0
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
- R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD) = range(len(RECORD_FLOAT_COLUMNS))
+ R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD, R_PACE) = range(len(RECORD_FLOAT_COLUMNS))
 N_REC = len(RECORD_FLOAT_COLUMNS)
 
 (L_PAMP, L_QAMP, L_RAMP, L_SAMP, L_TAMP, L_RPRIME, L_RPRIME_AMP, L_PDUR, L_QRSDUR,
@@ -106,13 +106,14 @@ def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
 
     ``y`` / ``z`` / ``w`` (40 / 20 / 60 Hz beats) are refiltered from a copy of ``mf`` with each spike
     replaced by a straight line across it; ``mf`` itself is left as it is.  Returns the
-    first sample after the last spike (-1 without one) and the blanked unfiltered beat
-    (``mf`` itself without a spike).  ``v`` is scratch (L,).
+    first sample after the last spike (-1 without one), the blanked unfiltered beat (``mf``
+    itself without a spike) and the number of spikes.  ``v`` is scratch (L,).
     """
     n_leads, L = mf.shape
     raw = np.zeros(L)
     end = -1
     mb = mf
+    n = 0
     for _ in range(D.PACE_MAX_SPIKES):
         D.spatial_velocity(mb, good, lo, hi, raw)
         D.spatial_velocity(y, good, lo, hi, v)
@@ -132,7 +133,8 @@ def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
             sosfiltfilt(sos_p, mb[l], lo, hi, z[l])
             sosfiltfilt(sos_q, mb[l], lo, hi, w[l])
         end = max(end, s1 + 1)
-    return end, mb
+        n += 1
+    return end, mb, n
 
 
 @njit(cache=True)
@@ -471,7 +473,8 @@ def _record(x, fs, sos_d, sos_p, sos_q, rec, lf):
     y, z, w = _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q)
     # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
     # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
-    pace_end, mb = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, np.zeros(L))
+    pace_end, mb, n_spikes = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, np.zeros(L))
+    rec[R_PACE] = n_spikes
     qon, qoff = _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf)
     if qon < 0 or qoff < 0:
         return

@@ -369,6 +369,29 @@ def test_frontal_axis_least_squares_over_limb_leads():
     assert np.isnan(frontal_axis(np.ones(6), ok))
 
 
+def _v1_complex(fs: float, waves: list[tuple[float, float, float]], n: int = 200) -> np.ndarray:
+    """A V1 beat (mV) at ``fs``: Gaussian deflections (centre ms, width ms, amplitude mV) on a 0 baseline."""
+    t = np.arange(n) * 1000.0 / fs
+    return sum(a * np.exp(-0.5 * ((t - c) / w) ** 2) for c, w, a in waves)
+
+
+def test_r_prime_is_a_deflection_inside_the_qrs_not_the_rise_into_st():
+    from featuredb.measure import qrs_morphology
+
+    fs, on, off = 500.0, 10, 60  # QRS from 20 to 120 ms
+    rsr = _v1_complex(fs, [(40, 6, 0.3), (62, 8, -0.6), (92, 9, 0.5)])  # r, S, R' that falls before the offset
+    _, _, s, rp, rpa, _, _ = qrs_morphology(rsr, 0.0, on, off, fs)
+    assert rp == 1.0 and s < 0 and rpa == pytest.approx(0.5, abs=0.05)
+    # rS whose S returns slowly, the window ending on the way up into ST (a late offset): no R'
+    rs_st = _v1_complex(fs, [(40, 6, 0.3), (66, 10, -0.8), (160, 40, 0.25)])
+    _, _, s, rp, _, _, _ = qrs_morphology(rs_st, 0.0, on, off, fs)
+    assert s < 0 and rp == 0.0
+    # the same rise cut by an early offset is not an R' either; the R' cut before it falls is not one yet
+    cut = _v1_complex(fs, [(40, 6, 0.3), (62, 8, -0.6), (118, 9, 0.5)])
+    assert qrs_morphology(cut, 0.0, on, off, fs)[3] == 0.0
+    assert qrs_morphology(cut, 0.0, on, off + 20, fs)[3] == 1.0
+
+
 def test_real_ludb_agrees_with_cardiologists():
     """Record-level QT/QRS/PR against LUDB marks (a loose version of the bench)."""
     import wfdb
