@@ -409,7 +409,7 @@ def _lead_p(z, base_z, pon, poff, qon, lo, fs):
     b = min(qon, poff + D.ms(P_LEAD_MARGIN_MS, fs))
     for k in range(a, b):
         mag[k] = abs(z[k] - base_z)
-    pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_ON_FRAC, D.P_OFF_FRAC)
+    pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_LEAD_ON_FRAC, D.P_LEAD_OFF_FRAC)
     return pamp, (pb_ - pa_) * 1000.0 / fs
 
 

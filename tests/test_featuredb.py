@@ -431,6 +431,29 @@ def test_real_ludb_agrees_with_cardiologists():
     assert len(d_pr) >= 20 and abs(np.median(d_pr)) < 25
 
 
+def test_real_ludb_lead_ii_p_duration_agrees_with_its_marks():
+    """A lead's own P (the lead-II P the texts quote) against LUDB's lead-II P marks, every record
+    with a measured and a marked P (bench/featuredb_accuracy.py prints it per half)."""
+    import wfdb
+
+    ludb = _need("ludb-dev")
+    ids = list(range(1, 101))
+    leads = extract(np.stack([_read(ludb / "data" / str(i)) for i in ids]), record_ids=[str(i) for i in ids]).leads
+    ours = dict(leads.filter(pl.col("lead") == "II").select("record_id", "p_dur_ms").rows())
+    diffs = []
+    for i in ids:
+        a = wfdb.rdann(str(ludb / "data" / str(i)), "ii")
+        sym, smp = a.symbol, a.sample
+        marked = [(smp[j + 1] - smp[j - 1]) * 2.0 for j in range(1, len(sym) - 1)
+                  if sym[j] == "p" and sym[j - 1] == "(" and sym[j + 1] == ")"]
+        mine = ours[str(i)]
+        if marked and np.isfinite(mine):
+            diffs.append(mine - np.median(marked))
+    d = np.array(diffs)
+    assert len(d) >= 75
+    assert abs(d.mean()) <= 5 and d.std() <= 15  # was +6.3 / 12.7 with the global P's 5 % offset fraction
+
+
 def test_real_ptbxl_500_and_100_hz():
     ptb = _need("ptbxl-sample")
     hi = sorted((ptb / "records500").rglob("*_hr.hea"))
