@@ -112,6 +112,8 @@ def llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeo
 
     opts = options(LLMOptions, backend=backend, base_url=base_url, model=model, concurrency=concurrency,
                    max_cost_usd=max_cost, rpm=rpm, tpm=tpm, timeout_s=timeout, refresh=refresh or None)
+    if opts.backend == "rules":  # offline and priced (llm/prices.csv): nothing to check
+        return opts
     try:
         client = make_backend(opts, None)
     except ValueError as exc:

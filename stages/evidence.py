@@ -106,9 +106,7 @@ def ask(warehouse: Warehouse, params: EvidenceParams, shards: list[str], progres
         warehouse.write("prompts", rows, f"{part}.{EVIDENCE}")
         reqs += [llm.Request(sample_id=sid, shard=part, messages=json.loads(m), params=dict(llm_io.PARAMS[EVIDENCE]))
                  for sid, m in rows.select("sample_id", "messages").rows()]
-    llm_io.ask(warehouse, params.llm, reqs, progress)
-    for shard in sorted({r.shard for r in reqs}):
-        llm_io.publish(warehouse, params.llm, shard)
+    llm_io.ask_and_publish(warehouse, params.llm, reqs, progress)
     return {}
 
 

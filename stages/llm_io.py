@@ -103,6 +103,14 @@ def ask(warehouse: Warehouse, options: LLMOptions, requests: Collection[llm.Requ
         progress=progress, retry=options.retry()))
 
 
+def ask_and_publish(warehouse: Warehouse, options: LLMOptions, requests: list[llm.Request], progress=None) -> None:
+    """:func:`ask`, then :func:`publish` every shard the requests came from (the repair and
+    evidence rounds; generate publishes shard by shard, one task each)."""
+    ask(warehouse, options, requests, progress)
+    for shard in sorted({r.shard for r in requests}):
+        publish(warehouse, options, shard)
+
+
 def publish(warehouse: Warehouse, options: LLMOptions, shard: str) -> int:
     """Turn the journal of ``shard`` into its ``generations`` part (``<shard>.<backend>-<model>``);
     returns the rows written. The shard keeps one ``final`` row per sample over every backend

@@ -116,10 +116,8 @@ def after(warehouse: Warehouse, params: ValidateParams, progress=None) -> dict[s
             reqs = repair_requests(warehouse, round_)
             if not reqs:
                 break
-            llm_io.ask(warehouse, params.llm, reqs, progress)
+            llm_io.ask_and_publish(warehouse, params.llm, reqs, progress)
             requests += len(reqs)
-            for shard in sorted({r.shard for r in reqs}):
-                llm_io.publish(warehouse, params.llm, shard)
             for shard in STAGE.stale(warehouse):
                 STAGE.shard(warehouse, shard, params)
     finally:
