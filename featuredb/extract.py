@@ -66,12 +66,13 @@ N_LEADS = len(LEADS)  # the input's axis 1, in canonical order
 SHARD_SIZE = 256
 #: A global P wave lasts at least / at most this long (ms), else it is not reported.
 P_DUR_RANGE_MS = (D.P_MIN_DUR_MS, D.P_MAX_DUR_MS)
+#: A lead's own P wave is searched this far outside the global P wave (ms), where its
+#: magnitude floor lies, and then kept inside the global P wave.
+P_LEAD_MARGIN_MS = 20.0
 #: A lead's noise is judged against its QRS amplitude within this much of the fiducial (ms).
 NOISE_QRS_HALF_MS = 80.0
 #: A median beat spanning less than this (ms, its good samples) is not delineated.
 MIN_BEAT_SPAN_MS = 300.0
-#: A lead's own P duration is searched this far outside the global P wave (ms).
-P_LEAD_MARGIN_MS = 20.0
 
 # ---- the result matrices' columns (float64; names and order in featuredb.columns) ---------
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
@@ -235,23 +236,12 @@ def _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q):
 
 @njit(cache=True)
 def _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
-    """Step 4, the QRS: each lead's own bounds and the median lead's QRS duration, and the
-    global onset (60 Hz beat) and offset (40 Hz beat), refined on the unfiltered beat ``mb``
-    (:func:`featuredb.delineate.refine_boundary`). Returns (onset, offset), -1 when not found."""
+    """Step 4, the QRS: the global onset (60 Hz beat) and offset (40 Hz beat), refined on the
+    unfiltered beat ``mb`` (:func:`featuredb.delineate.refine_boundary`), then each lead's own
+    bounds inside them (:func:`featuredb.delineate.lead_qrs`) and the median lead's QRS
+    duration. Returns (onset, offset), -1 when not found."""
     n_leads, L = y.shape
     v = np.zeros(L)
-    on_l = np.full(n_leads, -1, dtype=np.int64)
-    off_l = np.full(n_leads, -1, dtype=np.int64)
-    vmax_l = np.zeros(n_leads)
-    for l in range(n_leads):
-        if not good[l]:
-            continue
-        D.abs_slope(y[l], lo, hi, v)
-        a, b, p, vm = D.slope_bounds(v, F, lo, hi, fs, D.QRS_ON_FRAC, D.QRS_OFF_FRAC, False, pace_end,
-                                     D.QRS_LEAD_CORE_MAX_GAP_MS)
-        on_l[l] = a
-        off_l[l] = b
-        vmax_l[l] = vm
     vr = np.zeros(L)
     D.spatial_velocity(mb, good, lo, hi, vr)
     D.spatial_velocity(w, good, lo, hi, v)
@@ -262,17 +252,22 @@ def _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
     _, qoff, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end)
     qoff = D.refine_boundary(vr, v, qoff, F, lo, hi, fs, D.QRS_GLOBAL_OFF_FRAC,
                              slope_step_spread(sos_d, D.QRS_GLOBAL_OFF_FRAC, fs), False)
-    if qon < 0 or qoff < 0:
-        return qon, qoff
+    if qon < 0 or qoff < 0 or qoff <= qon:
+        return -1, -1
+    vmax_l = np.zeros(n_leads)
     for l in range(n_leads):
-        if good[l] and on_l[l] >= 0:
-            lf[l, L_QRSDUR] = (off_l[l] - on_l[l]) * 1000.0 / fs
+        if not good[l]:
+            continue
+        D.abs_slope(y[l], lo, hi, v)
+        a, b, vmax_l[l] = D.lead_qrs(v, qon, qoff, D.QRS_ON_FRAC, D.QRS_OFF_FRAC)
+        if a >= 0:
+            lf[l, L_QRSDUR] = (b - a) * 1000.0 / fs
     # the median lead's QRS duration, over the leads with a QRS of their own (slope maximum at
     # least QRS_LEAD_MIN_FRAC of the largest lead's): a lead nearly perpendicular to the QRS
     # loop has no measurable width
     strong = np.full(n_leads, np.nan)
     for l in range(n_leads):
-        if good[l] and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
+        if good[l] and vmax_l[l] > 0.0 and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
             strong[l] = lf[l, L_QRSDUR]
     rec[R_QRS_LEAD] = B.nan_median(strong)
     return qon, qoff
@@ -410,7 +405,8 @@ def _lead_p(z, base_z, pon, poff, qon, lo, fs):
     for k in range(a, b):
         mag[k] = abs(z[k] - base_z)
     pa_, pb_, _ = D.magnitude_bounds(mag, ia, a, b, D.P_LEAD_ON_FRAC, D.P_LEAD_OFF_FRAC)
-    return pamp, (pb_ - pa_) * 1000.0 / fs
+    # inside the global P wave, which spans every lead's (IEC 60601-2-25)
+    return pamp, max(0, min(pb_, poff) - max(pa_, pon)) * 1000.0 / fs
 
 
 @njit(cache=True)

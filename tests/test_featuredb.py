@@ -474,3 +474,38 @@ def test_real_ptbxl_500_and_100_hz():
     assert d_hr.len() >= 0.9 * len(hi) and d_hr.median() < 1.0
     d_qt = (f500.records["qt_ms"] - f100.records["qt_ms"]).drop_nans().abs()
     assert d_qt.len() >= 0.9 * len(hi) and d_qt.median() < 20
+
+
+def _lead_longer_than_global(f: featuredb.Features, fs: float = FS) -> pl.DataFrame:
+    """Records where a lead's QRS or P, or the median lead's QRS, exceeds the global one (IEC
+    60601-2-25: earliest onset to latest offset over the leads) by more than one sample."""
+    one = 1000.0 / fs
+    lead = f.leads.group_by("record_id").agg(qrs_lead_max=pl.col("qrs_dur_ms").max(), p_lead_max=pl.col("p_dur_ms").max())
+    return f.records.join(lead, on="record_id").filter(
+        (pl.col("qrs_lead_max") > pl.col("qrs_ms") + one)
+        | (pl.col("qrs_lead_ms") > pl.col("qrs_ms") + one)
+        | (pl.col("p_lead_max") > pl.col("p_dur_ms") + one)
+    ).select("record_id", "qrs_ms", "qrs_lead_ms", "qrs_lead_max", "p_dur_ms", "p_lead_max")
+
+
+def test_no_lead_outlasts_the_global_wave_on_synthetic_records(normal):
+    from sources.sample import records
+
+    sig = np.stack([s for s, _ in records(24, seed=0)] + [synth(60, seed=4, p_wave=False), *normal[0]])
+    assert _lead_longer_than_global(extract(sig)).height == 0
+
+
+def test_no_lead_outlasts_the_global_wave_on_real_records():
+    """Every LUDB and PTB-XL sample record (500 Hz, and 100 Hz resampled): no lead's QRS or P,
+    nor the median lead's QRS, is longer than the global one by more than a sample."""
+    ludb = _need("ludb-dev")
+    ptb = _need("ptbxl-sample")
+    groups = {
+        "ludb": [_read(p.with_suffix("")) for p in sorted((ludb / "data").glob("*.hea"))],
+        "ptbxl500": [_read(p.with_suffix("")) for p in sorted((ptb / "records500").rglob("*_hr.hea"))],
+        "ptbxl100": [_read(p.with_suffix("")) for p in sorted((ptb / "records100").rglob("*_lr.hea"))],
+    }
+    for name, sigs in groups.items():
+        fs = 100 if name == "ptbxl100" else FS
+        bad = _lead_longer_than_global(extract(np.stack(sigs), fs=fs), fs)
+        assert bad.height == 0, f"{name}: {bad}"
