@@ -9,16 +9,17 @@ single most extreme lead dropped as a guard against one outlying lead.
 * QRS: spatial velocity (L2 norm over the usable leads of the first derivative of the 40 Hz
   median beat), onset/offset where it falls to a fraction of its QRS maximum (Laguna
   1994's "Kon/Koff" rule on a multi-lead detector, which equals the earliest/latest lead
-  activity without one lead's noise deciding); per-lead QRS durations use the same rule on
-  the lead's own slope.  The filter smears a sharp QRS edge outward (up to 14 ms at 60 Hz,
-  22 ms at 40 Hz, ringing included), so each global boundary is then moved inward onto the
-  unfiltered beat over at most that spread, while that beat stays below the same threshold
-  (:func:`refine_boundary`); a gradual edge, where both beats cross together, keeps it.
+  activity without one lead's noise deciding).  The filter smears a sharp QRS edge outward
+  (up to 14 ms at 60 Hz, 22 ms at 40 Hz, ringing included), so each global boundary is then
+  moved inward onto the unfiltered beat over at most that spread, while that beat stays
+  below the same threshold (:func:`refine_boundary`); a gradual edge, where both beats cross
+  together, keeps it.  A lead's own QRS is searched inward from the global bounds on the
+  lead's own slope (:func:`lead_qrs`).
 * T end: trapezium-area method (Vázquez-Seisdedos et al. 2011, the area idea of Zhang et al.
   2006), on each lead with a T wave of meaningful amplitude, latest lead with guard.
 * P: spatial magnitude of the 20 Hz median beat relative to the PR level, onset/offset at
-  a fraction of the P maximum; per-lead P on the same rule.  A P wave that is not clearly
-  there (atrial fibrillation) is reported absent, never invented.
+  a fraction of the P maximum; per-lead P on the same rule, kept inside the global P.  A P
+  wave that is not clearly there (atrial fibrillation) is reported absent, never invented.
 """
 
 from __future__ import annotations

@@ -48,6 +48,8 @@ MUST = {"atrial fibrillation": {"af"}, "first degree AV block": {"1avb"}, "sinus
         "left posterior fascicular block": {"rad"}, "long QT-interval": {"long_qt"},
         "low QRS voltages in the frontal and horizontal leads": {"low_voltage"},
         "voltage criteria (QRS) for left ventricular hypertrophy": {"lvh"}}
+# answer label -> claims it explains without requiring them (an incomplete block may measure 100-119 ms)
+EXPLAINS = {"incomplete right bundle branch block": {"mid_qrs"}, "incomplete left bundle branch block": {"mid_qrs"}}
 MUST_NOT = {"sinus bradycardia": {"tachycardia"}, "sinus tachycardia": {"bradycardia"},
             "incomplete right bundle branch block": {"wide_qrs"}, "left anterior fascicular block": {"rad", "normal_axis"},
             "left posterior fascicular block": {"lad", "normal_axis"}, "atrial fibrillation": {"sinus"},
@@ -62,7 +64,8 @@ def contradictions(text: str) -> list[str]:
     claims = {c for c, pat in CLAIMS.items() for s in sentences if re.search(pat, s)}
     answer = [a.strip() for a in re.search(r"<answer>(.*)</answer>", text, re.S).group(1).split(";")]
     out = []
-    excused = set().union(*(MUST.get(label, set()) for label in answer))  # "sinus bradycardia, otherwise normal"
+    # "sinus bradycardia, otherwise normal": a finding another answer label names
+    excused = set().union(*(MUST.get(label, set()) | EXPLAINS.get(label, set()) for label in answer))
     if "normal ECG" in answer and (claims & ABNORMAL) - excused:
         out.append(f"normal ECG but claims {sorted((claims & ABNORMAL) - excused)}")
     for label in answer:
