@@ -37,7 +37,7 @@ QRS_MAX_POST_MS = 160.0
 #: delay of a bundle branch block (the late R' in V1, the slurred S in I and V6) is a second
 #: hump of the spatial velocity after the main deflections: PTB-XL 00287's reaches 12.4 % and
 #: dipped to 6 % before it, so at 0.15 the global QRS ended in the dip, 116 ms against the
-#: tracing's ~170 (146 ms at 0.14).  No LUDB record moves between 0.15 and 0.14; at 0.13 and
+#: tracing's ~170 (160 ms at 0.14).  No LUDB record moves between 0.15 and 0.14; at 0.13 and
 #: below LUDB's biventricular-paced record 93 reads 10 ms longer (check-half SD 9.5 -> 9.7 ms).
 QRS_CORE_FRAC = 0.14
 #: ... reached from the maximum without a stretch longer than this below it (ms).  The QRS's
