@@ -2,8 +2,10 @@
 
 One row per ingested record, ``selected`` or the reason it is not, tried in the order of
 ``schemas.tables.EXCLUSIONS``: an ``error`` row of ingest; an ``unusable`` signal (FeatureDB
-could not measure it); ``flagged`` (a source quality flag such as PTB-XL's noise columns, or
-FeatureDB quality 'poor'); a ``duplicate`` recording (the same ``features.signal_sha256`` as a
+could not measure it); ``flagged`` (FeatureDB quality 'poor': too few leads its own measures find
+usable; a source's noise flag, such as PTB-XL's ``static_noise`` or ``baseline_drift`` columns,
+is quoted in the reason but does not exclude a record whose leads measure well, since FeatureDB
+removes baseline wander and judges each lead's noise itself); a ``duplicate`` recording (the same ``features.signal_sha256`` as a
 record with a smaller id); ``discordant`` (findings that contradict the labels, so no teacher
 text can agree with both); a second ECG of a ``subject`` (one per subject by default, the one
 of the rarest stratum, so rare labels survive); and the ``quota`` of the stratified draw.
@@ -60,9 +62,7 @@ def candidates(warehouse: Warehouse) -> pl.DataFrame:
 
 def exclusions(df: pl.DataFrame, exclude_flagged: bool, require_concordant: bool) -> pl.DataFrame:
     """``code`` and ``reason`` of the first exclusion that applies, before subjects and quotas."""
-    flags = pl.concat_list(pl.col("flags").fill_null([]),
-                           pl.when(pl.col("quality") == "poor").then(pl.col("quality_flags").fill_null([]))
-                           .otherwise(pl.lit([], pl.List(pl.Utf8))))
+    flags = pl.concat_list(pl.col("quality_flags").fill_null([]), pl.col("flags").fill_null([]))
     first = (pl.col("signal_sha256").is_not_null()
              & (pl.col("record_id") != pl.col("record_id").min().over("signal_sha256")))
     rules = [
@@ -70,7 +70,7 @@ def exclusions(df: pl.DataFrame, exclude_flagged: bool, require_concordant: bool
         ("unusable", pl.col("quality").is_null() | (pl.col("quality") == "unusable"),
          pl.format("signal not measurable: {}", pl.coalesce("signal_error", pl.col("quality_flags").list.join(", "),
                                                              pl.lit("no features row")))),
-        ("flagged", pl.lit(exclude_flagged) & ((pl.col("quality") == "poor") | (flags.list.len() > 0)),
+        ("flagged", pl.lit(exclude_flagged) & (pl.col("quality") == "poor"),
          pl.format("quality flags: {}", flags.list.join("; "))),
         ("duplicate", first, pl.format("same signal as {}", pl.col("record_id").min().over("signal_sha256"))),
         ("discordant", pl.lit(require_concordant) & (pl.col("concordance") == "discordant"),

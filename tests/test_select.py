@@ -24,7 +24,8 @@ def measured(ptbxl_dir, tmp_path_factory, pipeline) -> Warehouse:
 
 def _selection(wh: Warehouse, **params) -> pl.DataFrame:
     run("select", wh, **params)
-    return wh.sql("SELECT s.*, r.subject_id, r.labels, r.flags FROM selection s JOIN records r USING (record_id)")
+    return wh.sql("SELECT s.*, r.subject_id, r.labels, r.flags, f.quality FROM selection s JOIN records r USING (record_id)"
+                  " LEFT JOIN features f USING (record_id)")
 
 
 def test_water_filling_keeps_small_strata_whole():
@@ -41,11 +42,13 @@ def test_every_record_has_a_row_and_a_reason(measured):
     assert sel["selected"].sum() == 100
     picked = sel.filter("selected")
     assert picked["subject_id"].is_unique().all()  # one ECG per subject
-    assert (picked["flags"].list.len() == 0).all()  # PTB-XL's noise columns leave a record out
+    assert (picked["quality"] == "ok").all()  # too few usable leads (FeatureDB's own measures) leave a record out
+    assert (picked["flags"].list.len() > 0).any()  # PTB-XL's noise columns alone do not
     concordance = dict(measured.sql("SELECT record_id, status FROM concordance").rows())
     assert all(concordance[r] != "discordant" for r in picked["record_id"])
     flagged = sel.filter(pl.col("code") == "flagged")
     assert flagged.height > 0 and flagged["reason"].str.starts_with("quality flags: ").all()
+    assert (flagged["quality"] == "poor").all()
     assert sel.filter(pl.col("code") == "discordant")["reason"].str.contains(" (expects|contradicts) ").all()
     for row in sel.filter(pl.col("code") == "subject").iter_rows(named=True):
         keeper = row["reason"].split(": ")[1].split(" ")[0]
