@@ -28,7 +28,7 @@ import polars as pl
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from halves import HALVES, ptbxl_halves  # noqa: E402
-from protocol_ptbxl import DEFAULT_DATA, measure_ptbxl, statements  # noqa: E402
+from protocol_ptbxl import DEFAULT_DATA, _ids, measure_ptbxl, statements  # noqa: E402
 
 FS = 500.0
 MI = ("IMI", "ILMI", "IPMI", "IPLMI", "AMI", "ASMI", "ALMI", "LMI", "PMI", "INJAS", "INJAL", "INJIN", "INJLA",
@@ -97,10 +97,6 @@ def _pass(n: int, d: int, target: tuple[str, float]) -> str:
         return "-"
     op, value = target
     return "yes" if (n / d >= value if op == ">=" else n / d <= value) else "NO"
-
-
-def _ids(df: pl.DataFrame) -> str:
-    return " ".join(r.split(":")[1] for r in df["record_id"].sort()) or "-"
 
 
 def table(m: Measures, out: Callable[[str], None] = print) -> None:

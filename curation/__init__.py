@@ -39,7 +39,7 @@ def _name(path: Path) -> str:
 #: label vocabulary of :mod:`curation.labels`). A change to any of them re-validates (stages/validate.py).
 CHECKER_FILES: tuple[Path, ...] = tuple(sorted(
     (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TOLERANCES, CRITERIA,
-                           *(VOCABULARY / t for t in ("concepts.csv", "statements.csv", "snomed.csv")))),
+                           *VOCABULARY.glob("*.csv"))),
     key=_name))
 
 

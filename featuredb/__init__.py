@@ -9,7 +9,7 @@ extract_stream(shards, fs=500) -> iterator of Features
 Features(records, leads)
     polars DataFrames: one row per record / per record x lead.
 RECORD_COLUMNS, LEAD_COLUMNS
-    Output column names in order (:mod:`featuredb.columns`, which loads no Numba).
+    Output column names in order (:mod:`schemas.features`, which loads no Numba).
 KERNELS_CACHED
     Whether the compiled kernels were on disk at import; if not, the first ``extract`` call
     compiles them (about a minute on two cores, once per installation and version).
@@ -18,12 +18,11 @@ KERNELS_CACHED
 import importlib
 
 from ._numba import refresh as _refresh_numba_cache
-from .columns import LEAD_COLUMNS, RECORD_COLUMNS
+from schemas.features import LEAD_COLUMNS, RECORD_COLUMNS
 
 KERNELS_CACHED = _refresh_numba_cache()  # before any kernel module is imported; loads no Numba
 
-#: Loaded with the kernels (Numba) on first use, so that ``featuredb.columns`` (the table
-#: contracts import it) and ``import featuredb`` stay light.
+#: Loaded with the kernels (Numba) on first use, so that ``import featuredb`` stays light.
 _KERNEL_API = ("LEADS", "SHARD_SIZE", "Features", "compute_arrays", "extract", "extract_stream", "to_frames")
 
 

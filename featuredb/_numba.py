@@ -2,7 +2,8 @@
 
 Numba invalidates a cached function only when *its own* source file changes, not when a
 kernel it calls (or a threshold it reads) in another module does.  Before the kernels are
-imported, :func:`refresh` drops the package's cache files whenever any of its sources changed.
+imported, :func:`refresh` drops the package's cache files whenever any of its sources (or the
+``schemas`` tables the kernels read) changed.
 
 Numba's first call of any kernel imports ``numba.np.arraymath``, which probes for BLAS by
 importing all of ``scipy.linalg`` (about 0.4 s, a third of a warm one-record run).  FeatureDB
@@ -17,13 +18,16 @@ import sys
 from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
+#: The package's sources and the tables its kernels read from ``schemas`` (lead order, codes,
+#: the result matrices' columns).
+SOURCES = (*sorted(_HERE.glob("*.py")), *(_HERE.parent / "schemas" / f for f in ("ecg.py", "features.py")))
 
 
 def refresh() -> bool:
     """Drop stale cache files; returns whether the compiled kernels are on disk (a cold cache
     means about a minute of compilation on the first call)."""
     digest = hashlib.sha256()
-    for src in sorted(_HERE.glob("*.py")):
+    for src in SOURCES:
         digest.update(src.name.encode())
         digest.update(src.read_bytes())
     stamp = _HERE / "__pycache__" / "numba_sources.sha256"

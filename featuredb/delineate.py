@@ -35,10 +35,11 @@ QRS_MAX_PRE_MS = 150.0
 QRS_MAX_POST_MS = 160.0
 #: Core of the QRS: samples whose slope exceeds this fraction of the maximum ...  The terminal
 #: delay of a bundle branch block (the late R' in V1, the slurred S in I and V6) is a second
-#: hump of the spatial velocity after the main deflections: PTB-XL 00287's reaches 12.4 % and
+#: hump of the spatial velocity after the main deflections: PTB-XL 00287's (CLBBB by statement,
+#: a class too small to halve, read on the whole sample; a check-half record) reaches 12.4 % and
 #: dipped to 6 % before it, so at 0.15 the global QRS ended in the dip, 116 ms against the
 #: tracing's ~170 (160 ms at 0.14).  No LUDB record moves between 0.15 and 0.14; at 0.13 and
-#: below LUDB's biventricular-paced record 93 reads 10 ms longer (check-half SD 9.5 -> 9.7 ms).
+#: below LUDB's biventricular-paced record 93 reads 10 ms longer (check-half SD 9.6 -> 9.7 ms).
 QRS_CORE_FRAC = 0.14
 #: ... reached from the maximum without a stretch longer than this below it (ms).  The QRS's
 #: own slope dips (a notch, the apex of a deflection, the junction of two) are far shorter; a
@@ -151,7 +152,8 @@ P_OFF_FRAC = 0.05
 #: A lead's own P duration: the same search on the lead's P magnitude, with its own fractions.
 #: One lead has no spatial sum to carry the atrial repolarisation tail: against LUDB's lead-II
 #: marks the global 12 %/5 % read lead II 7 ms long (tuning half +7.2/11.3 ms, check half
-#: +5.5/13.7), 12 %/12 % reads -1.7/10.0 and -1.9/13.3 (bench/featuredb_accuracy.py).
+#: +5.5/13.7), 12 %/12 % reads -1.7/10.0 and -1.9/13.3, and -2.9/11.3 and -2.9/13.6 once kept
+#: inside the global P (featuredb.extract; bench/featuredb_accuracy.py).
 P_LEAD_ON_FRAC = 0.12
 P_LEAD_OFF_FRAC = 0.12
 #: A wave ends early at a local minimum of its magnitude only below this fraction of its rise

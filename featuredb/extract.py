@@ -20,12 +20,14 @@ from . import beats as B
 from . import delineate as D
 from . import quality as Q
 from ._numba import skip_blas_probe
-from .columns import (
+from schemas.features import (
     LEAD_BOOL_COLUMNS,
     LEAD_FLOAT_COLUMNS,
+    LEAD_QUALITY_NAMES,
     RECORD_BOOL_COLUMNS,
     RECORD_FLOAT_COLUMNS,
     RECORD_INT_COLUMNS,
+    RECORD_QUALITY_NAMES,
 )
 from .detect import align_beats, detect_beats, slope_signals
 from .filter import (
@@ -74,7 +76,7 @@ NOISE_QRS_HALF_MS = 80.0
 #: A median beat spanning less than this (ms, its good samples) is not delineated.
 MIN_BEAT_SPAN_MS = 300.0
 
-# ---- the result matrices' columns (float64; names and order in featuredb.columns) ---------
+# ---- the result matrices' columns (float64; names and order in schemas.features) ---------
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
@@ -267,7 +269,7 @@ def _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
     # loop has no measurable width
     strong = np.full(n_leads, np.nan)
     for l in range(n_leads):
-        if good[l] and vmax_l[l] > 0.0 and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
+        if good[l] and vmax_l[l] >= D.QRS_LEAD_MIN_FRAC * vmax_l.max():
             strong[l] = lf[l, L_QRSDUR]
     rec[R_QRS_LEAD] = B.nan_median(strong)
     return qon, qoff
@@ -558,7 +560,7 @@ def _flags(rec: np.ndarray, lf: np.ndarray) -> list[list[str]]:
     out = []
     for i in range(rec.shape[0]):
         f = [
-            f"{LEADS[l]}:{Q.QUALITY_NAMES[int(lf[i, l, L_QUALITY])]}"
+            f"{LEADS[l]}:{LEAD_QUALITY_NAMES[int(lf[i, l, L_QUALITY])]}"
             for l in range(N_LEADS)
             if lf[i, l, L_QUALITY] != Q.Q_OK
         ]
@@ -582,7 +584,7 @@ def to_frames(rec: np.ndarray, lf: np.ndarray, record_ids: Sequence[str]) -> Fea
     for j, name in enumerate(RECORD_FLOAT_COLUMNS):
         v = rec[:, j]
         if name == "quality":
-            cols.append(_codes(v, Q.RECORD_QUALITY_NAMES).alias("quality"))
+            cols.append(_codes(v, RECORD_QUALITY_NAMES).alias("quality"))
         elif name in _REC_BOOL:
             cols.append(pl.Series(name, np.where(np.isnan(v), None, v == 1.0).tolist(), dtype=pl.Boolean))
         elif name in _REC_INT:
@@ -604,7 +606,7 @@ def to_frames(rec: np.ndarray, lf: np.ndarray, record_ids: Sequence[str]) -> Fea
         elif name == "t_polarity":
             lcols.append(_codes(v, T_POLARITIES).alias(name))
         elif name == "quality":
-            lcols.append(_codes(v, Q.QUALITY_NAMES).alias(name))
+            lcols.append(_codes(v, LEAD_QUALITY_NAMES).alias(name))
         elif name in LEAD_BOOL_COLUMNS:
             lcols.append(pl.Series(name, np.where(np.isnan(v), None, v == 1.0).tolist(), dtype=pl.Boolean))
         else:

@@ -33,9 +33,9 @@ Q_MIN_MV = 0.03
 #: R': a second positive deflection after an S that dips below the PR level, at least
 #: this tall (mV) ...
 R_PRIME_MIN_MV = 0.05
-#: ... rising at least this much above the S and falling again by as much before the QRS ends
-#: (a deflection inside the QRS, as the rsR' of AHA/ACCF/HRS 2009, not the upstroke into the
-#: ST segment at the end of a late QRS offset) (mV).
+#: ... and falling again by at least this much before the QRS ends (a deflection inside the
+#: QRS, as the rsR' of AHA/ACCF/HRS 2009, not the upstroke into the ST segment at the end of a
+#: late QRS offset; its rise above the S is at least R_PRIME_MIN_MV + Q_MIN_MV) (mV).
 R_PRIME_NOTCH_MV = 0.05
 #: ST values are averaged over +-this around their time point (ms).
 ST_AVG_MS = 4.0
@@ -121,7 +121,7 @@ def qrs_morphology(m, base, on, off, fs):
         fall = m[ip]
         for k in range(ip, off + 1):
             fall = min(fall, m[k])
-        if v >= R_PRIME_MIN_MV and m[ip] - m[isd] >= R_PRIME_NOTCH_MV and m[ip] - fall >= R_PRIME_NOTCH_MV:
+        if v >= R_PRIME_MIN_MV and m[ip] - fall >= R_PRIME_NOTCH_MV:
             rp = 1.0
             rpa = v
     return q, r, s, rp, rpa, qdur, -q

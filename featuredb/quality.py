@@ -11,10 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .columns import LEAD_QUALITY_NAMES as QUALITY_NAMES
-from .columns import RECORD_QUALITY_NAMES
-
-#: Per-lead quality codes (``lead_features.quality``): indices of :data:`QUALITY_NAMES`.
+#: Per-lead quality codes (``lead_features.quality``): indices of ``schemas.features.LEAD_QUALITY_NAMES``.
 Q_OK, Q_FLAT, Q_SATURATED, Q_NOISY, Q_MISSING = 0, 1, 2, 3, 4
 
 #: A lead with more than this fraction of NaN samples is missing; fewer NaNs are held.
@@ -38,7 +35,7 @@ NOISE_MIN_SNR = 4.0
 RECORD_MIN_LEADS = 3
 #: ... 'ok' needs at least this many usable leads, else 'poor'.
 RECORD_OK_LEADS = 11
-#: Record quality codes (``features.quality``): indices of :data:`RECORD_QUALITY_NAMES`.
+#: Record quality codes (``features.quality``): indices of ``schemas.features.RECORD_QUALITY_NAMES``.
 RQ_OK, RQ_POOR, RQ_UNUSABLE = 0, 1, 2
 
 

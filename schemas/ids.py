@@ -33,11 +33,6 @@ class SampleId(NamedTuple):
 
     __str__ = format
 
-    @property
-    def sample(self) -> SampleId:
-        """The sample this answer belongs to (itself when it is not a repair)."""
-        return self._replace(repair=0)
-
     def repaired(self, k: int) -> SampleId:
         return self._replace(repair=k)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandera.polars as pa
 import polars as pl
 
-from featuredb.columns import (
+from schemas.features import (
     LEAD_BOOL_COLUMNS,
     LEAD_COLUMNS,
     LEAD_QUALITY_NAMES,
@@ -62,7 +62,7 @@ RECORDS = pa.DataFrameSchema(
     )],
 )
 
-#: FeatureDB's columns, in its order (featuredb.columns: the docs/design.md globals with units in
+#: FeatureDB's columns, in its order (schemas.features: the docs/design.md globals with units in
 #: the name and NaN when not measurable, each interval's beat-to-beat IQR and beat count, RR
 #: statistics, ...); the typed and checked ones here, every other one Float64.
 _FEATURE_COLUMNS = {

@@ -26,11 +26,9 @@ from schemas.tables import SPLITS
 from stages.runs import code_version
 from training import export as ex
 from stages.options import ExportOptions
-from stages.stage import NotReady, Stage
+from stages.stage import WHOLE, NotReady, Stage
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
-
-SHARD = "corpus"
 
 def samples(warehouse: Warehouse) -> pl.DataFrame:
     """The accepted samples with what a row needs: split, text, labels, solution, evidence
@@ -97,7 +95,7 @@ def write(warehouse: Warehouse, options: ExportOptions) -> dict:
 
 def plan(warehouse: Warehouse, options: ExportOptions, force: bool = False) -> list[str]:
     """One shard, the whole corpus: an export is always written anew."""
-    return [SHARD]
+    return [WHOLE]
 
 
 def run_shard(warehouse: Warehouse, shard: str, options: ExportOptions) -> dict[str, int]:

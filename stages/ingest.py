@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from schemas.tables import MACHINE_COLUMNS, RECORDS, SOURCES
+from schemas.tables import MACHINE_COLUMNS, RECORDS
 from sources import mimic, ptbxl, wfdb_folder
 from sources.errors import SourceError
 from sources.reader import RecordError, check_headers, extra_leads
@@ -26,8 +26,8 @@ from stages.options import IngestParams
 from stages.stage import Stage, record_tables
 from warehouse import Warehouse
 
-MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = dict(zip(SOURCES, (
-    ptbxl.manifest, mimic.manifest, wfdb_folder.manifest)))
+MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
+    "ptbxl": ptbxl.manifest, "mimic": mimic.manifest, "wfdb": wfdb_folder.manifest}
 STAGING = "_staging"
 #: ``records`` columns a source may not have (PTB-XL and WFDB folders carry no cart measurements,
 #: a WFDB folder no study or label likelihoods): NULL for that source; any other is required.

@@ -19,7 +19,6 @@ from stages.stage import Options
 from training.export import FORMATS
 
 Backend = Literal["rules", "openai"]
-BACKENDS: tuple[str, ...] = Backend.__args__
 
 
 def default_backend() -> str:

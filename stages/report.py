@@ -37,7 +37,7 @@ SPLIT_MEASURES = (
     ("selected", ("records", "selection"), "SELECT r.split, count(*) AS n FROM selection s JOIN records r "
                                            "USING (record_id) WHERE s.selected GROUP BY r.split"),
     ("prompts ok", ("records", "prompts"), "SELECT r.split, count(*) AS n FROM prompts p JOIN records r USING "
-                                           "(record_id) WHERE p.kind = 'interpretation' AND p.status = 'ok' GROUP BY r.split"),
+                                           f"(record_id) WHERE p.kind = '{INTERPRETATION}' AND p.status = 'ok' GROUP BY r.split"),
     ("generated ok", ("records", "generations"), "SELECT r.split, count(*) AS n FROM generations g JOIN records r "
                                                  "USING (record_id) WHERE g.final AND g.status = 'ok' "
                                                  f"AND {SampleId.sql_answers(INTERPRETATION, 'g.sample_id')} GROUP BY r.split"),

@@ -30,10 +30,9 @@ import polars as pl
 
 from schemas.tables import EXCLUSIONS
 from stages.options import SelectionOptions
-from stages.stage import NotReady, Stage
+from stages.stage import WHOLE, NotReady, Stage
 from warehouse import Warehouse
 
-SHARD = "corpus"
 UNLABELLED = "unlabelled"
 #: Tables whose part of a shard, when newer than the shard's selection part, makes it stale.
 INPUTS = ("records", "features", "concordance")
@@ -44,7 +43,7 @@ def plan(warehouse: Warehouse, params: SelectionOptions, force: bool = False) ->
     part is rewritten."""
     if force:
         warehouse.drop_parts("selection", "")
-    return [SHARD]
+    return [WHOLE]
 
 
 def candidates(warehouse: Warehouse) -> pl.DataFrame:

@@ -38,6 +38,8 @@ from pydantic import BaseModel, ConfigDict
 if TYPE_CHECKING:  # the warehouse (duckdb, pandera) loads only where a stage writes
     from warehouse import Warehouse
 
+#: The one shard of a stage that works on the whole warehouse at once (select, export).
+WHOLE = "corpus"
 #: The stages in pipeline order; ``stages.<name>.STAGE`` is each one's definition.
 NAMES = ("ingest", "features", "findings", "select", "prompts", "generate", "validate", "evidence", "export",
          "report")
@@ -108,7 +110,7 @@ class Stage:
     def run(self, warehouse: Warehouse, params: Options | None = None, force: bool = False, workers: int = 1,
             progress: Progress = None, mapper: Mapper | None = None) -> dict:
         """Every pending shard: plan, ask, the shards (``mapper``, else in this process or over
-        ``workers`` spawned processes), the ``after`` step, the catalog refreshed; returns the
+        ``workers`` spawned processes), the ``after`` step, the catalog refreshed if it wrote; returns the
         shards run and the counts summed, with what ``ask`` and ``after`` counted."""
         params = self.params() if params is None else params
         todo = self.pending(warehouse, params, force)
@@ -124,7 +126,8 @@ class Stage:
         summed = {"shards": len(todo), **{k: sum(c[k] for c in counts) for k in self.counts}, **asked}
         if self.after is not None:
             summed.update(self.after(warehouse, params, progress) or {})
-        warehouse.refresh()
+        if self.outputs:  # a stage that writes no table (export, report) leaves the catalog as it is
+            warehouse.refresh()
         return summed
 
 

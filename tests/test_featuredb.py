@@ -509,3 +509,21 @@ def test_no_lead_outlasts_the_global_wave_on_real_records():
         fs = 100 if name == "ptbxl100" else FS
         bad = _lead_longer_than_global(extract(np.stack(sigs), fs=fs), fs)
         assert bad.height == 0, f"{name}: {bad}"
+
+
+def test_real_ptbxl_bundle_branch_blocks_keep_their_terminal_delay():
+    """Every complete bundle branch block of the PTB-XL sample (CLBBB/CRBBB, likelihood >= 50)
+    reads a median-lead QRS of 120 ms or more: the global offset keeps the late R' and broad S
+    (00287's terminal hump once ended it at 116 ms), and each lead's QRS lies inside it."""
+    import ast
+
+    ptb = _need("ptbxl-sample")
+    db = pl.read_csv(ptb / "ptbxl_database.csv", columns=["ecg_id", "scp_codes", "filename_hr"])
+    bbb = db.filter(pl.col("scp_codes").map_elements(
+        lambda c: any(k in ("CLBBB", "CRBBB") and v >= 50 for k, v in ast.literal_eval(c).items()),
+        return_dtype=pl.Boolean))
+    assert bbb.height >= 8
+    sig = np.stack([_read(ptb / f) for f in bbb["filename_hr"]])
+    r = extract(sig, record_ids=[str(i) for i in bbb["ecg_id"]]).records
+    assert (r["qrs_lead_ms"] >= 120).all(), r.select("record_id", "qrs_ms", "qrs_lead_ms")
+    assert (r["qrs_ms"] >= r["qrs_lead_ms"]).all()

@@ -45,7 +45,7 @@ import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from training.export import FILES
+from training.export import FILES, MANIFEST
 from training.rewards import WEIGHTS
 
 __all__ = ["DEFAULT_MODEL", "SWIFT_REWARDS", "STAGES", "Command", "Export", "ExportError", "build", "dapo",
@@ -134,7 +134,7 @@ def load_export(folder: str | Path) -> Export:
     if not folder.is_dir():
         raise ExportError(f"{folder}: no such export folder")
     try:
-        manifest = json.loads((folder / "manifest.json").read_text())
+        manifest = json.loads((folder / MANIFEST).read_text())
     except FileNotFoundError:
         raise ExportError(f"{folder}: no manifest.json (not an export folder)") from None
     except (OSError, ValueError) as exc:

@@ -1,8 +1,7 @@
-"""FeatureDB's output columns, in order: the one list that the kernels fill and the table
-contracts (``schemas.tables``: ``features``, ``lead_features``) check.
+"""FeatureDB's output columns, in order: the one list that the kernels (``featuredb.extract``)
+fill and the table contracts (``schemas.tables``: ``features``, ``lead_features``) check.
 
-Plain Python without imports: ``import featuredb.columns`` loads neither Numba nor the kernels
-(:mod:`featuredb` loads them on first use of its kernel API).
+Plain Python without imports, so the contracts load neither Numba nor FeatureDB.
 """
 
 # ---- records (one row per record) ------------------------------------------------------------
