@@ -115,11 +115,11 @@ def llm_options(backend, base_url, model, concurrency, max_cost, rpm, tpm, timeo
     if opts.backend == "rules":  # offline and priced (llm/prices.csv): nothing to check
         return opts
     try:
-        client = make_backend(opts, None)
+        make_backend(opts, None)  # raises without an API key
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    if opts.max_cost_usd is not None and PriceTable.load().get(client.model) is None:
-        raise UsageError(f"no price for model {client.model!r}: add it to llm/prices.csv to use --max-cost")
+    if opts.max_cost_usd is not None and PriceTable.load().get(opts.model_name) is None:
+        raise UsageError(f"no price for model {opts.model_name!r}: add it to llm/prices.csv to use --max-cost")
     return opts
 
 

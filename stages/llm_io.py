@@ -25,7 +25,7 @@ from prompts import rules_writer
 from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
 from sources.vocabulary import concepts
 from stages import facts
-from stages.options import LLMOptions
+from stages.options import RULES_MODEL, LLMOptions
 from warehouse import Warehouse
 
 LLM_DIR = "_llm"
@@ -47,7 +47,7 @@ class RulesBackend(llm.Backend):
     the same text) and writes no evidence replies: the rules phrases are the evidence stage's own."""
 
     name = "rules"
-    model = "rules-protocol-writer-1"  # priced by the "rules" row of llm/prices.csv (free)
+    model = RULES_MODEL
     cacheable = False
 
     def __init__(self, warehouse: Warehouse) -> None:
@@ -81,15 +81,15 @@ def make_backend(options: LLMOptions, warehouse: Warehouse) -> llm.Backend:
     """The rules writer, or an OpenAI-compatible client; raises ValueError without an API key."""
     if options.backend == "rules":
         return RulesBackend(warehouse)
-    return llm.OpenAIBackend(options.model or llm.DEFAULT_MODEL, base_url=options.base_url or llm.DEFAULT_BASE_URL,
+    return llm.OpenAIBackend(options.model_name, base_url=options.base_url or llm.DEFAULT_BASE_URL,
                              concurrency=options.concurrency,
                              **({"timeout_s": options.timeout_s} if options.timeout_s else {}))
 
 
 def journal_dir(warehouse: Warehouse, options: LLMOptions) -> Path:
     """``<warehouse>/_llm/journal/<backend>-<model>``: one journal file per shard."""
-    model = RulesBackend.model if options.backend == "rules" else options.model or llm.DEFAULT_MODEL
-    return warehouse.root / LLM_DIR / "journal" / re.sub(r"[^A-Za-z0-9._-]", "_", f"{options.backend}-{model}")
+    return warehouse.root / LLM_DIR / "journal" / re.sub(r"[^A-Za-z0-9._-]", "_",
+                                                         f"{options.backend}-{options.model_name}")
 
 
 def ask(warehouse: Warehouse, options: LLMOptions, requests: Collection[llm.Request],

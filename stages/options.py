@@ -19,6 +19,9 @@ from stages.stage import Options
 from training.export import FORMATS
 
 Backend = Literal["rules", "openai"]
+#: The rules writer's model name (stages.llm_io.RulesBackend), priced by the "rules" row of
+#: llm/prices.csv (free).
+RULES_MODEL = "rules-protocol-writer-1"
 
 
 def default_backend() -> str:
@@ -45,6 +48,11 @@ class LLMOptions(Options):
                                    description="no retry of a request after this many seconds")
     backoff_initial_s: float = Field(llm.RetryPolicy.backoff_initial_s, ge=0, description="first backoff, s")
     backoff_max_s: float = Field(llm.RetryPolicy.backoff_max_s, ge=0, description="longest backoff, s")
+
+    @property
+    def model_name(self) -> str:
+        """The model that answers: the rules writer's, else ``model`` or llm.DEFAULT_MODEL."""
+        return RULES_MODEL if self.backend == "rules" else self.model or llm.DEFAULT_MODEL
 
     def retry(self) -> llm.RetryPolicy:
         return llm.RetryPolicy(self.max_attempts, self.give_up_after_s, self.backoff_initial_s, self.backoff_max_s)
