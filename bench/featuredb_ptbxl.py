@@ -101,13 +101,15 @@ def _pass(n: int, d: int, target: tuple[str, float]) -> str:
 
 def table(m: Measures, out: Callable[[str], None] = print) -> None:
     groups = {h: m.df.filter(pl.col("half") == h) for h in HALVES} | {"whole": m.df}
-    head = f"{'measure':<46} " + " ".join(f"{g:>15}" for g in groups) + f" {'target':>7}  check half"
+    head = f"{'measure':<46} " + " ".join(f"{g:>15}" for g in groups) + f" {'target':>7}  verdict (check half; small classes: whole)"
     out(head)
     out("-" * len(head))
     for name, scope, cond, target in ROWS:
         cells = {g: rate(df.filter(scope), cond) for g, df in groups.items()}
+        small = all(code in SMALL for code in name.split(" ->")[0].split("/"))  # judged on the whole sample
+        verdict = f"{_pass(*cells['whole'], target)} (whole)" if small else _pass(*cells["check"], target)
         out(f"{name:<46} " + " ".join(f"{_share(*cells[g]):>15}" for g in groups)
-            + f" {target[0]}{target[1]:>5}  {_pass(*cells['check'], target)}")
+            + f" {target[0]}{target[1]:>5}  {verdict}")
     for g, df in groups.items():
         gap = df.filter(NORMAL).select(pl.col("qrs_ms") - pl.col("qrs_lead_ms"))["qrs_ms"].drop_nulls()
         out(f"NORM global minus median-lead QRS ({g}): median {gap.median():.0f} ms, 90th percentile "
@@ -123,6 +125,8 @@ def small_classes(m: Measures, out: Callable[[str], None] = print) -> None:
             fired = [c for c in ("paced_rhythm", "wide_qrs", "qrs_intermediate", "rsr_prime_v1", "st_depression", "absent_p_waves",
                                  "atrial_fibrillation_suspected", "t_inversion_lateral", "t_inversion_anterior",
                                  "t_inversion_inferior") if r.get(c)]
+            if r.get("paced_rhythm"):
+                fired[0] += f" (atrial {r['pace_atrial_frac']:.2f}, ventricular {r['pace_ventricular_frac']:.2f} of beats)"
             out(f"  {r['record_id'].split(':')[1]}: {r['qrs_lead_ms']:.0f} / {r['qrs_ms']:.0f} ms; "
                 f"{', '.join(fired) or 'none of the conduction, ST, P or T criteria'}")
     paced = m.df.filter(has("PACE"))

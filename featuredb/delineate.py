@@ -93,24 +93,6 @@ QRS_LEAD_MIN_FRAC = 0.15
 #: Guard: drop this many most-extreme leads at each end of the global rule.
 GUARD_LEADS = 1
 
-# --- Pacing spikes -------------------------------------------------------------------------
-#: A pacemaker stimulus is a deflection of a few ms that the 40 Hz delineation beat smears
-#: over ~15 ms before the QRS, so the slope rule starts the QRS at the smeared spike (LUDB's
-#: paced records read 20-30 ms long: the cardiologists start the QRS after the spike).  On
-#: the unfiltered median beat, a sample within the QRS search window is a spike when its
-#: spatial velocity is at least PACE_QRS_RATIO times the 40 Hz beat's QRS slope maximum
-#: (no native QRS is that steep after averaging: LUDB non-paced <= 1.8) ...
-PACE_QRS_RATIO = 2.0
-#: ... and PACE_HF_RATIO times the 40 Hz spatial velocity at the same sample (its energy is
-#: far above 40 Hz; a sharp native R peak on LUDB reads <= 2.8).
-PACE_HF_RATIO = 4.0
-#: The spike spans the samples around it whose velocity exceeds this fraction of its peak;
-#: it is blanked (linear interpolation across it, all leads) and the QRS onset is searched
-#: no earlier than its end.
-PACE_EDGE_FRAC = 0.1
-#: At most this many spikes are blanked (bipolar / biventricular stimuli come in pairs).
-PACE_MAX_SPIKES = 3
-
 # --- T wave ------------------------------------------------------------------------------
 #: T peak search starts this long after the QRS offset (ms) ...
 T_START_MS = 40.0
@@ -203,35 +185,6 @@ def _quantile_range(v, a, b, q):
 
 
 @njit(cache=True)
-def pacing_spike(raw, v, F, lo, hi, fs):
-    """First and last sample of a pacing spike in the QRS search window, or (-1, -1).
-
-    ``raw``: spatial velocity of the unfiltered median beat; ``v``: of the 40 Hz beat.
-    """
-    a = max(lo + 2, F - ms(QRS_MAX_PRE_MS, fs))
-    b = min(hi - 2, F + ms(QRS_PEAK_SEARCH_MS, fs) + 1)
-    if b <= a:
-        return -1, -1
-    k = a
-    vm = 0.0
-    for j in range(a, b):
-        if raw[j] > raw[k]:
-            k = j
-        if v[j] > vm:
-            vm = v[j]
-    if not (raw[k] >= PACE_QRS_RATIO * vm and raw[k] >= PACE_HF_RATIO * v[k] and raw[k] > 0.0):
-        return -1, -1
-    edge = PACE_EDGE_FRAC * raw[k]
-    s0 = k
-    while s0 > a and raw[s0 - 1] > edge:
-        s0 -= 1
-    s1 = k
-    while s1 < b - 1 and raw[s1 + 1] > edge:
-        s1 += 1
-    return s0, s1
-
-
-@njit(cache=True)
 def qrs_core(v, F, lo, hi, fs):
     """Peak and core of a QRS slope curve ``v`` around fiducial ``F``.
 
@@ -279,7 +232,7 @@ def slope_bounds(v, F, lo, hi, fs, frac_on, frac_off, noise_floor=False, min_on=
     the search limit and the QRS core on that side, for single noisy beats; on the onset
     side its QRS_ON_FLOOR_QUANTILE quantile; else 0) plus ``frac_on``/``frac_off`` of the
     rise above it, searched outward.  The onset is not placed before ``min_on`` (the end
-    of a pacing spike; -1: no bound).
+    of a ventricular pacing stimulus, :mod:`featuredb.pacing`; -1: no bound).
     """
     pk, vmax, a2, b2, first, last = qrs_core(v, F, lo, hi, fs)
     if pk < 0:

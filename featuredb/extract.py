@@ -18,6 +18,7 @@ from schemas.ecg import LEADS, ST_FORMS, T_POLARITIES
 
 from . import beats as B
 from . import delineate as D
+from . import pacing as P
 from . import quality as Q
 from ._numba import skip_blas_probe
 from schemas.features import (
@@ -80,7 +81,7 @@ MIN_BEAT_SPAN_MS = 300.0
 (R_HR, R_RR_MEAN, R_RR_SD, R_PDUR, R_PR, R_QRS, R_QT, R_QTCB, R_QTCF, R_QTCFRAM, R_QTCH,
  R_PAX, R_QRSAX, R_TAX, R_PDUR_IQR, R_PDUR_N, R_PR_IQR, R_PR_N, R_QRS_IQR, R_QRS_N,
  R_QT_IQR, R_QT_N, R_NBEATS, R_RR_MED, R_RR_CV, R_RR_RMSSD, R_RR_PNN50, R_RR_NRMSSD,
- R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD, R_PACE) = range(len(RECORD_FLOAT_COLUMNS))
+ R_PFRAC, R_NMED, R_NLEADS, R_QUALITY, R_PABSENT, R_IRREG, R_QRS_LEAD, R_PACE_A, R_PACE_V) = range(len(RECORD_FLOAT_COLUMNS))
 N_REC = len(RECORD_FLOAT_COLUMNS)
 
 (L_PAMP, L_QAMP, L_RAMP, L_SAMP, L_TAMP, L_RPRIME, L_RPRIME_AMP, L_PDUR, L_QRSDUR,
@@ -101,43 +102,6 @@ def _fill_edges(m, good, lo, hi):
             kk = min(max(k, lo), hi - 1)
             out[l, k] = m[l, kk]
     return out
-
-
-@njit(cache=True)
-def _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, v):
-    """Blank pacing spikes (:func:`delineate.pacing_spike`) out of the delineation beats.
-
-    ``y`` / ``z`` / ``w`` (40 / 20 / 60 Hz beats) are refiltered from a copy of ``mf`` with each spike
-    replaced by a straight line across it; ``mf`` itself is left as it is.  Returns the
-    first sample after the last spike (-1 without one), the blanked unfiltered beat (``mf``
-    itself without a spike) and the number of spikes.  ``v`` is scratch (L,).
-    """
-    n_leads, L = mf.shape
-    raw = np.zeros(L)
-    end = -1
-    mb = mf
-    n = 0
-    for _ in range(D.PACE_MAX_SPIKES):
-        D.spatial_velocity(mb, good, lo, hi, raw)
-        D.spatial_velocity(y, good, lo, hi, v)
-        s0, s1 = D.pacing_spike(raw, v, F, lo, hi, fs)
-        if s0 < 0:
-            break
-        if end < 0:
-            mb = mf.copy()
-        p = max(lo, s0 - 1)
-        q = min(hi - 1, s1 + 1)
-        for l in range(n_leads):
-            if not good[l]:
-                continue
-            for k in range(p + 1, q):
-                mb[l, k] = mb[l, p] + (mb[l, q] - mb[l, p]) * (k - p) / (q - p)
-            sosfiltfilt(sos_d, mb[l], lo, hi, y[l])
-            sosfiltfilt(sos_p, mb[l], lo, hi, z[l])
-            sosfiltfilt(sos_q, mb[l], lo, hi, w[l])
-        end = max(end, s1 + 1)
-        n += 1
-    return end, mb, n
 
 
 @njit(cache=True)
@@ -237,15 +201,16 @@ def _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q):
 
 
 @njit(cache=True)
-def _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
-    """Step 4, the QRS: the global onset (60 Hz beat) and offset (40 Hz beat), refined on the
-    unfiltered beat ``mb`` (:func:`featuredb.delineate.refine_boundary`), then each lead's own
+def _qrs(mf, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf):
+    """Step 4, the QRS: the global onset (60 Hz beat; not before ``pace_end``, the end of a
+    ventricular pacing stimulus, -1: none) and offset (40 Hz beat), refined on the
+    unfiltered beat ``mf`` (:func:`featuredb.delineate.refine_boundary`), then each lead's own
     bounds inside them (:func:`featuredb.delineate.lead_qrs`) and the median lead's QRS
     duration. Returns (onset, offset), -1 when not found."""
     n_leads, L = y.shape
     v = np.zeros(L)
     vr = np.zeros(L)
-    D.spatial_velocity(mb, good, lo, hi, vr)
+    D.spatial_velocity(mf, good, lo, hi, vr)
     D.spatial_velocity(w, good, lo, hi, v)
     qon, _, _, _ = D.slope_bounds(v, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC, D.QRS_GLOBAL_OFF_FRAC, True, pace_end)
     qon = D.refine_boundary(vr, v, qon, F, lo, hi, fs, D.QRS_GLOBAL_ON_FRAC,
@@ -460,22 +425,27 @@ def _record(x, fs, sos_d, sos_p, sos_q, rec, lf):
     rr = _rhythm(fid, fs, rec)
     if fid.shape[0] < 2:
         return
+    # pacemaker stimuli, beat by beat: found, then blanked out of the signal
+    where = np.full(P.MAX_SITES, P.NONE, dtype=np.int64)
+    frac = np.zeros(P.MAX_SITES)
+    if fs >= P.PACE_MIN_FS:
+        off = P.stimuli(sig, good, fid, fs)
+        where, frac = P.sites(off, fs)
+        P.blank(sig, good, fid, off, where, fs)
     g, med, n_ok = _median_beat(sig, good, fid, corr, fs, rec, lf)
     if n_ok == 0:
         return
-    F, L = window_len(fs)
+    F, _ = window_len(fs)
     lo, hi = B._span(med, good, F)
     if hi - lo < D.ms(MIN_BEAT_SPAN_MS, fs):
         return
     mf = _fill_edges(med, good, lo, hi)
     y, z, w = _filtered(mf, good, lo, hi, sos_d, sos_p, sos_q)
-    # pacing spikes: blanked on a copy of the median beat (linear interpolation across the
-    # spike, all leads), the delineation beats refiltered; the QRS starts after the spike
-    pace_end, mb, n_spikes = _blank_pacing(mf, y, z, w, good, F, lo, hi, fs, sos_d, sos_p, sos_q, np.zeros(L))
-    rec[R_PACE] = n_spikes
-    qon, qoff = _qrs(mb, y, w, good, F, lo, hi, fs, pace_end, sos_d, sos_q, rec, lf)
+    qon, qoff = _qrs(mf, y, w, good, F, lo, hi, fs, P.qrs_not_before(where, F, fs), sos_d, sos_q, rec, lf)
     if qon < 0 or qoff < 0:
         return
+    if fs >= P.PACE_MIN_FS:
+        rec[R_PACE_A], rec[R_PACE_V] = P.chambers(where, frac, qon, F, fs)
     rr_med_s = rr[RR_MED] * fs / 1000.0 if not np.isnan(rr[RR_MED]) else 1.0 * fs
     tlim = min(hi - 1, F + int(D.T_LIMIT_RR * rr_med_s))
     iso_a, iso_b = D.iso_window(y, good, qon, lo, fs)

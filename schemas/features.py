@@ -21,11 +21,12 @@ RECORD_FLOAT_COLUMNS = (
     *GLOBAL_FEATURES,
     *(f"{i}_{s}" for i in INTERVALS for s in ("iqr", "n")),
     "n_beats", *RHYTHM_FEATURES, "n_beats_median", "n_leads_ok",
-    "quality", "p_absent", "rr_irregular", "qrs_lead_ms", "pace_spikes",
+    "quality", "p_absent", "rr_irregular", "qrs_lead_ms", "pace_atrial_frac", "pace_ventricular_frac",
 )
-#: ``pace_spikes``: pacemaker stimuli found before the QRS of the median beat (0 to
-#: ``featuredb.delineate.PACE_MAX_SPIKES``); sampling of 500 Hz and above resolves them.
-RECORD_INT_COLUMNS = ("n_beats", "n_beats_median", "n_leads_ok", *(f"{i}_n" for i in INTERVALS), "pace_spikes")
+#: ``pace_atrial_frac`` / ``pace_ventricular_frac``: the share of beats with a pacemaker
+#: stimulus at an atrial / a ventricular pacing site (0 when none; NaN below the sampling
+#: rate that resolves a stimulus, ``featuredb.pacing.PACE_MIN_FS``).
+RECORD_INT_COLUMNS = ("n_beats", "n_beats_median", "n_leads_ok", *(f"{i}_n" for i in INTERVALS))
 RECORD_BOOL_COLUMNS = ("p_absent", "rr_irregular")
 #: ``quality`` of a record, in the order of its codes (``featuredb.quality.RQ_*``).
 RECORD_QUALITY_NAMES = ("ok", "poor", "unusable")

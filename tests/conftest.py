@@ -107,7 +107,7 @@ def _record_facts(rid: str, **overrides) -> tuple[dict, list[dict]]:
     g = dict(record_id=rid, hr_bpm=72.0, rr_mean_ms=833.0, rr_sd_ms=20.0, p_dur_ms=100.0, pr_ms=160.0, qrs_ms=90.0,
              qrs_lead_ms=84.0, qt_ms=380.0, qtc_bazett_ms=416.0, qtc_fridericia_ms=404.0, qtc_framingham_ms=408.0,
              qtc_hodges_ms=410.0, p_axis_deg=50.0, qrs_axis_deg=45.0, t_axis_deg=40.0, rr_nrmssd=0.03, p_present_frac=1.0,
-             n_leads_ok=12.0, quality="ok", pace_spikes=0)
+             n_leads_ok=12.0, quality="ok", pace_atrial_frac=0.0, pace_ventricular_frac=0.0)
     leads = [dict(record_id=rid, lead=lead, p_amp_mv=0.1, p_dur_ms=96.0, q_amp_mv=0.0, r_amp_mv=0.8, s_amp_mv=-0.3,
                   t_amp_mv=0.25, r_prime=False, r_prime_amp_mv=nan, qrs_dur_ms=88.0, st_j_mv=0.0, st_j60_mv=0.02,
                   q_dur_ms=0.0, q_depth_mv=0.0, quality="ok") for lead in LEADS]

@@ -248,17 +248,56 @@ def test_atrial_fibrillation_no_p():
     assert np.isfinite(r["qt_ms"])
 
 
-def test_paced_rhythm():
-    sig = synth(70, seed=12)
-    # 2 ms, 4 mV pacing spikes 4 ms before each QRS onset in every lead
+def _paced(site_ms: tuple[float, ...], seed: int = 12) -> np.ndarray:
+    """A synthetic record with a 2 ms, 4 mV stimulus (every lead) at each of ``site_ms``
+    (ms relative to every QRS onset)."""
+    sig = synth(70, seed=seed)
     t = np.arange(N) * 2.0
     onsets = 400.0 + np.arange(12) * 60000.0 / 70
-    spikes = sum(((t >= q0 - 4) & (t < q0 - 2)).astype(float) for q0 in onsets)
-    sig += (4.0 * spikes).astype(np.float32)
-    r = extract(sig[None]).records.row(0, named=True)
+    spikes = sum(((t >= q0 + at) & (t < q0 + at + 2)).astype(float) for q0 in onsets for at in site_ms)
+    return sig + (4.0 * spikes).astype(np.float32)
+
+
+def test_paced_rhythm_by_chamber():
+    """Ventricular stimuli just before the QRS, atrial ones before the P wave (the AV delay), or
+    both; the paced QRS is measured after the stimulus, and the stimulus is blanked out."""
+    f = extract(np.stack([_paced((-4.0,)), _paced((P_ON - 4.0,)), _paced((P_ON - 4.0, -4.0)), synth(70, seed=12)]),
+                record_ids=["V", "A", "AV", "none"]).records
+    by = {r["record_id"]: r for r in f.iter_rows(named=True)}
+    assert by["V"]["pace_ventricular_frac"] >= 0.9 and by["V"]["pace_atrial_frac"] == 0.0
+    assert by["A"]["pace_atrial_frac"] >= 0.9 and by["A"]["pace_ventricular_frac"] == 0.0
+    assert by["AV"]["pace_atrial_frac"] >= 0.9 and by["AV"]["pace_ventricular_frac"] >= 0.9
+    assert by["none"]["pace_atrial_frac"] == 0.0 and by["none"]["pace_ventricular_frac"] == 0.0
+    for r in by.values():
+        assert r["hr_bpm"] == pytest.approx(70, abs=2)
+        assert r["qrs_ms"] == pytest.approx(QRS_TRUE, abs=12)
+        assert r["quality"] == "ok"
+    assert by["A"]["pr_ms"] == pytest.approx(-P_ON, abs=20)
+
+
+def test_pacing_is_unknown_below_500_hz():
+    low = resample_poly(_paced((-4.0,)), 1, 5, axis=1).astype(np.float32)
+    r = extract(low[None], fs=100).records.row(0, named=True)
+    assert np.isnan(r["pace_atrial_frac"]) and np.isnan(r["pace_ventricular_frac"])
     assert r["hr_bpm"] == pytest.approx(70, abs=2)
-    assert r["qrs_ms"] == pytest.approx(QRS_TRUE, abs=30)
-    assert r["quality"] in ("ok", "poor")
+
+
+def test_real_paced_records_and_only_they_read_paced():
+    """Every paced record of LUDB (8, ludb.csv) and of the PTB-XL sample (3, PACE) has a
+    pacing site, and none of the other 389."""
+    ludb, ptbxl = _need("ludb-dev"), _need("ptbxl-sample")
+    meta = pl.read_csv(ludb / "ludb.csv", infer_schema_length=0)
+    ids = meta["ID"].to_list()
+    paced = set(meta.filter(pl.col("Cardiac pacing").fill_null("").str.strip_chars() != "")["ID"])
+    sig = np.stack([_read(ludb / "data" / i) for i in ids])
+    db = pl.read_csv(ptbxl / "ptbxl_database.csv", infer_schema_length=0)
+    paths = [ptbxl / f for f in db["filename_hr"]]
+    ids += [f"ptbxl{e}" for e in db["ecg_id"]]
+    paced |= {f"ptbxl{e}" for e, codes in zip(db["ecg_id"], db["scp_codes"]) if "'PACE'" in codes}
+    sig = np.concatenate([sig, np.stack([_read(p) for p in paths])])
+    r = extract(sig, record_ids=ids).records
+    found = set(r.filter(pl.max_horizontal("pace_atrial_frac", "pace_ventricular_frac") > 0)["record_id"])
+    assert len(paced) == 11 and found == paced
 
 
 def test_resampled_from_100hz():
