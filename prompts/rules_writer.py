@@ -96,6 +96,9 @@ def _step1(f: dict, fd: dict, labels: list[str]) -> str:
         text.append(f"{rr} and {p}, so organised atrial activity is absent, consistent with atrial fibrillation.")
     elif no_p:
         text.append(f"{rr} but {p}, so a sinus mechanism cannot be confirmed.")
+    elif _met(fd, "ectopic_atrial_rhythm"):
+        text.append(f"{rr} and {p}, but the P axis is {fmt(f.get('p_axis_deg'), 'deg')}, outside the sinus range of "
+                    f"0 to 90 deg, with an inverted P wave, consistent with an ectopic atrial rhythm.")
     else:
         text.append(f"{rr} and {p}, consistent with a sinus mechanism.")
     return " ".join(text)

@@ -23,6 +23,7 @@ CLAIMS = {
     "af": r"consistent with atrial fibrillation",
     "sinus": r"consistent with a sinus mechanism",
     "no_p": r"sinus mechanism cannot be confirmed",
+    "ectopic": r"consistent with an ectopic atrial rhythm",
     "1avb": r"PR interval is \d+ ms, prolonged",
     "wide_qrs": r"QRS duration is \d+ ms .*\), wide",
     "narrow_qrs": r"QRS duration is \d+ ms .*\), narrow",
@@ -53,7 +54,7 @@ EXPLAINS = {"incomplete right bundle branch block": {"mid_qrs"}, "incomplete lef
 MUST_NOT = {"sinus bradycardia": {"tachycardia"}, "sinus tachycardia": {"bradycardia"},
             "incomplete right bundle branch block": {"wide_qrs"}, "left anterior fascicular block": {"rad", "normal_axis"},
             "left posterior fascicular block": {"lad", "normal_axis"}, "atrial fibrillation": {"sinus"},
-            **{s: {"af", "no_p"} for s in SINUS}}
+            **{s: {"af", "no_p", "ectopic"} for s in SINUS}}
 
 
 def contradictions(text: str) -> list[str]:

@@ -110,3 +110,17 @@ def test_combinations_follow_kleene_logic(record_facts):
     assert got["af", "atrial_fibrillation_suspected"]["positive"] is True
     assert got["unk", "atrial_fibrillation_suspected"]["positive"] is None  # cannot be decided
     assert got["neg", "atrial_fibrillation_suspected"]["positive"] is False  # regular: refuted whatever P says
+
+
+def test_ectopic_atrial_rhythm_needs_an_axis_outside_0_90_and_an_inverted_p(record_facts):
+    got = _evaluate(record_facts("low", p_axis_deg=-60.0, p_amp_mv_II=-0.12, p_amp_mv_aVF=-0.1),
+                    record_facts("left", p_axis_deg=120.0, p_amp_mv_I=-0.08),
+                    record_facts("flat", p_axis_deg=-8.0, p_amp_mv_aVF=-0.02),  # a horizontal sinus P
+                    record_facts("upright", p_axis_deg=95.0),
+                    record_facts("none", p_axis_deg=NAN, p_present_frac=0.0))
+    assert got["low", "ectopic_atrial_rhythm"]["positive"] and got["left", "ectopic_atrial_rhythm"]["positive"]
+    assert got["low", "p_axis_outside_sinus"]["value"] == 60.0 and got["left", "p_axis_outside_sinus"]["value"] == 30.0
+    assert got["flat", "p_axis_outside_sinus"]["positive"] and not got["flat", "ectopic_atrial_rhythm"]["positive"]
+    assert not got["upright", "ectopic_atrial_rhythm"]["positive"]
+    assert got["none", "ectopic_atrial_rhythm"]["positive"] is False  # the P is upright where measured
+    assert got["none", "p_axis_outside_sinus"]["positive"] is None
