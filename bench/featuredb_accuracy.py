@@ -337,6 +337,15 @@ def main(argv: list[str] | None = None) -> int:
         cells = [_stats(d[halves == h].ravel()) for h in HALVES]
         print(f"{name:<10} " + " ".join(f"{f'{mu:+7.1f} / {sd:5.1f} ({n:3d})':>22}" for mu, sd, n in cells)
               + f"  ({what})")
+    # what the cardiologists' own per-lead marks say of two targets of bench/featuredb_ptbxl.py
+    ref_med = np.array([np.nanmedian([r[f"qrs_{e}"] for e in LEAD_FILES]) for r in ref])
+    gap = refs["qrs_ms"] - ref_med
+    irbbb = meta["Conduction abnormalities"].fill_null("").str.contains("Incomplete right bundle").to_numpy()
+    mid = (ref_med >= 100) & (ref_med < 120)
+    print(f"cardiologists' marks: global minus median-lead QRS, median {np.median(gap):.0f} ms, 90th percentile "
+          f"{np.percentile(gap, 90):.0f} ms (FeatureDB {np.nanpercentile(ours['qrs_ms'] - feats['qrs_lead_ms'].to_numpy(), 90):.0f}); "
+          f"incomplete RBBB with a median-lead QRS of 100-119 ms: {int((irbbb & mid).sum())} of {int(irbbb.sum())} "
+          f"({int((irbbb & (ref_med < 100)).sum())} below 100 ms, down to {ref_med[irbbb].min():.0f})")
     # P-wave presence against the reference (records with / without marked P waves)
     has_p = np.isfinite(refs["p_dur_ms"])
     ours_p = np.isfinite(ours["p_dur_ms"])
