@@ -1,26 +1,35 @@
 """Grounding checks: every number and every qualitative claim of an interpretation against the
 record's own measurements (``features``, ``lead_features``) and protocol ``findings``.
 
-Numbers (``protocol/tolerances.csv``): each number with a unit is tied to the measure whose
-keyword comes nearest before it in its sentence (``qtc`` before ``qt``; a named QTc formula
-selects its column), in the leads named around it, and must lie within the measure's
-tolerance of one of its measured values (``max(abs_tol, rel_tol * |measured|)``). Units are read
-the way LLMs write them (``0.16 s``, ``160 milliseconds``, ``beats per minute``, ``-30°``, ``2 mm``
-= 0.2 mV) and lead ranges are expanded (``V4-V6``, ``V1 to V3``). Reference values are not
-claims: ranges (``120-200 ms``) and numbers after a comparison (``above 1.10 mV``, ``< 440 ms``)
-are skipped. A number for a measure that was not measurable is an error, and so is one stated
-for a lead that is missing, flat or saturated.
+Numbers (``protocol/tolerances.csv``): each number with a unit is bound to one measure, the one
+whose keyword comes nearest before it since the previous number (else earlier in its sentence;
+``qtc`` before ``qt``; a keyword inside a parenthesis that holds no number explains, it does not
+name: "PR (P onset to QRS onset) 160 ms"; numbers joined by slashes take the slashed keywords in
+order: "QT/QTc 380/428 ms"; a named QTc formula selects its column), in the leads named around
+it, and must lie within the measure's tolerance of its measured value (``max(abs_tol, rel_tol *
+|measured|)``). Units are read the way clinicians write them (``0.16 s``, ``160 milliseconds``,
+``beats per minute``, ``72/min``, ``per minute``, ``-30°``, ``2 mm`` = 0.2 mV) and lead ranges are
+expanded (``V4-V6``, ``V1 to V3``). Reference values are not claims: ranges (``120-200 ms``) and
+numbers after a comparison (``above 1.10 mV``, ``< 440 ms``) are skipped. A number for a measure
+that was not measurable is an error, and so is one stated for a lead that is missing, flat or
+saturated.
 
 Qualitative claims (``curation/claims.csv``): a subject (and a predicate later in the clause,
-with no other measure named between) asserts a criterion's state; a negation before it (in its
-own comma-separated phrase), inside it or just after it gives the row's ``negated`` state
-(blank: a negated mention asserts nothing); a hedge anywhere in the clause (``may``, ``such
-as``, ``cannot be assessed``...) withdraws it; a subject inside a longer one is not read on its
-own (``axis`` in ``left axis deviation``). A claim contradicting a finding that is positive or
-negative is an error; a definite claim about a criterion that was not measurable is one too.
-Territory families (``st_elevation_*``...) take the territory from the leads or region named in
-the clause (none named: every territory); a present claim is contradicted only where the
-deviation stays below half the criterion's threshold (:data:`SHALLOW`).
+with no other measure named between) asserts a criterion's state. Scopes follow NegEx/ConText
+(Chapman et al. 2001, Harkema et al. 2009): a sentence is cut into clauses at ``;`` and at
+contrasting conjunctions (``but``, ``whereas``...); a negation before the claim in its own phrase
+(after the last comma, colon or semicolon: "no organised atrial activity: atrial fibrillation"
+asserts it), inside it ("ST segments are not elevated") or just after it in its phrase ("ST
+elevation: none") gives the row's ``negated`` state (blank: a negated mention asserts nothing),
+unless the trigger is a pseudo-negation ("no change"); a hedge in the claim's phrase (``may``,
+``such as``, ``cannot be assessed``...) withdraws it; a subject inside a longer one is not read
+on its own (``axis`` in ``left axis deviation``). A claim contradicting a finding that is
+positive or negative is an error; a definite claim about a criterion that was not measurable is
+one too. Territory families (``st_elevation_*``...) take the territory from the leads or regions
+named after the claim (else before it), up to the claims beside it, regions as exact lead groups
+with the longest name first ("high lateral" is I and aVL); none named: every territory. A present
+claim is contradicted only where the deviation stays below half the criterion's threshold
+(:data:`SHALLOW`).
 """
 
 from __future__ import annotations
@@ -46,7 +55,8 @@ GAP = 120  # most characters between a claim's subject and its predicate
 
 _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that is never a measurement
     (r"milliseconds?|msecs?|ms", "ms", 1.0), (r"seconds?|secs?|s", "ms", 1000.0),
-    (r"beats per minute|beats/min|bpm|/min", "bpm", 1.0), (r"°|degrees?|deg", "deg", 1.0),
+    (r"beats per min(?:ute)?|beats/min(?:ute)?|per min(?:ute)?|bpm|/min(?:ute)?", "bpm", 1.0),
+    (r"°|degrees?|deg", "deg", 1.0),
     (r"millivolts?|mv", "mV", 1.0), (r"mm", "mV", 0.1), (r"[µμu]v", "mV", 0.001),
     (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mv|mm/s", "", math.nan),
 )
@@ -58,15 +68,21 @@ _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
 _NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)(?:\s*("
                      + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
 _SENTENCE = re.compile(r"(?<=\.)\s+")
+_PAREN = re.compile(r"\([^()]*\)")  # an innermost parenthesis
 #: Not read for claims: a quoted criterion name, a parenthesis holding a number (a measurement or
 #: a reference range: "(normal 120-200 ms)").
 _MASKED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)|\([^()]*\d[^()]*\)")
 _LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|i))(?![\w'])")
 _LEAD_NAME = {lead.lower(): lead for lead in LEADS}
+#: Territories as exact lead groups; a longer name is read before the shorter one inside it
+#: ("high lateral" is I and aVL, not also the "lateral" V5-V6).
 _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "septal": ("V1", "V2"),
             "anteroseptal": ("V1", "V2", "V3", "V4"), "anterior": ("V2", "V3", "V4"),
             "anterolateral": ("V3", "V4", "V5", "V6", "I", "aVL"), "low lateral": ("V5", "V6"),
+            "lateral precordial": ("V5", "V6"), "left precordial": ("V4", "V5", "V6"),
+            "right precordial": ("V1", "V2", "V3"), "inferolateral": ("II", "III", "aVF", "V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
+_REGION = re.compile(r"(?<!\w)(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")(?!\w)")
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
 _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
@@ -79,7 +95,10 @@ LISTS = {
                  "normally|typically",
     "neg_before": "no|not|without|absence of|absent|free of|negative for|neither|nor|rule out|rules out|ruled out|"
                   "lack of|lacks|nothing",
-    "neg_after": "not|absent|excluded|ruled out|none",
+    "neg_after": "not|absent|excluded|ruled out|none|nil",
+    # negation words that deny nothing (NegEx pseudo-negations)
+    "pseudo": "no change|no significant change|no interval change|not only|not necessarily|no further|"
+              "without further|not changed",
     "neg_inside": "not|no|without",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
              "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
@@ -89,10 +108,13 @@ LISTS = {
     "doubt": "excluded|ruled out|possible|suspected|uncertain|questionable|likely|unlikely",  # of a claim, after it
     "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|p wave|t wave|p waves|t waves|impression|findings|"
                "diagnosis|diagnoses",
-    "region": "|".join(_REGIONS),
     "formula": "bazett|fridericia|framingham|hodges",
 }
 NEAR = 40  # characters around a claim read for its negation (about six words)
+#: Where a negation's or a hedge's scope stops (ConText terminations): a comma, colon or semicolon
+#: before the claim; a comma or semicolon after it (a colon after a heading leads to its value:
+#: "ST elevation: none").
+_PRE_STOP, _POST_STOP = ",:;", ",;"
 
 
 @dataclass(frozen=True)
@@ -193,33 +215,52 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
 
 def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, keywords: list,
              facts: Facts) -> list[Issue]:
-    """A number is grounded when it matches one of the measures named since the previous number
-    (else earlier in the sentence); an error names the nearest one."""
+    """A number is bound to one measure: the measure term nearest before it since the previous
+    number (else earlier in the sentence), outside any parenthesis that does not hold the number
+    ("PR (P onset to QRS onset) 160 ms" is the PR); numbers joined by slashes take the slashed
+    terms before them in order ("QT/QTc 342/339 ms") and the unit after the last."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
+    explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi)) if not _NUMBER.search(text, a, b)]
+    if explained:  # this sentence's keywords, less those inside them
+        keywords = [k for k in keywords[bisect.bisect_left(keywords, (lo,)):bisect.bisect_right(keywords, (hi, math.inf))]
+                    if not _inside(k[0] - k[1], explained)]
     issues = []
     for i, m in enumerate(numbers):
-        unit, factor = _unit(m.group(2))
-        start = numbers[i - 1].end() if i else lo
-        before = text[start:m.start()].rstrip()
+        chain = _chain(text, numbers, i)
+        unit, factor = _unit(m.group(2) or numbers[chain[-1]].group(2))
+        first = numbers[chain[0]]
+        start = numbers[chain[0] - 1].end() if chain[0] else lo
+        before = text[start:first.start()].rstrip()
         if math.isnan(factor) or _is_range(text[max(lo, m.start() - 24):m.start()], text[m.end():hi]) \
                 or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found):
             continue
-        named = _measures(keywords, start, m.start(), unit) or _measures(keywords, lo, m.start(), unit)
-        if not named:
+        named = _measures(keywords, start, first.start(), unit) or _measures(keywords, lo, first.start(), unit)
+        if len(chain) > 1 and len(named) >= len(chain):
+            named = named[:len(chain)][::-1]  # nearest first: the slashed terms in the order written
+            measure = named[chain.index(i)]
+        elif named:
+            measure = named[0]
+        else:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
         window = text[start:numbers[i + 1].start() if i + 1 < len(numbers) else hi]
         leads = _leads(window) or _leads(text[lo:hi])
         formulas = [text[a:b] for a, b in found.within("formula", lo, hi)]
-        first = None
-        for measure in named:
-            verdict = _judge_number(where, orig[m.start():m.end()], measure, value, leads, formulas, facts)
-            if verdict is None:
-                break
-            first = first or verdict
-        else:
-            issues.append(first)
+        issue = _judge_number(where, orig[m.start():m.end()], measure, value, leads, formulas, facts)
+        if issue:
+            issues.append(issue)
     return issues
+
+
+def _chain(text: str, numbers: list, i: int) -> list[int]:
+    """The indices of the numbers joined to number ``i`` by slashes (``342/339``), in order."""
+    a = b = i
+    while a and text[numbers[a - 1].end():numbers[a].start()].strip() == "/" and not numbers[a - 1].group(2):
+        a -= 1
+    while b + 1 < len(numbers) and text[numbers[b].end():numbers[b + 1].start()].strip() == "/" \
+            and not numbers[b].group(2):
+        b += 1
+    return list(range(a, b + 1))
 
 
 def _is_reference(before: str, start: int, found: Found) -> bool:
@@ -352,13 +393,18 @@ def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, foun
     hits = [h for h in hits if not _inside(h[0], masked)
             and not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
     for c0, c1 in _clauses(text, lo, hi, found):
-        for a, b, cs in (h for h in hits if c0 <= h[0] and h[1] <= c1):
+        mine = [h for h in hits if c0 <= h[0] and h[1] <= c1]
+        for k, (a, b, cs) in enumerate(mine):
+            # the leads and territories of this claim: those named after it, before the next claim,
+            # else those named before it, after the previous one
+            own = text[b:mine[k + 1][0] if k + 1 < len(mine) else c1]
+            own = own if _territory(own) else text[mine[k - 1][1] if k else c0:a]
             for claim in cs:
                 span = _span(claim, a, b, c1, found, masked)
                 if span is None or claim.asserts is None or _hedged(text, c0, c1, *span, found):
                     continue
                 issue = _judge_claim(where, claim, orig[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
-                                     text[c0:c1], facts)
+                                     own, facts)
                 if issue:
                     issues.append(issue)
     return issues
@@ -368,13 +414,25 @@ def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
     return any(a <= at < b for a, b in spans)
 
 
+def _phrase(text: str, c0: int, c1: int, a: int, b: int) -> tuple[int, int]:
+    """The phrase around a claim ``[a, b)`` in its clause: from the last of :data:`_PRE_STOP`
+    before it to the first of :data:`_POST_STOP` after it."""
+    start = max(c0, *(text.rfind(ch, c0, a) + 1 for ch in _PRE_STOP))
+    return start, min((i for i in (text.find(ch, b, c1) for ch in _POST_STOP) if i >= 0), default=c1)
+
+
+def _negation(found: Found, name: str, lo: int, hi: int) -> bool:
+    """A trigger of negation list ``name`` in ``[lo, hi)`` that is not part of a pseudo-negation."""
+    pseudo = found.within("pseudo", max(0, lo - NEAR), hi + NEAR)
+    return any(not any(p <= a and e <= q for p, q in pseudo) for a, e in found.within(name, lo, hi))
+
+
 def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
-    """A hedge in the claim's own comma-separated phrase, or in a relative clause right after it,
-    withdraws it ("possible atrial fibrillation", "such as bundle branch block", "atrial
-    fibrillation, which cannot be excluded"); one in another phrase does not."""
-    end = text.find(",", b, c1)
-    end = c1 if end < 0 else end
-    if found.any("hedge", max(c0, text.rfind(",", c0, a) + 1), end):
+    """A hedge in the claim's own phrase, or in a relative clause right after it, withdraws it
+    ("possible atrial fibrillation", "such as bundle branch block", "atrial fibrillation, which
+    cannot be excluded"); one in another phrase does not."""
+    start, end = _phrase(text, c0, c1, a, b)
+    if found.any("hedge", start, end):
         return True
     if end < c1 and text[end + 1:c1].lstrip().startswith(("which ", "that ")):
         after = text.find(",", end + 1, c1)
@@ -410,13 +468,13 @@ def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
 
 
 def _asserted(claim: Claim, text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool | None:
-    phrase_start = max(c0, text.rfind(",", c0, a) + 1, a - NEAR)  # negation scope: this phrase
-    negated = (found.any("neg_before", phrase_start, a) or found.any("neg_after", b, min(c1, b + NEAR))
-               or found.any("neg_inside", a, b))
+    start, end = _phrase(text, c0, c1, a, b)  # negation scope: this phrase, six words either side
+    negated = (_negation(found, "neg_before", max(start, a - NEAR), a)
+               or _negation(found, "neg_after", b, min(end, b + NEAR)) or _negation(found, "neg_inside", a, b))
     return claim.negated if negated else claim.asserts
 
 
-def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause: str, facts: Facts) -> Issue | None:
+def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope: str, facts: Facts) -> Issue | None:
     if state is None:
         return None
     if not claim.criterion.endswith("_*"):
@@ -433,7 +491,7 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
         return None
     family = claim.criterion[:-1]
     rows = {c[len(family):]: r for c, r in facts.findings.items() if c.startswith(family)}
-    named = _leads(clause) + [ld for region, leads in _REGIONS.items() if region in clause for ld in leads]
+    named = _territory(scope)
     if named:
         rows = {t: r for t, r in rows.items() if len(set(_territory_leads(family + t)) & set(named)) >= 2}
         if not rows:
@@ -455,6 +513,12 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, clause
         return Issue(claim.code, f"{where_said}, but "
                                  + "; ".join(f"{_describe(family + t)} is met ({_value(rows[t])})" for t in positive))
     return None
+
+
+def _territory(text: str) -> list[str]:
+    """The leads ``text`` names, itself or by territory (``high lateral``: I, aVL)."""
+    regions = _REGION.finditer(text.replace("antero-", "antero").replace("infero-", "infero"))
+    return _leads(text) + [ld for m in regions for ld in _REGIONS[m.group(1)]]
 
 
 @lru_cache(maxsize=None)

@@ -59,7 +59,9 @@ _FORBIDDEN = {
         "listed measurements|tabulated measurements|provided values|given values|provided data|given data|"
         "provided features|provided findings|given findings|provided labels|given labels|provided criteria|"
         "according to the table|according to the prompt|according to the labels|according to the measurements|"
-        "according to the criteria",
+        "according to the criteria|computer interpretation|machine interpretation|automated interpretation|"
+        "supplied report|supplied data|data supplied|supplied values|values supplied|measurements supplied|"
+        "supplied figures|figures supplied|figures provided|the printout|the print-out",
         "mentions {0!r}: write as a reader of the ECG, without naming a report, measurement table, prompt or "
         "answer key"),
     "missing_modality_claim": (
@@ -69,7 +71,10 @@ _FORBIDDEN = {
         "tracing was not provided|signal is not available|signal was not provided|waveform is not available|"
         "cannot see the image|cannot view the image|unable to see the image|unable to view the tracing|"
         "cannot access the image|cannot inspect the tracing|image not provided|missing image|missing tracing|"
-        "image is missing|tracing is missing|signal is missing",
+        "image is missing|tracing is missing|signal is missing|image not supplied|no image supplied|"
+        "image was not supplied|image is not supplied|tracing not supplied|tracing was not supplied|"
+        "no tracing supplied|trace not supplied|trace not available|trace not provided|tracing unavailable|"
+        "image unavailable|waveform unavailable|not been supplied with the tracing|not been supplied with the image",
         "claims that the ECG is missing ({0!r}): the signal and image are given with every sample"),
     "disclaimer": (
         "as an ai|ai model|language model|consult a physician|consult a doctor|consult a cardiologist|"

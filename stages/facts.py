@@ -4,6 +4,7 @@ evidence) and the rules writer's (the ``rules`` backend of :mod:`stages.llm_io`)
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 
 import polars as pl
 
@@ -29,6 +30,14 @@ def checked(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
     return {row["record_id"]: curation.Facts(row, leads[row["record_id"]], found[row["record_id"]],
                                              list(labels.get(row["record_id"]) or []))
             for row in warehouse.read_part("features", part).iter_rows(named=True)}
+
+
+def checker(warehouse: Warehouse, part: str) -> Callable[[str, str], list[str]]:
+    """``check(record_id, text)``: the checker's issues (``code: message``; [] = accepted) of an
+    interpretation of one record of a shard, for callers that bring their own texts (a bench
+    that must not share the checker's vocabulary imports this, not :mod:`curation`)."""
+    record_facts = checked(warehouse, part)
+    return lambda record_id, text: [str(i) for i in curation.validate(text, record_facts[record_id])]
 
 
 def for_writer(warehouse: Warehouse, shard: str) -> dict[str, WriterFacts]:

@@ -1,0 +1,104 @@
+"""The checker reads clinical prose as clinicians write it: one test per way it misread a
+teacher's true text or let an untrue one through (each a true sentence that must pass and an
+untrue one that must be caught), on hand-made records whose findings the protocol computes."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from curation import Facts, validate
+from protocol.criteria import evaluate, facts
+
+STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
+         "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
+
+
+def _record(record_facts, **overrides) -> Facts:
+    feats, leads = record_facts("x", **overrides)
+    found = evaluate(facts(pl.DataFrame([feats]), pl.DataFrame(leads),
+                           pl.DataFrame({"record_id": ["x"], "sex": ["M"], "age": [60.0]})))
+    return Facts(feats, {r["lead"]: r for r in leads}, {r["criterion"]: r for r in found.iter_rows(named=True)},
+                 ["SR"])
+
+
+def _issues(sentence: str, record: Facts, step: int = 4) -> list[str]:
+    """The checker's issues of an interpretation whose step ``step`` is ``sentence``."""
+    bodies = ["Reviewed."] * 6
+    bodies[step - 1] = sentence
+    think = "\n".join(f"**Step {i + 1}: {h}**\n{b}" for i, (h, b) in enumerate(zip(STEPS, bodies)))
+    return [str(i) for i in validate(f"<think>\n{think}\n</think>\nSummary.\n<answer>sinus rhythm</answer>", record)]
+
+
+@pytest.fixture()
+def high_lateral_depression(record_facts) -> Facts:
+    """ST depression of 0.1 mV in I and aVL only."""
+    return _record(record_facts, st_j_mv_I=-0.1, st_j60_mv_I=-0.1, st_j_mv_aVL=-0.1, st_j60_mv_aVL=-0.1)
+
+
+def test_territories_are_exact_lead_groups_longest_name_first(high_lateral_depression):
+    assert _issues("There is ST depression in the high lateral leads.", high_lateral_depression) == []
+    caught = _issues("There is ST depression in the lateral precordial leads.", high_lateral_depression)
+    assert caught and "st_contradiction" in caught[0]
+    assert _issues("There is ST depression in the inferolateral leads.", high_lateral_depression)
+
+
+def test_a_territory_belongs_to_the_claim_it_follows(record_facts):
+    rec = _record(record_facts, st_j_mv_I=-0.1, st_j60_mv_I=-0.1, st_j_mv_aVL=-0.1, st_j60_mv_aVL=-0.1,
+                  t_amp_mv_III=-0.3, t_amp_mv_aVF=-0.3)
+    assert _issues("ST depression in I and aVL and T wave inversion in III and aVF.", rec) == []
+    assert _issues("ST depression in III and aVF and T wave inversion in I and aVL.", rec)
+
+
+def test_a_negation_stops_at_a_colon_and_a_comma(record_facts):
+    af = _record(record_facts, rr_nrmssd=0.25, p_present_frac=0.0)
+    sinus = _record(record_facts)
+    assert _issues("No organised atrial activity: atrial fibrillation.", af, step=1) == []
+    assert _issues("No organised atrial activity: atrial fibrillation.", sinus, step=1)
+    depressed = _record(record_facts, st_j_mv_V5=-0.15, st_j60_mv_V5=-0.15, st_j_mv_V6=-0.15, st_j60_mv_V6=-0.15)
+    assert _issues("ST depression in V5-V6, pathological Q waves absent.", depressed) == []
+    assert _issues("ST depression: none.", depressed)
+    assert _issues("ST elevation: none.", depressed) == []
+
+
+def test_a_denial_between_subject_and_predicate(record_facts):
+    flat, raised = _record(record_facts), _record(record_facts, st_j_mv_II=0.2, st_j_mv_III=0.2, st_j_mv_aVF=0.2)
+    assert _issues("The ST segments are not elevated.", flat) == []
+    assert _issues("The ST segments are not elevated.", raised)
+    assert _issues("The ST segments are elevated in II, III and aVF.", raised) == []
+
+
+def test_a_pseudo_negation_denies_nothing(record_facts):
+    af = _record(record_facts, rr_nrmssd=0.25, p_present_frac=0.0)
+    assert _issues("No change from the pattern of atrial fibrillation.", af, step=1) == []
+    assert _issues("No change from the pattern of atrial fibrillation.", _record(record_facts), step=1)
+
+
+def test_lvh_named_with_its_voltage_criteria(record_facts):
+    tall = _record(record_facts, s_amp_mv_V1=-2.0, r_amp_mv_V5=2.2)
+    assert _issues("LVH by voltage criteria.", tall, step=3) == []
+    assert _issues("LVH by voltage criteria.", _record(record_facts), step=3)
+    assert _issues("Voltage criteria for LVH are not met.", tall, step=3)
+
+
+def test_a_rate_per_minute(record_facts):
+    rec = _record(record_facts)
+    assert _issues("Sinus rhythm at 72 per minute.", rec, step=1) == []
+    assert any("hr_mismatch" in i for i in _issues("Sinus rhythm at 110 per minute.", rec, step=1))
+    assert _issues("Sinus rhythm, rate 72/minute.", rec, step=1) == []
+
+
+def test_a_number_is_bound_to_its_own_measure(record_facts):
+    rec = _record(record_facts, qt_ms=380.0, qtc_bazett_ms=430.0, qtc_fridericia_ms=425.0, qtc_framingham_ms=428.0,
+                  qtc_hodges_ms=426.0)
+    assert _issues("QT 380 ms, QTc 428 ms.", rec, step=5) == []
+    assert any("qtc_mismatch" in i for i in _issues("QT 380 ms, QTc 380 ms.", rec, step=5))
+    assert _issues("QT/QTc 380/428 ms.", rec, step=5) == []
+    assert _issues("QT/QTc 428/380 ms.", rec, step=5)
+    assert _issues("PR interval (P onset to QRS onset) 160 ms.", rec, step=2) == []
+
+
+def test_british_and_terse_claims_of_a_missing_tracing_or_a_source(record_facts):
+    rec = _record(record_facts)
+    assert any("missing_modality_claim" in i for i in _issues("Image not supplied; rate 72 bpm.", rec, step=1))
+    assert any("mentions_source" in i for i in _issues("Per the computer interpretation, rate 72 bpm.", rec, step=1))
