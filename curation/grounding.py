@@ -224,6 +224,7 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
     if explained:  # this sentence's keywords, less those inside them
         keywords = [k for k in keywords[bisect.bisect_left(keywords, (lo,)):bisect.bisect_right(keywords, (hi, math.inf))]
                     if not _inside(k[0] - k[1], explained)]
+    formulas = [text[a:b] for a, b in found.within("formula", lo, hi)] if numbers else []
     issues = []
     for i, m in enumerate(numbers):
         chain = _chain(text, numbers, i)
@@ -245,7 +246,6 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         value = float(m.group(1).replace("−", "-")) * factor
         window = text[start:numbers[i + 1].start() if i + 1 < len(numbers) else hi]
         leads = _leads(window) or _leads(text[lo:hi])
-        formulas = [text[a:b] for a, b in found.within("formula", lo, hi)]
         issue = _judge_number(where, orig[m.start():m.end()], measure, value, leads, formulas, facts)
         if issue:
             issues.append(issue)

@@ -1,0 +1,1096 @@
+"""Rewording bench: the checker on interpretations written in clinicians' own styles.
+
+The curation checker (``stages.facts.checker``) rejects an interpretation whose numbers or claims
+are untrue of the record. This bench writes, for every usable record of the PTB-XL sample, a TRUE
+interpretation in four reporting styles, then copies of it with ONE injected error each, and
+measures how many true texts the checker wrongly rejects and how many errors it catches:
+
+- styles: ``narrative`` (American full sentences), ``terse`` (British shorthand: "SR 72/min,
+  PR 160ms"), ``letter`` (British clinical letter: "The trace shows ...", "I note ..."), ``lists``
+  ("Rhythm: sinus; rate: 72 bpm.");
+- every text is built from the record's ``features``, ``lead_features``, ``findings`` and
+  ``records.labels``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
+  qualitative statement only where its finding says so, "cannot be assessed" where a value is not
+  measurable; the answer lists the reference labels (their names, as ``label_text`` gives them);
+- error kinds: ``wrong_number`` (HR +-25 bpm, PR/QRS +-40 ms, QTc +-60 ms, axis +-60 deg or more),
+  ``contradicted_claim`` (a claim its finding is negative for), ``negation_flip`` (a positive
+  finding denied, or a denied one asserted), ``wrong_territory`` (a positive ST/Q/T finding moved
+  to leads where it is negative), ``bound_wrong_measure`` (one measure's number given as another's:
+  QT as QTc, QRS as PR, T axis as QRS axis ...), ``invented_number`` (a number for a value that is
+  not measurable), ``wrong_label`` (an answer label that conflicts with the reference, or one left
+  out).
+
+It prints the clean rejection rate per style (target <= 2 %), the caught rate per style and kind
+(target >= 90 % per kind, >= 98 % per style), every false rejection with the checker's issues and
+the sentences they point at, a few missed injections per kind, and the checker's speed. Seeded and
+deterministic apart from timings; exit code 0 (it is a measurement).
+
+Its vocabulary was written without reading the checker's phrase lists (nothing under curation/ or
+prompts/, nor protocol/tolerances.csv), and it imports nothing from curation/ or prompts/: the
+checker is called only through ``stages.facts.checker``.
+
+    python bench/rewording.py [--data ../shared/data] [--warehouse W] [--max-records N] [--seed 0] [--examples 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import re
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from itertools import zip_longest
+from pathlib import Path
+
+from stages.facts import checker
+from stages.stage import get
+from warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+STAGES = ("ingest", "features", "findings")
+STYLES = ("narrative", "terse", "letter", "lists")
+STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
+         "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
+
+# -- territories ------------------------------------------------------------------------------
+
+#: Finding groups of step 4: criterion prefix and territory -> leads.
+GROUPS = {
+    "st_elev": ("st_elevation", {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"),
+                                 "septal": ("V1", "V2"), "anterior": ("V2", "V3", "V4"),
+                                 "low lateral": ("V4", "V5", "V6")}),
+    "st_dep": ("st_depression", {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"),
+                                 "septal": ("V1", "V2"), "anterior": ("V2", "V3", "V4"),
+                                 "low lateral": ("V4", "V5", "V6")}),
+    "q": ("pathologic_q", {"inferior": ("II", "III", "aVF"), "lateral": ("I", "aVL", "V5", "V6"),
+                           "anterior": ("V1", "V2", "V3", "V4")}),
+    "tinv": ("t_inversion", {"inferior": ("II", "III", "aVF"), "lateral": ("I", "aVL", "V5", "V6"),
+                             "anterior": ("V2", "V3", "V4")}),
+}
+#: Per group: the unit its finding value is in, and the value an injected assertion gives.
+GROUP_UNIT = {"st_elev": ("mv", 0.25), "st_dep": ("mv", 0.12), "q": ("ms", 44.0), "tinv": ("mv", 0.3)}
+#: How far from its threshold a finding's value must be for a claim against it to be an error rather
+#: than a reading within measurement error (the finding's unit; groups by criterion prefix).
+CLEAR = {"pr_prolonged": 20, "qtc_prolonged": 20, "wide_qrs": 20, "left_axis_deviation": 15,
+         "right_axis_deviation": 15, "sokolow_lyon": 0.5, "cornell_voltage": 0.5, "st_elevation": 0.05,
+         "st_depression": 0.03, "pathologic_q": 15, "t_inversion": 0.05}
+
+# -- the facts a text states ------------------------------------------------------------------
+
+Territories = tuple[tuple[str, "bool | None", "float | None"], ...]
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What a true text says about one record; an injection is a copy with one field changed."""
+
+    quality: str  # good, noisy, limited
+    leads_ok: int
+    hr: float
+    rhythm: str  # sinus, sinus_brady, sinus_tachy, af, paced, ectopic, no_p, unclear
+    rate: str  # brady, tachy or "" (said apart from the rhythm when it is not sinus)
+    irregular: bool
+    pr: float | None
+    pr_state: str  # normal, long, short, na
+    qrs: float  # the median-lead QRS, the one the QRS criteria read
+    qrs_global: float  # earliest onset to latest offset: a true QRS too, kept away from by wrong numbers
+    qrs_state: str  # normal, intermediate, wide
+    rsr: bool
+    axis: float
+    axis_state: str  # normal, left, right, extreme
+    p_axis: float | None
+    t_axis: float
+    lvh: str  # yes, no, young, na
+    volts: tuple[tuple[str, float], ...]  # (sokolow_lyon | cornell_voltage, mV) shown with the LVH statement
+    voltage: str | None  # low_limb, low_prec, low_both, normal or None (nothing said)
+    peaked_p: str | None  # yes, no or None
+    p_amp: float | None
+    st_elev: Territories
+    st_dep: Territories
+    q: Territories
+    tinv: Territories
+    qt: float
+    qtc: float  # Framingham, the one the QTc criterion reads
+    qtc_all: tuple[float, ...]  # Bazett, Fridericia, Framingham, Hodges: each a true QTc
+    qtcb: float
+    qtc_state: str  # normal, long
+    show_bazett: bool
+    qtc_short: bool
+    peaked_t: str  # yes, no
+    t_amp: float
+    labels: tuple[str, ...]
+    margins: dict[str, float]  # criterion -> distance of its value from its threshold(s)
+
+    def clear(self, criterion: str) -> bool:
+        """The criterion's value is far enough from its threshold for a claim against it to be an error."""
+        limit = CLEAR.get(criterion) or next(v for k, v in CLEAR.items() if criterion.startswith(k))
+        return self.margins.get(criterion, -1.0) >= limit
+
+
+@dataclass(frozen=True)
+class Record:
+    record_id: str
+    part: str
+    facts: Facts
+
+
+def _num(v) -> float | None:
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
+
+
+def _rhythm(pos) -> str:
+    if pos("paced_rhythm"):
+        return "paced"
+    if pos("atrial_fibrillation_suspected"):
+        return "af"
+    if pos("ectopic_atrial_rhythm"):
+        return "ectopic"
+    if pos("absent_p_waves"):
+        return "no_p"
+    if pos("ectopic_atrial_rhythm") is None:
+        return "unclear"
+    return "sinus_brady" if pos("bradycardia") else "sinus_tachy" if pos("tachycardia") else "sinus"
+
+
+def _lvh(pos, val, age: float | None) -> tuple[str, tuple[tuple[str, float], ...]]:
+    crit = ("sokolow_lyon", "cornell_voltage")
+    state = {True: "yes", False: "no", None: "na"}[pos("lvh_voltage")]
+    if state == "no" and any(pos(c) for c in crit) and age is not None and age < 35:
+        state = "young"
+    shown = [c for c in crit if pos(c)] if state in ("yes", "young") else list(crit) if state == "no" else []
+    return state, tuple((c, val(c)) for c in shown)
+
+
+def _voltage(pos) -> str | None:
+    low = (pos("low_voltage"), pos("low_voltage_precordial"))
+    if all(low):
+        return "low_both"
+    if any(low):
+        return "low_limb" if low[0] else "low_prec"
+    high = ("lvh_voltage", "sokolow_lyon", "cornell_voltage", "ravl_voltage")
+    return "normal" if all(pos(c) is False for c in high) and low == (False, False) else None
+
+
+def _criterion(group: str, territory: str) -> str:
+    return f"{GROUPS[group][0]}_{territory.replace(' ', '_')}"
+
+
+def _territories(pos, val, group: str) -> Territories:
+    return tuple((t, pos(_criterion(group, t)), val(_criterion(group, t))) for t in GROUPS[group][1])
+
+
+def _margins(found: dict[str, tuple]) -> dict[str, float]:
+    out = {}
+    for criterion, (value, _, threshold, high) in found.items():
+        if _num(value) is not None and threshold is not None:
+            out[criterion] = min(abs(value - t) for t in (threshold, high) if t is not None)
+    return out
+
+
+def facts(feat: dict, found: dict[str, tuple], labels: tuple[str, ...], age: float | None) -> Facts | None:
+    """The facts of one record (``found``: criterion -> (value, positive, threshold, threshold_high)),
+    None if unusable."""
+    hr, qrs, qt = _num(feat["hr_bpm"]), _num(feat["qrs_lead_ms"]), _num(feat["qt_ms"])
+    if feat["quality"] == "unusable" or None in (hr, qrs, qt, _num(feat["qrs_axis_deg"])):
+        return None
+
+    def pos(c):
+        return found.get(c, (None, None))[1]
+
+    def val(c):
+        return _num(found.get(c, (None, None))[0])
+
+    rhythm = _rhythm(pos)
+    pr = _num(feat["pr_ms"])
+    lvh, volts = _lvh(pos, val, age)
+    qtc_thr = found["qtc_prolonged"][2]
+    qtcb = float(feat["qtc_bazett_ms"])
+    return Facts(
+        quality="limited" if pos("signal_quality_limited") else "noisy" if feat["quality"] == "poor" else "good",
+        leads_ok=int(feat["n_leads_ok"]), hr=hr, rhythm=rhythm,
+        rate="" if rhythm.startswith("sinus") else "brady" if pos("bradycardia") else
+        "tachy" if pos("tachycardia") else "",
+        irregular=bool(pos("irregular_rhythm")), pr=pr,
+        pr_state="na" if pr is None else "long" if pos("pr_prolonged") else "short" if pos("pr_short") else "normal",
+        qrs=qrs, qrs_global=float(feat["qrs_ms"]),
+        qrs_state="wide" if pos("wide_qrs") else "intermediate" if pos("qrs_intermediate") else "normal",
+        rsr=bool(pos("rsr_prime_v1")), axis=float(feat["qrs_axis_deg"]),
+        axis_state=next((s for s, c in (("left", "left_axis_deviation"), ("right", "right_axis_deviation"),
+                                        ("extreme", "extreme_axis")) if pos(c)), "normal"),
+        p_axis=_num(feat["p_axis_deg"]), t_axis=float(feat["t_axis_deg"]), lvh=lvh, volts=volts,
+        voltage=_voltage(pos), peaked_p={True: "yes", False: "no", None: None}[pos("peaked_p")], p_amp=val("peaked_p"),
+        st_elev=_territories(pos, val, "st_elev"), st_dep=_territories(pos, val, "st_dep"),
+        q=_territories(pos, val, "q"), tinv=_territories(pos, val, "tinv"),
+        qt=qt, qtc=float(feat["qtc_framingham_ms"]), qtcb=qtcb,
+        qtc_all=tuple(float(feat[f"qtc_{k}_ms"]) for k in ("bazett", "fridericia", "framingham", "hodges")),
+        qtc_state="long" if pos("qtc_prolonged") else "normal",
+        show_bazett=(qtcb >= qtc_thr) == bool(pos("qtc_prolonged")), qtc_short=bool(pos("qtc_short")),
+        peaked_t="yes" if pos("peaked_t") else "no", t_amp=val("peaked_t"), labels=labels, margins=_margins(found))
+
+
+# -- how each style writes numbers and leads --------------------------------------------------
+
+#: Per style and measure: the number formats a writer may use, as (format, scale).
+UNITS = {
+    "narrative": {"bpm": (("{:.0f} bpm", 1), ("{:.0f} beats per minute", 1)),
+                  "ms": (("{:.0f} ms", 1), ("{:.0f} milliseconds", 1)),
+                  "deg": (("{:+.0f} degrees", 1), ("{:.0f}°", 1)),
+                  "mv": (("{:.2f} mV", 1), ("{:.1f} mm", 10))},
+    "terse": {"bpm": (("{:.0f}/min", 1), ("{:.0f} bpm", 1)),
+              "ms": (("{:.0f}ms", 1), ("{:.0f} ms", 1)),
+              "deg": (("{:+.0f}°", 1), ("{:.0f}", 1)),
+              "mv": (("{:.1f}mm", 10), ("{:.2f}mV", 1))},
+    "letter": {"bpm": (("{:.0f} per minute", 1), ("{:.0f} beats per minute", 1), ("{:.0f}/min", 1)),
+               "ms": (("{:.0f} ms", 1), ("{:.2f} s", 0.001)),
+               "deg": (("{:+.0f}°", 1), ("{:.0f} degrees", 1)),
+               "mv": (("{:.1f} mm", 10), ("{:.2f} mV", 1))},
+    "lists": {"bpm": (("{:.0f} bpm", 1), ("{:.0f}/min", 1)),
+              "ms": (("{:.0f} ms", 1),),
+              "deg": (("{:+.0f}°", 1), ("{:.0f} deg", 1)),
+              "mv": (("{:.2f} mV", 1), ("{:.1f} mm", 10))},
+}
+#: Per style: how a territory is named ({name}: "inferior", {leads}: the style's lead list).
+TERRITORY = {
+    "narrative": ("the {name} leads ({leads})", "leads {leads}"),
+    "terse": ("{leads}", "{name} leads"),
+    "letter": ("the {name} leads", "{leads}"),
+    "lists": ("{leads}", "{name} leads {leads}"),
+}
+#: Per style: the tail naming the territories that cannot be assessed.
+NOT_ASSESSED = {"narrative": ", while {terr} cannot be assessed", "terse": "; {terr} n/a",
+                "letter": ", although {terr} cannot be assessed", "lists": "; not assessable: {terr}"}
+VOLT_NAMES = {
+    "narrative": {"sokolow_lyon": "Sokolow-Lyon voltage {v}", "cornell_voltage": "Cornell voltage {v}"},
+    "terse": {"sokolow_lyon": "SV1+RV5/6 {v}", "cornell_voltage": "Cornell {v}"},
+    "letter": {"sokolow_lyon": "Sokolow-Lyon index {v}", "cornell_voltage": "Cornell voltage (R aVL + S V3) {v}"},
+    "lists": {"sokolow_lyon": "Sokolow-Lyon {v}", "cornell_voltage": "Cornell {v}"},
+}
+
+
+@dataclass(frozen=True)
+class Voice:
+    """One writer's habits for one text: the style, its number formats, its territory naming."""
+
+    style: str
+    units: dict
+    territory: str
+
+    @classmethod
+    def pick(cls, style: str, rng: random.Random) -> Voice:
+        return cls(style, {k: rng.choice(v) for k, v in UNITS[style].items()}, rng.choice(TERRITORY[style]))
+
+    def num(self, unit: str, value: float | None) -> str:
+        if value is None:
+            return ""
+        fmt, scale = self.units[unit]
+        return fmt.format(round(value * scale, 3) + 0.0)
+
+    def leads(self, leads: tuple[str, ...]) -> str:
+        chest = [x for x in leads if x.startswith("V")]
+        limb = [x for x in leads if not x.startswith("V")]
+        if len(chest) >= 3:
+            sep = {"letter": " to ", "narrative": " through "}.get(self.style, "-")
+            chest = [f"{chest[0]}{sep}{chest[-1]}"]
+        names = limb + chest
+        if self.style in ("narrative", "letter") and len(names) > 1:
+            comma = "," if self.style == "narrative" and len(names) > 2 else ""
+            return ", ".join(names[:-1]) + f"{comma} and {names[-1]}"
+        return ("/" if self.style == "terse" else ", ").join(names)
+
+    def terr(self, group: str, names: list[str]) -> str:
+        return join([self.territory.format(name=n, leads=self.leads(GROUPS[group][1][n])) for n in names], self.style)
+
+
+def join(items: list[str], style: str) -> str:
+    if style == "lists":
+        return "; ".join(items)
+    if style == "terse" or len(items) < 2:
+        return ", ".join(items)
+    comma = "," if style == "narrative" and len(items) > 2 else ""
+    return ", ".join(items[:-1]) + f"{comma} and {items[-1]}"
+
+
+# -- the phrase tables: style -> statement -> state -> phrasings ------------------------------
+
+PHRASES = {
+    "narrative": {
+        "quality": {"good": ("The tracing is technically adequate, with {n} of 12 leads interpretable.",
+                             "Recording quality is good; {n} of 12 leads are interpretable."),
+                    "noisy": ("There is some baseline artifact, but {n} of 12 leads are interpretable.",
+                              "The tracing has noise in a few leads; {n} of 12 leads remain interpretable."),
+                    "limited": ("Technical quality is limited, with only {n} of 12 leads interpretable.",
+                                "This is a technically limited study: just {n} of 12 leads are usable.")},
+        "rhythm": {"sinus": ("The rhythm is sinus at {hr}.", "There is sinus rhythm at a rate of {hr}."),
+                   "sinus_brady": ("Sinus bradycardia is present at {hr}.",
+                                   "The rhythm is sinus bradycardia with a rate of {hr}."),
+                   "sinus_tachy": ("Sinus tachycardia is present at {hr}.",
+                                   "The rhythm is sinus tachycardia, rate {hr}."),
+                   "af": (("The rhythm is irregularly irregular without discernible P waves, consistent with atrial "
+                          "fibrillation; the ventricular rate is {hr}."),
+                          ("Atrial fibrillation is suspected: there are no organized P waves and the R-R intervals are "
+                          "irregular, with a mean ventricular rate of {hr}.")),
+                   "paced": ("This is a paced rhythm at {hr}, with pacemaker spikes preceding the complexes.",
+                             "Pacing spikes are seen; the rhythm is paced at {hr}."),
+                   "ectopic": ("Inverted P waves with an abnormal P axis suggest an ectopic atrial rhythm at {hr}.",
+                               ("The P-wave axis is abnormal and the P waves are inverted, consistent with an ectopic "
+                               "atrial rhythm; the rate is {hr}.")),
+                   "no_p": (("No P waves are identified, so the atrial mechanism cannot be determined; the ventricular "
+                            "rate is {hr}."), "P waves are not seen; the ventricular rate is {hr}."),
+                   "unclear": ("P waves cannot be reliably assessed, so the rhythm mechanism is uncertain; rate {hr}.",
+                               "The heart rate is {hr}; the atrial mechanism cannot be determined.")},
+        "regularity": {"regular": ("The rhythm is regular.", "R-R intervals are regular."),
+                       "sinus_irregular": (("There is beat-to-beat variation in the R-R interval consistent with sinus "
+                                           "arrhythmia."), "The R-R intervals vary, in keeping with sinus arrhythmia."),
+                       "irregular": ("The R-R intervals are irregular.",)},
+        "rate": {"brady": ("The ventricular rate is slow.",), "tachy": ("The ventricular rate is rapid.",)},
+        "pr": {"normal": ("The PR interval is {pr}, which is normal.",
+                          "The PR interval measures {pr}, within normal limits.",
+                          "AV conduction is normal with a PR interval of {pr}."),
+               "long": ("The PR interval is prolonged at {pr}, consistent with first-degree AV block.",
+                        "There is first-degree AV block with a PR interval of {pr}."),
+               "short": ("The PR interval is short at {pr}.", "The PR interval is {pr}, which is short."),
+               "na": ("The PR interval cannot be measured.", "A PR interval cannot be assessed.")},
+        "qrs": {"normal": ("QRS duration is {qrs}, which is normal.", "The QRS complex is narrow at {qrs}.",
+                           "Intraventricular conduction is normal (QRS {qrs})."),
+                "intermediate": (("The QRS duration is borderline at {qrs}, suggesting an incomplete bundle branch "
+                                 "block or a nonspecific intraventricular conduction delay."),
+                                 ("QRS duration is mildly increased at {qrs} (nonspecific intraventricular "
+                                 "conduction delay).")),
+                "wide": ("The QRS is wide at {qrs}.", "There is a wide QRS complex measuring {qrs}.")},
+        "rsr": {"yes": ("An rSR' pattern is seen in V1.", "There is an rSR' configuration in lead V1.")},
+        "axis": {"normal": ("The QRS axis is normal at {axis}.", ("The frontal plane QRS axis is {axis}, within normal "
+                            "limits.")),
+                 "left": ("There is left axis deviation with a QRS axis of {axis}.",
+                          "The QRS axis is {axis}, indicating left axis deviation."),
+                 "right": ("Right axis deviation is present (QRS axis {axis}).",
+                           "The QRS axis is rightward at {axis} (right axis deviation)."),
+                 "extreme": ("The QRS axis is extreme at {axis} (northwest axis).",
+                             "There is extreme axis deviation, {axis}.")},
+        "other_axes": {"both": ("The P axis is {paxis} and the T axis is {taxis}.",
+                                "P and T axes measure {paxis} and {taxis}, respectively."),
+                       "t_only": ("The T axis is {taxis}; a P axis cannot be determined.",)},
+        "lvh": {"yes": ("Voltage criteria for left ventricular hypertrophy are met ({volts}).",
+                        "There is left ventricular hypertrophy by voltage criteria, with {volts}."),
+                "no": ("There is no left ventricular hypertrophy by voltage criteria ({volts}).",
+                       "Voltage criteria for LVH are not met ({volts})."),
+                "young": ("Precordial voltages are prominent ({volts}), at this age a normal variant, not LVH.",
+                          "High QRS voltage ({volts}) is noted, but in a patient under 35 this does not indicate LVH."),
+                "na": ("LVH voltage criteria cannot be fully assessed.",)},
+        "voltage": {"low_limb": ("Low QRS voltage is present in the limb leads.", ("QRS voltages are low in the limb "
+                                 "leads.")),
+                    "low_prec": ("Low QRS voltage is present in the precordial leads.",),
+                    "low_both": ("There is low QRS voltage in both the limb and precordial leads.",),
+                    "normal": ("QRS amplitudes are within normal limits.",)},
+        "peaked_p": {"yes": ("Peaked P waves in lead II ({pamp}) suggest right atrial enlargement.",
+                             "P waves are tall in lead II at {pamp}, consistent with right atrial abnormality."),
+                     "no": ("There is no evidence of right atrial enlargement (P wave {pamp} in lead II).",
+                            "P-wave amplitude in lead II is {pamp}, which is normal.")},
+        "st_elev": {"none": ("There is no ST elevation.", "No ST-segment elevation is seen."),
+                    "partial": ("There is no ST elevation in the leads that can be assessed{na}.",),
+                    "pos": ("There is ST elevation in {items}{na}.",
+                            "ST-segment elevation is present in {items}{na}.")},
+        "st_dep": {"none": ("There is no ST depression.", "No significant ST depression is seen."),
+                   "partial": ("There is no ST depression in the leads that can be assessed{na}.",),
+                   "pos": ("There is horizontal or downsloping ST depression in {items}{na}.",
+                           "ST depression is present in {items}{na}.")},
+        "q": {"none": ("No pathologic Q waves are seen.", "There are no pathologic Q waves."),
+              "partial": ("There are no pathologic Q waves in the leads that can be assessed{na}.",),
+              "pos": ("Pathologic Q waves are present in {items}{na}.",
+                      "There are Q waves of pathologic width in {items}{na}.")},
+        "tinv": {"none": ("There is no significant T-wave inversion.",
+                          "No T-wave inversions are seen in the inferior, lateral or anterior leads."),
+                 "partial": ("There is no T-wave inversion in the leads that can be assessed{na}.",),
+                 "pos": ("T-wave inversion is seen in {items}{na}.", "There are inverted T waves in {items}{na}.")},
+        "qtc": {"normal": ("The QT interval is {qt} with a corrected QTc of {qtc}, which is normal.",
+                           "QTc is {qtc} (QT {qt}), within normal limits."),
+                "long": ("The QTc is prolonged at {qtc} (QT {qt}).", "There is QT prolongation: QT {qt}, QTc {qtc}.")},
+        "bazett": {"yes": ("By Bazett's formula the QTc is {qtcb}.", "The Bazett-corrected QTc is {qtcb}.")},
+        "qtc_short": {"yes": ("The Bazett QTc of {qtcb} is short.",)},
+        "peaked_t": {"yes": ("The T waves in V2 through V4 are tall, the largest reaching {tamp}.",
+                             "There are prominent T waves in the mid-precordial leads, up to {tamp}."),
+                     "no": ("There are no peaked T waves to suggest hyperkalemia.", "No peaked T waves are seen.")},
+        "synthesis": {"normal": ("In summary, {rhythm} at {hr} with no abnormality on the measurements.",
+                                 "Overall, this is {rhythm} at {hr} with no abnormal measurement."),
+                      "abnormal": ("In summary, {rhythm} at {hr} with {items}.",
+                                   "Overall impression: {rhythm} at {hr}, notable for {items}.")},
+        "summary": {"normal": (("{Rhythm} at {hr}; the measured intervals, axis, voltages and ST-T segments show no "
+                               "abnormality."),),
+                    "abnormal": ("{Rhythm} at {hr} with {items}.",)},
+    },
+    "terse": {
+        "quality": {"good": ("Good quality trace, {n}/12 leads.", "Technically adequate; {n}/12 leads usable."),
+                    "noisy": ("Some artefact; {n}/12 leads usable.", "Baseline wander/noise, {n}/12 leads OK."),
+                    "limited": ("Poor quality trace, only {n}/12 leads usable.",)},
+        "rhythm": {"sinus": ("SR {hr}.", "Sinus rhythm, rate {hr}."),
+                   "sinus_brady": ("Sinus brady {hr}.", "SB, rate {hr}."),
+                   "sinus_tachy": ("Sinus tachy {hr}.", "Sinus tach, rate {hr}."),
+                   "af": ("AF, VR {hr}.", "?AF - irreg irreg, no P waves, VR {hr}."),
+                   "paced": ("Paced rhythm {hr}.", "Paced, rate {hr}."),
+                   "ectopic": ("Ectopic atrial rhythm (inverted P, abnormal P axis), rate {hr}.",),
+                   "no_p": ("No P waves seen; VR {hr}.", "P waves absent, rate {hr}."),
+                   "unclear": ("P waves not assessable; rate {hr}.",)},
+        "regularity": {"regular": ("Regular.", "RR regular."),
+                       "sinus_irregular": ("Sinus arrhythmia.", "RR variable (sinus arrhythmia)."),
+                       "irregular": ("Irregular RR.",)},
+        "rate": {"brady": ("Slow VR.",), "tachy": ("Fast VR.",)},
+        "pr": {"normal": ("PR {pr} - normal.", "PR {pr} (normal)."),
+               "long": ("PR {pr} - 1st degree AV block.", "1st degree HB, PR {pr}."),
+               "short": ("Short PR {pr}.", "PR {pr} (short)."),
+               "na": ("PR not measurable.", "PR n/a.")},
+        "qrs": {"normal": ("QRS {qrs} - normal.", "QRS {qrs}, narrow."),
+                "intermediate": ("QRS {qrs} - borderline, ?incomplete BBB/IVCD.",),
+                "wide": ("Broad QRS {qrs}.", "QRS {qrs} (broad).")},
+        "rsr": {"yes": ("rSR' in V1.",)},
+        "axis": {"normal": ("Axis {axis} (normal).", "Normal axis ({axis})."),
+                 "left": ("LAD, axis {axis}.", "Axis {axis} (LAD)."),
+                 "right": ("RAD ({axis}).", "Axis {axis}, RAD."),
+                 "extreme": ("Extreme axis {axis}.",)},
+        "other_axes": {"both": ("P axis {paxis}, T axis {taxis}.",), "t_only": ("T axis {taxis}; P axis n/a.",)},
+        "lvh": {"yes": ("LVH by voltage ({volts}).", "Voltage criteria for LVH met: {volts}."),
+                "no": ("No LVH ({volts}).", "No LVH by voltage: {volts}."),
+                "young": ("High voltages ({volts}) - normal for age <35, not LVH.",),
+                "na": ("LVH voltage criteria n/a.",)},
+        "voltage": {"low_limb": ("Low voltage limb leads.",), "low_prec": ("Low voltage chest leads.",),
+                    "low_both": ("Low voltages throughout.",), "normal": ("Normal voltages.",)},
+        "peaked_p": {"yes": ("Peaked P in II ({pamp}) - ?RAA.",),
+                     "no": ("No P pulmonale (P {pamp} in II).", "P in II {pamp}.")},
+        "st_elev": {"none": ("No ST elevation.", "No STE."), "partial": ("No STE where assessable{na}.",),
+                    "pos": ("STE {items}{na}.", "ST elevation: {items}{na}.")},
+        "st_dep": {"none": ("No ST depression.", "No STD."), "partial": ("No STD where assessable{na}.",),
+                   "pos": ("STD {items}{na}.", "ST depression {items}{na}.")},
+        "q": {"none": ("No path Q waves.", "No pathological Qs."), "partial": ("No path Q where assessable{na}.",),
+              "pos": ("Path Q {items}{na}.", "Pathological Q waves: {items}{na}.")},
+        "tinv": {"none": ("No TWI.", "No T inversion."), "partial": ("No TWI where assessable{na}.",),
+                 "pos": ("TWI {items}{na}.", "T inversion {items}{na}.")},
+        "qtc": {"normal": ("QT {qt}, QTc {qtc} - normal.", "QTc {qtc} (Fram.), normal."),
+                "long": ("QTc {qtc} - prolonged (QT {qt}).", "Long QTc {qtc}.")},
+        "bazett": {"yes": ("QTcB {qtcb}.", "Bazett {qtcb}.")},
+        "qtc_short": {"yes": ("Short QTc (Bazett {qtcb}).",)},
+        "peaked_t": {"yes": ("Tall T V2-V4 (max {tamp}).",), "no": ("No peaked T.", "No tented T waves.")},
+        "synthesis": {"normal": ("Impression: {rhythm} {hr}, normal ECG measurements.",
+                                 "Summary: {rhythm} {hr}, no abnormality measured."),
+                      "abnormal": ("Impression: {rhythm} {hr}; {items}.", "Summary: {rhythm} {hr} with {items}.")},
+        "summary": {"normal": ("{Rhythm} {hr}, no abnormality on measurement.",),
+                    "abnormal": ("{Rhythm} {hr}; {items}.",)},
+    },
+    "letter": {
+        "quality": {"good": ("The trace is of good technical quality, with {n} of the 12 leads interpretable.",
+                             "I note that the recording is technically satisfactory ({n} of 12 leads usable)."),
+                    "noisy": ("The trace shows some artefact, although {n} of the 12 leads remain interpretable.",),
+                    "limited": (("I should point out that the trace is technically limited, with only {n} of the 12 "
+                                "leads usable."),)},
+        "rhythm": {"sinus": ("The trace shows sinus rhythm at {hr}.", ("The underlying rhythm is sinus, at a rate of "
+                             "{hr}.")),
+                   "sinus_brady": ("The trace shows sinus bradycardia at {hr}.",),
+                   "sinus_tachy": ("The trace shows a sinus tachycardia at {hr}.",),
+                   "af": (("The rhythm is irregularly irregular and I cannot identify P waves, so atrial fibrillation "
+                           "is likely; the ventricular rate is {hr}."),),
+                   "paced": ("The trace shows a paced rhythm at {hr}.",),
+                   "ectopic": (("The P waves are inverted with an abnormal P axis, which I would interpret as an "
+                                "ectopic atrial rhythm; the rate is {hr}."),),
+                   "no_p": ("I cannot identify P waves on this trace; the ventricular rate is {hr}.",),
+                   "unclear": (("I am unable to assess the P waves reliably, so the atrial rhythm is uncertain; the "
+                               "rate is {hr}."),)},
+        "regularity": {"regular": ("The rhythm is regular.",),
+                       "sinus_irregular": (("There is some variation in the RR interval, in keeping with sinus "
+                                           "arrhythmia."),),
+                       "irregular": ("The ventricular rhythm is irregular.",)},
+        "rate": {"brady": ("The ventricular rate is slow.",), "tachy": ("The ventricular rate is fast.",)},
+        "pr": {"normal": ("The PR interval is normal at {pr}.",
+                          "I note a PR interval of {pr}, which is within normal limits."),
+               "long": ("The PR interval is prolonged at {pr}, in keeping with first-degree heart block.",),
+               "short": ("The PR interval is short at {pr}.",),
+               "na": ("The PR interval cannot be measured.",)},
+        "qrs": {"normal": ("The QRS complexes are narrow ({qrs}).", "QRS duration is normal at {qrs}."),
+                "intermediate": (("The QRS duration is at the upper limit at {qrs}, which would fit with an incomplete "
+                                 "bundle branch block or a non-specific intraventricular conduction delay."),),
+                "wide": ("The QRS complexes are broad at {qrs}.",)},
+        "rsr": {"yes": ("I note an rSR' pattern in V1.",)},
+        "axis": {"normal": ("The cardiac axis is normal ({axis}).",),
+                 "left": ("There is left axis deviation, the axis being {axis}.",),
+                 "right": ("There is right axis deviation ({axis}).",),
+                 "extreme": ("The axis is extreme, at {axis}.",)},
+        "other_axes": {"both": ("For completeness, the P axis is {paxis} and the T axis {taxis}.",),
+                       "t_only": ("The T axis is {taxis}; the P axis cannot be determined.",)},
+        "lvh": {"yes": ("There is evidence of left ventricular hypertrophy on voltage criteria ({volts}).",),
+                "no": ("There is no evidence of left ventricular hypertrophy on voltage criteria ({volts}).",
+                       "I see nothing to suggest left ventricular hypertrophy on voltage ({volts})."),
+                "young": (("The voltages are prominent ({volts}), but at this age that is within normal limits and I "
+                          "would not call it left ventricular hypertrophy."),),
+                "na": ("Voltage criteria for left ventricular hypertrophy cannot be applied.",)},
+        "voltage": {"low_limb": ("The limb lead voltages are small.",),
+                    "low_prec": ("The chest lead voltages are small.",),
+                    "low_both": ("The QRS voltages are small throughout.",),
+                    "normal": ("QRS voltages are within normal limits.",)},
+        "peaked_p": {"yes": ("The P waves are peaked in lead II ({pamp}), suggesting right atrial enlargement.",),
+                     "no": (("There is no evidence of right atrial enlargement, the P wave in lead II measuring "
+                            "{pamp}."), "The P wave in lead II measures {pamp}.")},
+        "st_elev": {"none": ("There is no evidence of ST elevation.", "I see no ST elevation."),
+                    "partial": ("There is no ST elevation in the assessable leads{na}.",),
+                    "pos": ("There is ST elevation in {items}{na}.",)},
+        "st_dep": {"none": ("There is no ST depression.",),
+                   "partial": ("There is no ST depression in the assessable leads{na}.",),
+                   "pos": ("I note ST depression in {items}{na}.",)},
+        "q": {"none": ("There are no pathological Q waves.",),
+              "partial": ("There are no pathological Q waves in the assessable leads{na}.",),
+              "pos": ("There are pathological Q waves in {items}{na}.",)},
+        "tinv": {"none": ("There is no T wave inversion of note.",),
+                 "partial": ("There is no T wave inversion in the assessable leads{na}.",),
+                 "pos": ("There is T wave inversion in {items}{na}.",)},
+        "qtc": {"normal": ("The QTc is {qtc}, which is normal (QT {qt}).",
+                           "The QT interval is {qt}, giving a corrected QT of {qtc}, within normal limits."),
+                "long": ("The QTc is prolonged at {qtc} (QT {qt}).",)},
+        "bazett": {"yes": ("Using Bazett's correction the QTc would be {qtcb}.",)},
+        "qtc_short": {"yes": ("The Bazett QTc of {qtcb} is short.",)},
+        "peaked_t": {"yes": ("The tallest T wave in V2 to V4 measures {tamp}, which is prominent.",),
+                     "no": ("There are no tented T waves to suggest hyperkalaemia.",)},
+        "synthesis": {"normal": ("In summary, this is {rhythm} at {hr} and I see no abnormality on the measurements.",),
+                      "abnormal": ("In summary, this ECG shows {rhythm} at {hr} with {items}.",
+                                   "To summarise, {rhythm} at {hr}; I would draw attention to {items}.")},
+        "summary": {"normal": ("This ECG shows {rhythm} at {hr} and is otherwise unremarkable on measurement.",),
+                    "abnormal": ("This ECG shows {rhythm} at {hr} with {items}.",)},
+    },
+    "lists": {
+        "quality": {"good": ("Quality: good; leads usable: {n}/12.",),
+                    "noisy": ("Quality: some noise; leads usable: {n}/12.",),
+                    "limited": ("Quality: limited; leads usable: {n}/12.",)},
+        "rhythm": {"sinus": ("Rhythm: sinus; rate: {hr}.", "Rhythm: sinus rhythm; rate {hr}."),
+                   "sinus_brady": ("Rhythm: sinus bradycardia; rate: {hr}.",),
+                   "sinus_tachy": ("Rhythm: sinus tachycardia; rate: {hr}.",),
+                   "af": (("Rhythm: atrial fibrillation suspected (irregular, P waves absent); "
+                          "ventricular rate: {hr}."),),
+                   "paced": ("Rhythm: paced; rate: {hr}.",),
+                   "ectopic": ("Rhythm: ectopic atrial (inverted P, abnormal P axis); rate: {hr}.",),
+                   "no_p": ("Rhythm: P waves not seen; ventricular rate: {hr}.",),
+                   "unclear": ("Rhythm: mechanism uncertain (P waves not assessable); rate: {hr}.",)},
+        "regularity": {"regular": ("Regularity: regular.",),
+                       "sinus_irregular": ("Regularity: irregular; sinus arrhythmia.",),
+                       "irregular": ("Regularity: irregular.",)},
+        "rate": {"brady": ("Ventricular rate: slow.",), "tachy": ("Ventricular rate: fast.",)},
+        "pr": {"normal": ("PR: {pr}; normal.",), "long": ("PR: {pr}; prolonged (first-degree AV block).",),
+               "short": ("PR: {pr}; short.",), "na": ("PR: not measurable.",)},
+        "qrs": {"normal": ("QRS: {qrs}; normal.",),
+                "intermediate": ("QRS: {qrs}; borderline (incomplete block or nonspecific IVCD).",),
+                "wide": ("QRS: {qrs}; wide.",)},
+        "rsr": {"yes": ("V1: rSR' pattern.",)},
+        "axis": {"normal": ("Axis: {axis}; normal.",), "left": ("Axis: {axis}; left axis deviation.",),
+                 "right": ("Axis: {axis}; right axis deviation.",), "extreme": ("Axis: {axis}; extreme.",)},
+        "other_axes": {"both": ("P axis: {paxis}; T axis: {taxis}.",),
+                       "t_only": ("P axis: not measurable; T axis: {taxis}.",)},
+        "lvh": {"yes": ("LVH: voltage criteria met; {volts}.",), "no": ("LVH: voltage criteria not met; {volts}.",),
+                "young": ("LVH: not diagnosed (age under 35); voltage {volts}.",),
+                "na": ("LVH: cannot be assessed.",)},
+        "voltage": {"low_limb": ("Voltage: low in limb leads.",), "low_prec": ("Voltage: low in precordial leads.",),
+                    "low_both": ("Voltage: low in limb and precordial leads.",), "normal": ("Voltage: normal.",)},
+        "peaked_p": {"yes": ("P wave: peaked in II ({pamp}); right atrial abnormality.",),
+                     "no": ("P wave: not peaked; {pamp} in II.", "P amplitude II: {pamp}; normal.")},
+        "st_elev": {"none": ("ST elevation: none.",), "partial": ("ST elevation: none where assessable{na}.",),
+                    "pos": ("ST elevation: {items}{na}.",)},
+        "st_dep": {"none": ("ST depression: none.",), "partial": ("ST depression: none where assessable{na}.",),
+                   "pos": ("ST depression: {items}{na}.",)},
+        "q": {"none": ("Pathological Q waves: none.",),
+              "partial": ("Pathological Q waves: none where assessable{na}.",),
+              "pos": ("Pathological Q waves: {items}{na}.",)},
+        "tinv": {"none": ("T inversion: none.",), "partial": ("T inversion: none where assessable{na}.",),
+                 "pos": ("T inversion: {items}{na}.",)},
+        "qtc": {"normal": ("QT: {qt}; QTc: {qtc}; normal.",), "long": ("QT: {qt}; QTc: {qtc}; prolonged.",)},
+        "bazett": {"yes": ("QTc (Bazett): {qtcb}.",)},
+        "qtc_short": {"yes": ("QTc (Bazett): {qtcb}; short.",)},
+        "peaked_t": {"yes": ("T waves V2-V4: tall (max {tamp}).",), "no": ("T waves: not peaked.",)},
+        "synthesis": {"normal": ("Conclusion: {rhythm}, {hr}; no abnormal measurement.",),
+                      "abnormal": ("Conclusion: {rhythm}, {hr}; {items}.",)},
+        "summary": {"normal": ("{Rhythm} at {hr}; no abnormal measurement.",),
+                    "abnormal": ("{Rhythm} at {hr}; findings: {items}.",)},
+    },
+}
+
+#: Short names of rhythms and abnormal findings for the synthesis and the summary.
+RHYTHM_NAMES = {
+    "narrative": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia", "sinus_tachy": "sinus tachycardia",
+                  "af": "suspected atrial fibrillation", "paced": "a paced rhythm",
+                  "ectopic": "an ectopic atrial rhythm",
+                  "no_p": "a rhythm without visible P waves", "unclear": "a rhythm of uncertain mechanism"},
+    "terse": {"sinus": "SR", "sinus_brady": "SB", "sinus_tachy": "sinus tachy", "af": "?AF", "paced": "paced",
+              "ectopic": "ectopic atrial rhythm", "no_p": "no P waves", "unclear": "rhythm unclear"},
+    "letter": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia", "sinus_tachy": "sinus tachycardia",
+               "af": "probable atrial fibrillation", "paced": "a paced rhythm", "ectopic": "an ectopic atrial rhythm",
+               "no_p": "a rhythm without identifiable P waves", "unclear": "a rhythm of uncertain origin"},
+    "lists": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia", "sinus_tachy": "sinus tachycardia",
+              "af": "atrial fibrillation suspected", "paced": "paced rhythm", "ectopic": "ectopic atrial rhythm",
+              "no_p": "P waves not seen", "unclear": "rhythm uncertain"},
+}
+ITEM_NAMES = {
+    "narrative": {"pr_long": "first-degree AV block", "pr_short": "a short PR interval",
+                  "qrs_intermediate": "a borderline QRS duration", "qrs_wide": "a wide QRS",
+                  "axis_left": "left axis deviation", "axis_right": "right axis deviation",
+                  "axis_extreme": "an extreme axis", "lvh": "left ventricular hypertrophy by voltage",
+                  "low_voltage": "low QRS voltage", "peaked_p": "peaked P waves",
+                  "st_elev": "ST elevation in {terr}", "st_dep": "ST depression in {terr}",
+                  "q": "pathologic Q waves in {terr}", "tinv": "T-wave inversion in {terr}",
+                  "qtc_long": "a prolonged QTc", "qtc_short": "a short QTc"},
+    "terse": {"pr_long": "1st degree AVB", "pr_short": "short PR", "qrs_intermediate": "borderline QRS",
+              "qrs_wide": "broad QRS", "axis_left": "LAD", "axis_right": "RAD", "axis_extreme": "extreme axis",
+              "lvh": "LVH (voltage)", "low_voltage": "low voltage", "peaked_p": "P pulmonale",
+              "st_elev": "STE {terr}", "st_dep": "STD {terr}", "q": "path Q {terr}", "tinv": "TWI {terr}",
+              "qtc_long": "long QTc", "qtc_short": "short QTc"},
+    "letter": {"pr_long": "first-degree heart block", "pr_short": "a short PR interval",
+               "qrs_intermediate": "borderline QRS widening", "qrs_wide": "broad QRS complexes",
+               "axis_left": "left axis deviation", "axis_right": "right axis deviation",
+               "axis_extreme": "an extreme axis", "lvh": "left ventricular hypertrophy on voltage",
+               "low_voltage": "small QRS voltages", "peaked_p": "peaked P waves",
+               "st_elev": "ST elevation in {terr}", "st_dep": "ST depression in {terr}",
+               "q": "pathological Q waves in {terr}", "tinv": "T wave inversion in {terr}",
+               "qtc_long": "a prolonged QTc", "qtc_short": "a short QTc"},
+    "lists": {"pr_long": "first-degree AV block", "pr_short": "short PR", "qrs_intermediate": "borderline QRS",
+              "qrs_wide": "wide QRS", "axis_left": "left axis deviation", "axis_right": "right axis deviation",
+              "axis_extreme": "extreme axis", "lvh": "LVH by voltage", "low_voltage": "low voltage",
+              "peaked_p": "peaked P", "st_elev": "ST elevation {terr}", "st_dep": "ST depression {terr}",
+              "q": "pathological Q {terr}", "tinv": "T inversion {terr}", "qtc_long": "prolonged QTc",
+              "qtc_short": "short QTc"},
+}
+
+#: The statements of each step, in the order each style writes them.
+ORDER = {
+    "narrative": (("quality", "rhythm", "regularity", "rate"), ("pr", "qrs", "rsr", "axis", "other_axes"),
+                  ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
+                  ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "terse": (("rhythm", "regularity", "rate", "quality"), ("pr", "qrs", "rsr", "axis", "other_axes"),
+              ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
+              ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "letter": (("quality", "rhythm", "regularity", "rate"), ("axis", "pr", "qrs", "rsr", "other_axes"),
+               ("voltage", "lvh", "peaked_p"), ("q", "st_elev", "st_dep", "tinv"),
+               ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "lists": (("rhythm", "regularity", "rate", "quality"), ("axis", "other_axes", "pr", "qrs", "rsr"),
+              ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
+              ("qtc", "qtc_short", "bazett", "peaked_t"), ("synthesis",)),
+}
+
+# -- writing a text ---------------------------------------------------------------------------
+
+
+def _group_state(terr: Territories) -> str:
+    return "pos" if any(s for _, s, _ in terr) else "partial" if any(s is None for _, s, _ in terr) else "none"
+
+
+def state(key: str, f: Facts) -> str | None:
+    """Which phrasing a statement takes for these facts (None: the statement is left out)."""
+    if key in GROUPS:
+        return _group_state(getattr(f, key))
+    if key == "regularity":
+        if f.rhythm == "af":
+            return None
+        return ("sinus_irregular" if f.rhythm.startswith("sinus") else "irregular") if f.irregular else "regular"
+    if key in ("synthesis", "summary"):
+        return "abnormal" if items(f) else "normal"
+    return {"quality": f.quality, "rhythm": f.rhythm, "rate": f.rate or None, "pr": f.pr_state, "qrs": f.qrs_state,
+            "rsr": "yes" if f.rsr else None, "axis": f.axis_state,
+            "other_axes": "t_only" if f.p_axis is None else "both", "lvh": f.lvh, "voltage": f.voltage,
+            "peaked_p": f.peaked_p, "qtc": f.qtc_state, "bazett": "yes" if f.show_bazett and not f.qtc_short else None,
+            "qtc_short": "yes" if f.qtc_short else None, "peaked_t": f.peaked_t}[key]
+
+
+def items(f: Facts) -> list[tuple[str, str | None]]:
+    """The abnormal findings the text states: (item name, territory group or None)."""
+    out = [(name, None) for name, on in (
+        ("pr_long", f.pr_state == "long"), ("pr_short", f.pr_state == "short"),
+        ("qrs_intermediate", f.qrs_state == "intermediate"), ("qrs_wide", f.qrs_state == "wide"),
+        (f"axis_{f.axis_state}", f.axis_state != "normal"), ("lvh", f.lvh == "yes"),
+        ("low_voltage", (f.voltage or "").startswith("low")), ("peaked_p", f.peaked_p == "yes")) if on]
+    out += [(g, g) for g in GROUPS if _group_state(getattr(f, g)) == "pos"]
+    out += [(name, None) for name, on in (("qtc_long", f.qtc_state == "long"), ("qtc_short", f.qtc_short)) if on]
+    return out
+
+
+def _positives(f: Facts, group: str) -> list[tuple[str, float | None]]:
+    return [(t, v) for t, s, v in getattr(f, group) if s]
+
+
+def fields(f: Facts, v: Voice) -> dict[str, str]:
+    """Every value a phrasing may name, written in the voice's units."""
+    rhythm = RHYTHM_NAMES[v.style][f.rhythm]
+    out = {"n": str(f.leads_ok), "hr": v.num("bpm", f.hr), "pr": v.num("ms", f.pr), "qrs": v.num("ms", f.qrs),
+           "axis": v.num("deg", f.axis), "paxis": v.num("deg", f.p_axis), "taxis": v.num("deg", f.t_axis),
+           "volts": join([VOLT_NAMES[v.style][c].format(v=v.num("mv", x)) for c, x in f.volts], v.style),
+           "pamp": v.num("mv", f.p_amp), "qt": v.num("ms", f.qt), "qtc": v.num("ms", f.qtc),
+           "qtcb": v.num("ms", f.qtcb), "tamp": v.num("mv", f.t_amp), "rhythm": rhythm,
+           "Rhythm": rhythm[0].upper() + rhythm[1:]}
+    for g in GROUPS:
+        unit = GROUP_UNIT[g][0]
+        out[f"{g}_items"] = join([f"{v.terr(g, [t])} ({v.num(unit, x)})" for t, x in _positives(f, g)], v.style)
+        unknown = [t for t, s, _ in getattr(f, g) if s is None]
+        out[f"{g}_na"] = NOT_ASSESSED[v.style].format(terr=v.terr(g, unknown)) if unknown else ""
+    names = ITEM_NAMES[v.style]
+    out["items"] = join([names[n].format(terr=v.terr(g, [t for t, _ in _positives(f, g)])) if g else names[n]
+                         for n, g in items(f)], v.style)
+    return out
+
+
+def sentence(key: str, f: Facts, v: Voice, rng: random.Random, values: dict[str, str]) -> str | None:
+    templates = PHRASES[v.style][key]
+    s = state(key, f)
+    if s is None:
+        return None
+    template = templates[s][rng.randrange(12) % len(templates[s])]
+    if key in GROUPS:
+        return template.format(items=values[f"{key}_items"], na=values[f"{key}_na"])
+    return template.format(**values)
+
+
+def write(f: Facts, style: str, seed: int, record_id: str) -> str:
+    """The interpretation of ``f`` in ``style``: every choice is drawn from an RNG seeded by the record,
+    the style and the statement, so a copy with one fact changed differs only where that fact is said."""
+    v = Voice.pick(style, random.Random(f"{seed}:{record_id}:{style}:voice"))
+    values = fields(f, v)
+
+    def say(key):
+        return sentence(key, f, v, random.Random(f"{seed}:{record_id}:{style}:{key}"), values)
+
+    steps = [" ".join(s for s in map(say, keys) if s) for keys in ORDER[style]]
+    think = "\n".join(f"**Step {i}: {title}**\n{text}" for i, (title, text) in enumerate(zip(STEPS, steps), 1))
+    return f"<think>\n{think}\n</think>\n{say('summary')}\n<answer>{'; '.join(f.labels)}</answer>"
+
+
+# -- injected errors --------------------------------------------------------------------------
+
+Injection = tuple[str, Facts]  # (what was changed, the facts with the error)
+
+
+def _away(values: tuple[float, ...], low: float, high: float, rng: random.Random, floor: float) -> float:
+    """A value ``low``-``high`` beyond every one of ``values`` (each a true reading of the measure),
+    above them or below them at random unless below would fall under ``floor``."""
+    step = rng.uniform(low, high)
+    return max(values) + step if min(values) - step < floor or rng.random() < 0.5 else min(values) - step
+
+
+def _wrap(deg: float) -> float:
+    return (deg + 180) % 360 - 180
+
+
+def wrong_number(f: Facts, rng: random.Random) -> list[Injection]:
+    out = [(f"HR {f.hr:.0f} -> {(x := _away((f.hr,), 25, 40, rng, 30)):.0f}", replace(f, hr=x)),
+           (f"QRS {f.qrs:.0f} -> {(x := _away((f.qrs, f.qrs_global), 40, 60, rng, 50)):.0f}", replace(f, qrs=x)),
+           (f"QTc {f.qtc:.0f} -> {(x := _away(f.qtc_all, 60, 90, rng, 300)):.0f}", replace(f, qtc=x)),
+           (f"axis {f.axis:.0f} -> {(x := _wrap(f.axis + rng.choice((-1, 1)) * rng.uniform(60, 100))):.0f}",
+            replace(f, axis=x))]
+    if f.pr is not None:
+        out.append((f"PR {f.pr:.0f} -> {(x := _away((f.pr,), 40, 70, rng, 80)):.0f}", replace(f, pr=x)))
+    return out
+
+
+def contradicted_claim(f: Facts, rng: random.Random) -> list[Injection]:
+    out = []
+    if f.pr_state == "normal" and f.clear("pr_prolonged"):
+        out.append(("first-degree AV block claimed, pr_prolonged negative", replace(f, pr_state="long")))
+    if f.lvh == "no" and f.clear("sokolow_lyon") and f.clear("cornell_voltage"):
+        out.append(("LVH by voltage claimed, lvh_voltage negative", replace(f, lvh="yes")))
+    if f.rhythm.startswith("sinus"):
+        out.append(("atrial fibrillation claimed in a sinus record", replace(f, rhythm="af")))
+    if f.rhythm == "sinus" and f.hr >= 65:
+        out.append(("sinus bradycardia claimed, bradycardia negative", replace(f, rhythm="sinus_brady")))
+    if f.rhythm == "sinus" and f.hr < 90:
+        out.append(("sinus tachycardia claimed, tachycardia negative", replace(f, rhythm="sinus_tachy")))
+    sides = [s for s in ("left", "right") if f.axis_state == "normal" and f.clear(f"{s}_axis_deviation")]
+    if sides:
+        side = rng.choice(sides)
+        out.append((f"{side} axis deviation claimed, axis normal", replace(f, axis_state=side)))
+    if f.qtc_state == "normal" and f.clear("qtc_prolonged"):
+        out.append(("prolonged QTc claimed, qtc_prolonged negative", replace(f, qtc_state="long")))
+    if f.qrs_state == "normal" and f.clear("wide_qrs"):
+        out.append(("wide QRS claimed, wide_qrs negative", replace(f, qrs_state="wide")))
+    return out
+
+
+def negation_flip(f: Facts, rng: random.Random) -> list[Injection]:
+    lvh_clear = any(f.clear(c) for c, _ in f.volts)
+    axis_clear = f.axis_state == "extreme" or f.axis_state != "normal" and f.clear(f"{f.axis_state}_axis_deviation")
+    out = [(f"{what} denied", replace(f, **{field: to})) for what, field, to, on in (
+        ("first-degree AV block", "pr_state", "normal", f.pr_state == "long" and f.clear("pr_prolonged")),
+        ("LVH by voltage", "lvh", "no", f.lvh == "yes" and lvh_clear),
+        ("prolonged QTc", "qtc_state", "normal", f.qtc_state == "long" and f.clear("qtc_prolonged")),
+        ("wide QRS", "qrs_state", "normal", f.qrs_state == "wide" and f.clear("wide_qrs")),
+        (f"{f.axis_state} axis deviation", "axis_state", "normal", f.axis_state != "normal" and axis_clear)) if on]
+    for g in GROUPS:
+        terr = getattr(f, g)
+        if _group_state(terr) == "pos" and all(f.clear(_criterion(g, t)) for t, s, _ in terr if s):
+            out.append((f"{g} denied", replace(f, **{g: tuple((t, False if s else s, v) for t, s, v in terr)})))
+        negative = [t for t, s, _ in terr if s is False and f.clear(_criterion(g, t))]
+        if negative:
+            t = rng.choice(negative)
+            out.append((f"{g} asserted in {t} (negative)", replace(f, **{g: _set(terr, t, True, GROUP_UNIT[g][1])})))
+    return out
+
+
+def _set(terr: Territories, name: str, status: bool, value: float | None) -> Territories:
+    return tuple((t, status, value) if t == name else (t, s, v) for t, s, v in terr)
+
+
+def wrong_territory(f: Facts, rng: random.Random) -> list[Injection]:
+    out = []
+    for g in GROUPS:
+        terr, leads = getattr(f, g), GROUPS[g][1]
+        positive = [(t, v) for t, s, v in terr if s]
+        taken = {x for t, _ in positive for x in leads[t]}
+        free = [t for t, s, _ in terr if s is False and f.clear(_criterion(g, t)) and not taken & set(leads[t])]
+        if positive and free:
+            (src, value), dst = rng.choice(positive), rng.choice(free)
+            moved = _set(_set(terr, src, False, None), dst, True, value)
+            out.append((f"{g} moved {src} -> {dst}", replace(f, **{g: moved})))
+    return out
+
+
+def bound_wrong_measure(f: Facts, rng: random.Random) -> list[Injection]:
+    out = []
+    if min(abs(q - f.qt) for q in f.qtc_all) >= 40:
+        out.append((f"QTc given as the QT {f.qt:.0f} (QTc {f.qtc:.0f})", replace(f, qtc=f.qt)))
+    if abs(f.qtc - f.qt) >= 40:
+        out.append((f"QT given as the QTc {f.qtc:.0f} (QT {f.qt:.0f})", replace(f, qt=f.qtc)))
+    if f.pr is not None and abs(f.pr - f.qrs) >= 40:
+        out.append((f"PR given as the QRS {f.qrs:.0f} (PR {f.pr:.0f})", replace(f, pr=f.qrs)))
+    if f.pr is not None and min(abs(f.pr - f.qrs), abs(f.pr - f.qrs_global)) >= 40:
+        out.append((f"QRS given as the PR {f.pr:.0f} (QRS {f.qrs:.0f})", replace(f, qrs=f.pr)))
+    if abs(_wrap(f.axis - f.t_axis)) >= 60:
+        out.append((f"QRS axis given as the T axis {f.t_axis:.0f} (QRS {f.axis:.0f})", replace(f, axis=f.t_axis)))
+    return out
+
+
+def invented_number(f: Facts, rng: random.Random) -> list[Injection]:
+    out = []
+    if f.pr is None:
+        out.append(("PR given though not measurable", replace(f, pr=float(rng.randrange(140, 190)), pr_state="normal")))
+    if f.p_axis is None:
+        out.append(("P axis given though not measurable", replace(f, p_axis=float(rng.randrange(20, 70)))))
+    if f.lvh == "na":
+        out.append(("Sokolow-Lyon given though not measurable",
+                    replace(f, lvh="no", volts=(("sokolow_lyon", round(rng.uniform(1.5, 3.0), 2)),))))
+    if f.peaked_p is None:
+        out.append(("P amplitude in II given though not measurable",
+                    replace(f, peaked_p="no", p_amp=round(rng.uniform(0.08, 0.18), 2))))
+    return out
+
+
+#: Labels an injection may add, with the facts they conflict with.
+CONFLICTING = (("atrial fibrillation", lambda f: f.rhythm.startswith("sinus")),
+               ("left ventricular hypertrophy", lambda f: f.lvh == "no"),
+               ("complete left bundle branch block", lambda f: f.qrs_state == "normal"),
+               ("first degree AV block", lambda f: f.pr_state == "normal"))
+
+
+def wrong_label(f: Facts, rng: random.Random) -> list[Injection]:
+    out = [(f"label '{name}' added", replace(f, labels=(*f.labels, name)))
+           for name, conflicts in CONFLICTING if conflicts(f) and name not in f.labels]
+    if len(f.labels) > 1:
+        drop = rng.choice(f.labels)
+        out.append((f"label '{drop}' left out", replace(f, labels=tuple(x for x in f.labels if x != drop))))
+    return out
+
+
+INJECTORS = {"wrong_number": wrong_number, "contradicted_claim": contradicted_claim, "negation_flip": negation_flip,
+             "wrong_territory": wrong_territory, "bound_wrong_measure": bound_wrong_measure,
+             "invented_number": invented_number, "wrong_label": wrong_label}
+KINDS = tuple(INJECTORS)
+
+
+def inject(f: Facts, kind: str, style: str, seed: int, record_id: str, clean: str) -> tuple[str, str] | None:
+    """One error of ``kind`` (a candidate drawn at random among those whose text differs from the
+    clean one): (what was changed, text), or None when the record allows none."""
+    rng = random.Random(f"{seed}:{record_id}:{style}:{kind}")
+    candidates = INJECTORS[kind](f, rng)
+    rng.shuffle(candidates)
+    for note, wrong in candidates:
+        text = write(wrong, style, seed, record_id)
+        if text != clean:
+            return note, text
+    return None
+
+
+# -- the warehouse ----------------------------------------------------------------------------
+
+
+def build(root: Path, data: Path) -> Warehouse:
+    """The stages ingest -> findings on a fresh warehouse under ``root``."""
+    wh = Warehouse(root)
+    params = {"ingest": {"sources": {"ptbxl": str(data / "ptbxl-sample")}}}
+    for name in STAGES:
+        stage = get(name)
+        stage.run(wh, stage.params(**params.get(name, {})), False)
+    return wh
+
+
+def _label_names(codes: list[str], text: str | None) -> tuple[str, ...]:
+    """The labels' names as ``label_text`` writes them (without likelihoods); the codes when it does not
+    name each of them."""
+    names = [re.sub(r"\s*\(\d+%\)$", "", x.strip()) for x in (text or "").split(";") if x.strip()]
+    return tuple(names if len(names) == len(codes) else codes)
+
+
+def records(wh: Warehouse) -> tuple[list[Record], int]:
+    """The usable records of every part, and how many records were left out as unusable."""
+    out, unusable = [], 0
+    for part in (p.stem for p in wh.parts("records")):
+        recs = wh.read_part("records", part, ["record_id", "status", "labels", "label_text", "age"])
+        feats = {r["record_id"]: r for r in wh.read_part("features", part).iter_rows(named=True)}
+        found: dict[str, dict] = defaultdict(dict)
+        for r in wh.read_part("findings", part, ["record_id", "criterion", "value", "positive", "threshold",
+                                                       "threshold_high"]).iter_rows():
+            found[r[0]][r[1]] = r[2:]
+        for rid, status, codes, text, age in recs.rows():
+            fa = facts(feats[rid], found[rid], _label_names(list(codes or []), text), age) \
+                if status == "ok" and rid in feats else None
+            if fa is None:
+                unusable += 1
+            else:
+                out.append(Record(rid, part, fa))
+    return out, unusable
+
+
+# -- the measurement --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Judged:
+    record_id: str
+    style: str
+    kind: str  # clean or an error kind
+    note: str
+    text: str
+    clean: str
+    issues: tuple[str, ...]
+
+
+def judge(wh: Warehouse, recs: list[Record], seed: int) -> tuple[list[Judged], int, float]:
+    """Every clean and injected text judged: the results, the number of checker calls and their seconds."""
+    out, calls, seconds = [], 0, 0.0
+    checks = {}
+    for r in recs:
+        if r.part not in checks:
+            checks[r.part] = checker(wh, r.part)
+        check = checks[r.part]
+        for style in STYLES:
+            clean = write(r.facts, style, seed, r.record_id)
+            texts = [("clean", "", clean)]
+            for kind in KINDS:
+                got = inject(r.facts, kind, style, seed, r.record_id, clean)
+                if got:
+                    texts.append((kind, *got))
+            for kind, note, text in texts:
+                t0 = time.perf_counter()
+                issues = check(r.record_id, text)
+                seconds += time.perf_counter() - t0
+                calls += 1
+                out.append(Judged(r.record_id, style, kind, note, text, clean, tuple(issues)))
+    return out, calls, seconds
+
+
+def sentences(text: str) -> list[str]:
+    body = re.sub(r"</?think>|<answer>.*</answer>|\*\*Step \d: [^*]+\*\*", "\n", text)
+    return [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n", body) if s.strip()]
+
+
+def offending(issue: str, text: str) -> list[str]:
+    """The sentences of ``text`` an issue points at: those holding a phrase it quotes, else a number
+    it names, else the step it names, else the answer when it is about labels."""
+    sents = sentences(text)
+    quoted = [a or b for a, b in re.findall(r"'([^']{3,})'|\"([^\"]{3,})\"", issue)]
+    hits = [s for s in sents if any(q.lower() in s.lower() for q in quoted)]
+    if not hits:
+        numbers = set(re.findall(r"\d+(?:\.\d+)?", issue.split(":", 1)[-1]))
+        hits = [s for s in sents if numbers & set(re.findall(r"\d+(?:\.\d+)?", s))]
+    if not hits and (m := re.search(r"[Ss]tep (\d)", issue)):
+        step = re.search(rf"\*\*Step {m.group(1)}: [^*]+\*\*\n(.*)", text)
+        hits = [step.group(1)] if step else []
+    if not hits and "label" in issue:
+        hits = re.findall(r"<answer>.*</answer>", text)
+    return hits
+
+
+def _spread(judged: list[Judged], n: int) -> list[Judged]:
+    """Up to ``n`` of ``judged``, taken in turn from each kind of change (the note without its numbers)."""
+    by_change: dict[str, list[Judged]] = defaultdict(list)
+    for j in judged:
+        by_change[re.sub(r"-?\d+", "N", j.note)].append(j)
+    return [j for turn in zip_longest(*by_change.values()) for j in turn if j][:n]
+
+
+def _rate(n: int, d: int) -> str:
+    return f"{n:>4}/{d:<4} {100 * n / d:5.1f} %" if d else f"{'-':>4}/{0:<4} {'-':>5}  "
+
+
+def report(judged: list[Judged], examples: int) -> None:
+    clean = [j for j in judged if j.kind == "clean"]
+    print("1. clean (true) texts rejected, per style (target <= 2 %)")
+    for style in STYLES:
+        mine = [j for j in clean if j.style == style]
+        print(f"   {style:<10} {_rate(sum(bool(j.issues) for j in mine), len(mine))}")
+    print(f"   {'all':<10} {_rate(sum(bool(j.issues) for j in clean), len(clean))}")
+
+    print("\n2. injected errors caught (any issue), per style x kind (target >= 90 % per kind, >= 98 % per style)")
+    print(f"   {'kind':<20} " + " ".join(f"{s:>17}" for s in (*STYLES, "all")))
+    injected = [j for j in judged if j.kind != "clean"]
+    for kind in (*KINDS, "all"):
+        cells = []
+        for style in (*STYLES, "all"):
+            mine = [j for j in injected if (kind == "all" or j.kind == kind) and (style == "all" or j.style == style)]
+            cells.append(_rate(sum(bool(j.issues) for j in mine), len(mine)))
+        print(f"   {kind:<20} " + " ".join(f"{c:>17}" for c in cells))
+
+    rejected = [j for j in clean if j.issues]
+    print(f"\n3. false rejections of clean texts: {len(rejected)}")
+    for j in rejected:
+        print(f"   {j.record_id} {j.style}")
+        for issue in j.issues:
+            print(f"     issue: {issue}")
+            for s in offending(issue, j.text) or ["(no sentence found)"]:
+                print(f"       > {s}")
+
+    print(f"\n4. missed injections (up to {examples} per kind)")
+    for kind in KINDS:
+        missed = [j for j in injected if j.kind == kind and not j.issues]
+        print(f"   {kind}: {len(missed)} missed")
+        for j in _spread(missed, examples):
+            changed = [s for s in sentences(j.text) if s not in sentences(j.clean)]
+            if j.text.split("<answer>")[-1] != j.clean.split("<answer>")[-1]:
+                changed.append(re.search(r"<answer>.*</answer>", j.text).group(0))
+            print(f"     {j.record_id} {j.style}: {j.note}")
+            for s in changed:
+                print(f"       > {s}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA, help="folder holding ptbxl-sample/")
+    ap.add_argument("--warehouse", type=Path, help="reuse this warehouse (ingest -> findings done), build none")
+    ap.add_argument("--max-records", type=int, help="a seeded sample of this many usable records")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--examples", type=int, default=3, help="missed injections shown per kind")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.warehouse:
+            wh = Warehouse(args.warehouse)
+        else:
+            sample = args.data / "ptbxl-sample"
+            if not sample.exists():
+                print(f"PTB-XL sample not found at {sample.resolve()} (see shared/data/README.md); nothing measured")
+                return 0
+            t0 = time.perf_counter()
+            wh = build(Path(tmp) / "wh", args.data)
+            print(f"warehouse built (ingest, features, findings) in {time.perf_counter() - t0:.0f} s")
+        recs, unusable = records(wh)
+        if not recs and not unusable:
+            print(f"no records in warehouse {wh.root} (run ingest, features, findings on it first)")
+            return 0
+        if args.max_records is not None and args.max_records < len(recs):
+            recs = sorted(random.Random(args.seed).sample(recs, args.max_records), key=lambda r: r.record_id)
+        print(f"records: {len(recs)} judged, {unusable} unusable (no rate, QRS, QT or axis); seed {args.seed}\n")
+        judged, calls, seconds = judge(wh, recs, args.seed)
+    report(judged, args.examples)
+    print(f"\nchecker speed: {calls} responses in {seconds:.2f} s, {calls / max(seconds, 1e-9):.0f} responses/s "
+          "(one process)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
