@@ -64,15 +64,23 @@ _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
 #: A number (group 1: optional sign, digits, decimals; not inside a word or after a point) and
 #: its unit (group 2). Written to open with the character a number starts with, so the regex
 #: engine skips straight to candidates: the sign-or-digit, then "not after a word character or a
-#: point" as a lookbehind over two characters, then more digits (at least one after a sign).
+#: point" as a lookbehind over two characters, then more digits (at least one after a sign); a
+#: slash may follow only when a number does ("8/12", "380/428 ms": a chain, :func:`_chain`).
 _NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)(?:\s*("
-                     + "|".join(p for p, _, _ in _UNITS) + r"))?(?![\w/])")
+                     + "|".join(p for p, _, _ in _UNITS) + r"))?(?!\w|/(?!\d))")
 _SENTENCE = re.compile(r"(?<=\.)\s+")
 _PAREN = re.compile(r"\([^()]*\)")  # an innermost parenthesis
+_JOIN = re.compile(r"\s*(?:/|of(?: the)?)\s*")  # between the numbers of a chain
 #: Not read for claims: a quoted criterion name, a parenthesis holding a number (a measurement or
 #: a reference range: "(normal 120-200 ms)").
 _MASKED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)|\([^()]*\d[^()]*\)")
-_LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|i))(?![\w'])")
+#: A lead name, or a range of chest leads; a lone "i" is lead I only after "in", "lead" or "of"
+#: or where a lead list or a parenthesis goes on ("i and avl", "i, avl", "lead i (0.1 mv)"), not
+#: the pronoun ("i note").
+_LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|"
+                   r"(?:(?<=in )|(?<=lead )|(?<=leads )|(?<=of ))i|"
+                   r"i(?=\s*(?:$|[,;:.)(/&+-]|and\b|or\b|to\b|through\b|leads?\b|avl\b|avr\b|avf\b|ii\b|iii\b|v[1-6]\b))))"
+                   r"(?![\w'])")
 _LEAD_NAME = {lead.lower(): lead for lead in LEADS}
 #: Territories as exact lead groups; a longer name is read before the shorter one inside it
 #: ("high lateral" is I and aVL, not also the "lateral" V5-V6).
@@ -80,7 +88,8 @@ _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "sep
             "anteroseptal": ("V1", "V2", "V3", "V4"), "anterior": ("V2", "V3", "V4"),
             "anterolateral": ("V3", "V4", "V5", "V6", "I", "aVL"), "low lateral": ("V5", "V6"),
             "lateral precordial": ("V5", "V6"), "left precordial": ("V4", "V5", "V6"),
-            "right precordial": ("V1", "V2", "V3"), "inferolateral": ("II", "III", "aVF", "V5", "V6"),
+            "right precordial": ("V1", "V2", "V3"), "mid precordial": ("V3", "V4"),
+            "inferolateral": ("II", "III", "aVF", "V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
 _REGION = re.compile(r"(?<!\w)(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")(?!\w)")
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
@@ -96,11 +105,14 @@ LISTS = {
     "neg_before": "no|not|without|absence of|absent|free of|negative for|neither|nor|rule out|rules out|ruled out|"
                   "lack of|lacks|nothing",
     "neg_after": "not|absent|excluded|ruled out|none|nil",
+    # where a negation before a claim stops (ConText terminations): a new finding or a new clause
+    "terminate": "with|which|and the|and there|and a|and an|showing|consistent with|in keeping with",
     # negation words that deny nothing (NegEx pseudo-negations)
     "pseudo": "no change|no significant change|no interval change|not only|not necessarily|no further|"
               "without further|not changed",
     "neg_inside": "not|no|without",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
+             "n/a|not applicable|not assessed|unassessable|indeterminate|"
              "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
              "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded|"
              # qualifiers the measurements cannot judge (ST discordant to the QRS in a bundle branch block)
@@ -239,7 +251,7 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         if len(chain) > 1 and len(named) >= len(chain):
             named = named[:len(chain)][::-1]  # nearest first: the slashed terms in the order written
             measure = named[chain.index(i)]
-        elif named:
+        elif named and i == chain[0]:  # one term: a count of a total ("8/12 leads", "11 of 12")
             measure = named[0]
         else:
             continue
@@ -253,11 +265,12 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
 
 
 def _chain(text: str, numbers: list, i: int) -> list[int]:
-    """The indices of the numbers joined to number ``i`` by slashes (``342/339``), in order."""
+    """The indices of the numbers joined to number ``i`` by slashes or ``of`` (``342/339``,
+    ``8/12``, ``11 of the 12``), in order; only the last carries the unit."""
     a = b = i
-    while a and text[numbers[a - 1].end():numbers[a].start()].strip() == "/" and not numbers[a - 1].group(2):
+    while a and _JOIN.fullmatch(text, numbers[a - 1].end(), numbers[a].start()) and not numbers[a - 1].group(2):
         a -= 1
-    while b + 1 < len(numbers) and text[numbers[b].end():numbers[b + 1].start()].strip() == "/" \
+    while b + 1 < len(numbers) and _JOIN.fullmatch(text, numbers[b].end(), numbers[b + 1].start()) \
             and not numbers[b].group(2):
         b += 1
     return list(range(a, b + 1))
@@ -469,7 +482,8 @@ def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
 
 def _asserted(claim: Claim, text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool | None:
     start, end = _phrase(text, c0, c1, a, b)  # negation scope: this phrase, six words either side
-    negated = (_negation(found, "neg_before", max(start, a - NEAR), a)
+    start = max([start, a - NEAR, *(e for _, e in found.within("terminate", start, a))])
+    negated = (_negation(found, "neg_before", start, a)
                or _negation(found, "neg_after", b, min(end, b + NEAR)) or _negation(found, "neg_inside", a, b))
     return claim.negated if negated else claim.asserts
 
@@ -517,7 +531,7 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
 
 def _territory(text: str) -> list[str]:
     """The leads ``text`` names, itself or by territory (``high lateral``: I, aVL)."""
-    regions = _REGION.finditer(text.replace("antero-", "antero").replace("infero-", "infero"))
+    regions = _REGION.finditer(text.replace("antero-", "antero").replace("infero-", "infero").replace("-", " "))
     return _leads(text) + [ld for m in regions for ld in _REGIONS[m.group(1)]]
 
 
