@@ -93,7 +93,10 @@ _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "sep
             "lateral": ("I", "aVL", "V5", "V6")}
 _REGION = re.compile(r"(?<!\w)(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")(?!\w)")
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
-_RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d")
+_RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|nd\b|rd\b|th\b)")  # not "- 1st degree"
+#: What may stand between a measure term and a number written without its unit ("axis -9",
+#: "PR: 160", "normal axis (55)", "QTc is 410"): the number then takes the term's unit.
+_BARE = re.compile(r"[\s:=(]*(?:(?:is|of|at|was|measures|measured|measuring)\s*)?")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
 LISTS = {
@@ -241,6 +244,8 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
     for i, m in enumerate(numbers):
         chain = _chain(text, numbers, i)
         unit, factor = _unit(m.group(2) or numbers[chain[-1]].group(2))
+        if not unit and not math.isnan(factor):
+            unit = _bare_unit(text, keywords, lo, numbers[chain[0]].start())
         first = numbers[chain[0]]
         start = numbers[chain[0] - 1].end() if chain[0] else lo
         before = text[start:first.start()].rstrip()
@@ -262,6 +267,19 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         if issue:
             issues.append(issue)
     return issues
+
+
+def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
+    """The unit of the measure term right before a number written without one (:data:`_BARE`
+    between them), when the term names measures of one unit only; else ''."""
+    i = bisect.bisect_right(keywords, (at, math.inf)) - 1
+    if i < 0 or keywords[i][0] - keywords[i][1] < lo or not _BARE.fullmatch(text, keywords[i][0], at):
+        return ""
+    units, j = set(), i
+    while j >= 0 and keywords[j][:2] == keywords[i][:2]:  # every measure of that very term
+        units.add(keywords[j][2].unit)
+        j -= 1
+    return units.pop() if len(units) == 1 else ""
 
 
 def _chain(text: str, numbers: list, i: int) -> list[int]:

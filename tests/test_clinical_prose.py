@@ -102,3 +102,19 @@ def test_british_and_terse_claims_of_a_missing_tracing_or_a_source(record_facts)
     rec = _record(record_facts)
     assert any("missing_modality_claim" in i for i in _issues("Image not supplied; rate 72 bpm.", rec, step=1))
     assert any("mentions_source" in i for i in _issues("Per the computer interpretation, rate 72 bpm.", rec, step=1))
+
+
+def test_rate_words_against_the_rate(record_facts):
+    assert any("rate_contradiction" in i for i in _issues("Sinus tachycardia at 72 bpm.", _record(record_facts), step=1))
+    slow = _record(record_facts, hr_bpm=55.0)
+    assert _issues("Sinus bradycardia at 55 bpm.", slow, step=1) == []  # below the traditional 60 bpm
+    assert any("rate_contradiction" in i for i in _issues("Sinus bradycardia, rate 72/min.", _record(record_facts), step=1))
+
+
+def test_shorthand_and_numbers_without_units(record_facts):
+    rec = _record(record_facts)
+    assert _issues("SR 72/min. Axis +45 (normal). PR 160, QRS 88.", rec, step=2) == []
+    assert any("axis_mismatch" in i for i in _issues("Axis -9 (normal).", rec, step=2))
+    assert any("axis_contradiction" in i for i in _issues("LAD, axis +45°.", rec, step=2))
+    assert _issues("No LAD territory changes.", rec, step=4) == []
+    assert _issues("PR 300ms - 1st degree AV block.", rec, step=2)
