@@ -29,7 +29,7 @@ one too. Territory families (``st_elevation_*``...) take the territory from the 
 named after the claim (else before it), up to the claims beside it, regions as exact lead groups
 with the longest name first ("high lateral" is I and aVL); none named: every territory. A present
 claim is contradicted only where the deviation stays below half the criterion's threshold
-(:data:`SHALLOW`).
+(:data:`SHALLOW`: half of it, three quarters for Q waves).
 """
 
 from __future__ import annotations
@@ -50,7 +50,11 @@ from schemas.ecg import LEADS
 TOLERANCES = Path(__file__).resolve().parents[1] / "protocol" / "tolerances.csv"
 CLAIMS = Path(__file__).with_name("claims.csv")
 UNUSABLE_LEAD = ("missing", "flat", "saturated")  # lead_features.quality with no trustworthy amplitude
-SHALLOW = 0.5  # share of a territory criterion's threshold from which a deviation is not denied
+#: Share of a territory criterion's threshold from which a present claim is not contradicted (a
+#: deviation that shallow may be read as one); Q waves from 30 ms, the Fourth Universal
+#: Definition's width (Thygesen et al. 2018) against the 40 ms of Minnesota Code 1-1.
+SHALLOW = {"pathologic_q_": 0.75}
+SHALLOW_DEFAULT = 0.5
 GAP = 120  # most characters between a claim's subject and its predicate
 
 _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that is never a measurement
@@ -92,6 +96,7 @@ _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "sep
             "inferolateral": ("II", "III", "aVF", "V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
 _REGION = re.compile(r"(?<!\w)(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")(?!\w)")
+_REGION_LEADS = re.compile(r"(?:" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")\s+leads?\b")
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
 _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|nd\b|rd\b|th\b)")  # not "- 1st degree"
 #: What may stand between a measure term and a number written without its unit ("axis -9",
@@ -423,7 +428,7 @@ def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, foun
     masked = [m.span() for m in _MASKED.finditer(text, lo, hi)]
     hits = [h for h in hits if not _inside(h[0], masked)
             and not any(o[0] <= h[0] and h[1] <= o[1] and o[:2] != h[:2] for o in hits)]
-    for c0, c1 in _clauses(text, lo, hi, found):
+    for c0, c1 in _clauses(text, lo, hi, found, hits):
         mine = [h for h in hits if c0 <= h[0] and h[1] <= c1]
         for k, (a, b, cs) in enumerate(mine):
             # the leads and territories of this claim: those named after it, before the next claim,
@@ -471,18 +476,36 @@ def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
     return False
 
 
-def _clauses(text: str, lo: int, hi: int, found: Found) -> list[tuple[int, int]]:
-    """A sentence cut at ``;`` and at contrasting conjunctions (``but``, ``whereas``...)."""
+def _clauses(text: str, lo: int, hi: int, found: Found, hits: list) -> list[tuple[int, int]]:
+    """A sentence cut at ``;`` and at contrasting conjunctions (``but``, ``whereas``...); a piece
+    after a ``;`` without a claim or a hedge of its own goes on the one before it, as the next
+    item of its list ("T inversion: I, aVL (1.9 mm); V2-V4 (3.1 mm)") or its qualifier ("axis
+    -70 deg; normal")."""
     semicolons, i = [], text.find(";", lo, hi)
     while i >= 0:
         semicolons.append((i, i + 1))
         i = text.find(";", i + 1, hi)
-    cuts = sorted(semicolons + found.within("clause", lo, hi))
     out, start = [], lo
-    for a, b in cuts:
-        out.append((start, a))
+    for a, b in sorted(semicolons + found.within("clause", lo, hi)):
+        out.append((start, a, text[a] == ";"))  # whether the next piece follows a semicolon
         start = b
-    return out + [(start, hi)]
+    out.append((start, hi, False))
+    merged = [out[0][:2]]
+    for k in range(1, len(out)):
+        c0, c1 = out[k][:2]
+        if out[k - 1][2] and _continues(text[c0:c1]) and not any(c0 <= h[0] < c1 for h in hits) \
+                and not found.any("hedge", c0, c1):
+            merged[-1] = (merged[-1][0], c1)
+        else:
+            merged.append((c0, c1))
+    return merged
+
+
+def _continues(piece: str) -> bool:
+    """A piece of a list that goes on the item before it: leads ("V2-V4 (3.1 mm)"), a territory's
+    leads ("high lateral leads I, aVL") or a bare qualifier ("normal")."""
+    piece = piece.strip()
+    return bool(_LEAD.match(piece) or _REGION_LEADS.match(piece)) or len(piece.split()) <= 2
 
 
 def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
@@ -535,7 +558,7 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
                                          "could not be measured")
     positive = [t for t, p in states.items() if p]
     flat = [t for t, p in states.items()  # measured, negative and without even a shallow deviation
-            if p is False and (rows[t].get("value") or 0) < SHALLOW * (rows[t].get("threshold") or 0)]
+            if p is False and (rows[t].get("value") or 0) < SHALLOW.get(family, SHALLOW_DEFAULT) * (rows[t].get("threshold") or 0)]
     # named territories: each one must deviate; none named: a contradiction only when none does
     if state and flat and (named or len(flat) == len(states)):
         return Issue(claim.code, f"{where_said}, but " + ("no territory meets it" if len(flat) == len(states) else
