@@ -2,12 +2,21 @@
 
 The curation checker (``stages.facts.checker``) rejects an interpretation whose numbers or claims
 are untrue of the record. This bench writes, for every usable record of the PTB-XL sample, a TRUE
-interpretation in four reporting styles, then copies of it with ONE injected error each, and
-measures how many true texts the checker wrongly rejects and how many errors it catches:
+interpretation in four reporting styles and two held-out ones, then copies of it with ONE injected
+error each, and measures how many true texts the checker wrongly rejects and how many errors it
+catches:
 
 - styles: ``narrative`` (American full sentences), ``terse`` (British shorthand: "SR 72/min,
   PR 160ms"), ``letter`` (British clinical letter: "The trace shows ...", "I note ..."), ``lists``
   ("Rhythm: sinus; rate: 72 bpm.");
+- held-out styles, which the checker was never tuned on, to measure how far it generalises to
+  writers it has not seen: ``ed_note`` (an American emergency physician's quick read, lowercase
+  and telegraphic: "sinus @ 68. nl pr (0.158 s). neg for lvh by voltage", "@", "->", "c/w", "w/o",
+  "r/o", intervals in seconds, leads as "ii, iii, avf") and ``structured`` (a British report
+  template: "PR interval: 160 ms [120-200] - normal.", field labels, reference ranges in brackets
+  and a verdict per field, "analysable", "ischaemia", "hyperkalaemia"). Their phrasings were
+  written from scratch, without reading the checker's phrase lists or reusing the four styles'
+  tables; they state the same facts and take the same injected errors;
 - every text is built from the record's ``features``, ``lead_features``, ``findings`` and
   ``records.labels``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
   qualitative statement only where its finding says so, "cannot be assessed" where a value is not
@@ -22,8 +31,10 @@ measures how many true texts the checker wrongly rejects and how many errors it 
 
 It prints the clean rejection rate per style (target <= 2 %), the caught rate per style and kind
 (target >= 90 % per kind, >= 98 % per style), every false rejection with the checker's issues and
-the sentences they point at, a few missed injections per kind, and the checker's speed. Seeded and
-deterministic apart from timings; exit code 0 (it is a measurement).
+the sentences they point at, a few missed injections per kind; then the same four sections for the
+held-out styles in a block of their own (targets: <= 3 % clean rejected, >= 80 % caught per kind,
+>= 95 % per style); and the checker's speed. Seeded and deterministic apart from timings; exit
+code 0 (it is a measurement).
 
 Its vocabulary was written without reading the checker's phrase lists (nothing under curation/ or
 prompts/, nor protocol/tolerances.csv), and it imports nothing from curation/ or prompts/: the
@@ -53,6 +64,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 STAGES = ("ingest", "features", "findings")
 STYLES = ("narrative", "terse", "letter", "lists")
+#: Styles the checker was never tuned on: they measure how far it generalises.
+HELD_OUT = ("ed_note", "structured")
 STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
          "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
 
@@ -252,6 +265,15 @@ UNITS = {
               "ms": (("{:.0f} ms", 1),),
               "deg": (("{:+.0f}°", 1), ("{:.0f} deg", 1)),
               "mv": (("{:.2f} mV", 1), ("{:.1f} mm", 10))},
+    # held-out styles
+    "ed_note": {"bpm": (("{:.0f}", 1), ("{:.0f} bpm", 1)),
+                "ms": (("{:.3f} s", 0.001), ("{:.3f} sec", 0.001)),
+                "deg": (("{:+.0f} degrees", 1), ("{:+.0f} deg", 1), ("{:+.0f}", 1)),
+                "mv": (("{:.1f} mm", 10), ("{:.2f} mv", 1))},
+    "structured": {"bpm": (("{:.0f} /min", 1), ("{:.0f} bpm", 1)),
+                   "ms": (("{:.0f} ms", 1),),
+                   "deg": (("{:+.0f}°", 1), ("{:.0f} degrees", 1)),
+                   "mv": (("{:.2f} mV", 1),)},
 }
 #: Per style: how a territory is named ({name}: "inferior", {leads}: the style's lead list).
 TERRITORY = {
@@ -259,16 +281,26 @@ TERRITORY = {
     "terse": ("{leads}", "{name} leads"),
     "letter": ("the {name} leads", "{leads}"),
     "lists": ("{leads}", "{name} leads {leads}"),
+    "ed_note": ("{name} ({leads})", "{leads}"),
+    "structured": ("{name} territory ({leads})", "{leads}"),
 }
 #: Per style: the tail naming the territories that cannot be assessed.
 NOT_ASSESSED = {"narrative": ", while {terr} cannot be assessed", "terse": "; {terr} n/a",
-                "letter": ", although {terr} cannot be assessed", "lists": "; not assessable: {terr}"}
+                "letter": ", although {terr} cannot be assessed", "lists": "; not assessable: {terr}",
+                "ed_note": " ({terr} unreadable)", "structured": " ({terr}: not analysable)"}
 VOLT_NAMES = {
     "narrative": {"sokolow_lyon": "Sokolow-Lyon voltage {v}", "cornell_voltage": "Cornell voltage {v}"},
     "terse": {"sokolow_lyon": "SV1+RV5/6 {v}", "cornell_voltage": "Cornell {v}"},
     "letter": {"sokolow_lyon": "Sokolow-Lyon index {v}", "cornell_voltage": "Cornell voltage (R aVL + S V3) {v}"},
     "lists": {"sokolow_lyon": "Sokolow-Lyon {v}", "cornell_voltage": "Cornell {v}"},
+    "ed_note": {"sokolow_lyon": "sokolow-lyon {v}", "cornell_voltage": "cornell {v}"},
+    "structured": {"sokolow_lyon": "Sokolow-Lyon (SV1 + RV5/V6) {v} [<3.5 mV]",
+                   "cornell_voltage": "Cornell (RaVL + SV3) {v} [<2.8 mV male, <2.0 mV female]"},
 }
+#: Per style: what a value that cannot be measured is written as (nothing by default).
+UNMEASURED = {"ed_note": "n/a", "structured": "not measurable"}
+#: Per style: the separator between listed items (by default "a, b and c").
+ITEM_SEP = {"lists": "; ", "terse": ", ", "ed_note": "; ", "structured": "; "}
 
 
 @dataclass(frozen=True)
@@ -285,7 +317,7 @@ class Voice:
 
     def num(self, unit: str, value: float | None) -> str:
         if value is None:
-            return ""
+            return UNMEASURED.get(self.style, "")
         fmt, scale = self.units[unit]
         return fmt.format(round(value * scale, 3) + 0.0)
 
@@ -299,17 +331,16 @@ class Voice:
         if self.style in ("narrative", "letter") and len(names) > 1:
             comma = "," if self.style == "narrative" and len(names) > 2 else ""
             return ", ".join(names[:-1]) + f"{comma} and {names[-1]}"
-        return ("/" if self.style == "terse" else ", ").join(names)
+        listed = ("/" if self.style == "terse" else ", ").join(names)
+        return listed.lower() if self.style == "ed_note" else listed
 
     def terr(self, group: str, names: list[str]) -> str:
         return join([self.territory.format(name=n, leads=self.leads(GROUPS[group][1][n])) for n in names], self.style)
 
 
 def join(items: list[str], style: str) -> str:
-    if style == "lists":
-        return "; ".join(items)
-    if style == "terse" or len(items) < 2:
-        return ", ".join(items)
+    if style in ITEM_SEP or len(items) < 2:
+        return ITEM_SEP.get(style, ", ").join(items)
     comma = "," if style == "narrative" and len(items) > 2 else ""
     return ", ".join(items[:-1]) + f"{comma} and {items[-1]}"
 
@@ -606,6 +637,142 @@ PHRASES = {
         "summary": {"normal": ("{Rhythm} at {hr}; no abnormal measurement.",),
                     "abnormal": ("{Rhythm} at {hr}; findings: {items}.",)},
     },
+    # -- held-out styles: written from scratch, without the checker's phrase lists, never used to tune it
+    "ed_note": {
+        "quality": {"good": ("clean tracing, {n} leads readable.", "quality fine ({n} of 12 leads readable)."),
+                    "noisy": ("some artifact but {n} of 12 leads readable.",
+                              "noisy baseline, {n} leads still readable."),
+                    "limited": ("poor quality tracing - only {n} leads readable.",
+                                "limited study w/ just {n} of 12 leads readable.")},
+        "rhythm": {"sinus": ("sinus @ {hr}.", "sinus rhythm, rate {hr}."),
+                   "sinus_brady": ("sinus brady @ {hr}.", "sinus bradycardia, rate {hr}."),
+                   "sinus_tachy": ("sinus tach @ {hr}.", "sinus tachycardia, rate {hr}."),
+                   "af": ("irregularly irregular w/o discernible p waves -> c/w afib, ventricular rate {hr}.",
+                          "afib suspected (irregularly irregular, no p waves) @ {hr}."),
+                   "paced": ("paced rhythm @ {hr}, pacer spikes seen.", "pacer spikes -> paced @ {hr}."),
+                   "ectopic": ("ectopic atrial rhythm @ {hr} (inverted p's, abnl p axis).",),
+                   "no_p": ("no p waves seen, ventricular rate {hr}, mechanism unclear.",
+                            "p waves not identified; rate {hr}."),
+                   "unclear": ("p waves not assessable so rhythm indeterminate; rate {hr}.",)},
+        "regularity": {"regular": ("reg.", "regular rhythm."),
+                       "sinus_irregular": ("rr varies -> sinus arrhythmia.", "sinus arrhythmia."),
+                       "irregular": ("irregular ventricular rhythm.",)},
+        "rate": {"brady": ("slow ventricular rate.",), "tachy": ("rapid ventricular rate.",)},
+        "pr": {"normal": ("pr {pr}, nl.", "nl pr ({pr})."),
+               "long": ("pr {pr} -> 1st deg avb.", "prolonged pr {pr} c/w first degree avb."),
+               "short": ("short pr {pr}.", "pr {pr}, short."),
+               "na": ("pr not measurable.", "unable to measure pr.")},
+        "qrs": {"normal": ("qrs {qrs}, narrow.", "narrow qrs ({qrs})."),
+                "intermediate": ("qrs {qrs}, borderline wide - ddx incomplete bbb vs nonspecific ivcd.",),
+                "wide": ("wide qrs {qrs}.", "qrs {qrs}, wide.")},
+        "rsr": {"yes": ("rsr' in v1.",)},
+        "axis": {"normal": ("axis {axis}, nl.", "nl axis ({axis})."),
+                 "left": ("axis {axis} -> lad.", "leftward axis {axis} (lad)."),
+                 "right": ("axis {axis} -> rad.", "rightward axis {axis}, rad."),
+                 "extreme": ("extreme axis deviation, {axis} (nw axis).",)},
+        "other_axes": {"both": ("p/t axes {paxis} / {taxis}.", "p axis {paxis}, t axis {taxis}."),
+                       "t_only": ("t axis {taxis}, p axis indeterminate.",)},
+        "lvh": {"yes": ("meets voltage criteria for lvh ({volts}).", "lvh by voltage - {volts}."),
+                "no": ("doesn't meet lvh voltage criteria ({volts}).", "neg for lvh by voltage ({volts})."),
+                "young": ("high voltage ({volts}) but pt <35 -> normal variant, not lvh.",),
+                "na": ("lvh voltage criteria not assessable.",)},
+        "voltage": {"low_limb": ("low voltage in limb leads.",), "low_prec": ("low precordial voltage.",),
+                    "low_both": ("diffusely low voltage, limb + precordial.",), "normal": ("voltages nl.",)},
+        "peaked_p": {"yes": ("peaked p in ii ({pamp}) c/w rae.", "tall p waves ii {pamp} -> r/o rae."),
+                     "no": ("p in ii {pamp}, not peaked.", "no peaked p (ii {pamp}).")},
+        "st_elev": {"none": ("no ste.", "no st elevation to suggest stemi."),
+                    "partial": ("no ste in readable leads{na}.",),
+                    "pos": ("ste {items}{na}.", "st elevation in {items}{na}.")},
+        "st_dep": {"none": ("no std.", "no st depression."), "partial": ("no std in readable leads{na}.",),
+                   "pos": ("std {items}{na}.", "st depression in {items}{na}.")},
+        "q": {"none": ("no path q's.", "neg for pathologic q waves."),
+              "partial": ("no path q's in readable leads{na}.",),
+              "pos": ("path q's {items}{na}.", "pathologic q waves in {items}{na}.")},
+        "tinv": {"none": ("no twi.", "t waves w/o inversion."), "partial": ("no twi in readable leads{na}.",),
+                 "pos": ("twi {items}{na}.", "inverted t's in {items}{na}.")},
+        "qtc": {"normal": ("qt {qt}, qtc {qtc}, not prolonged.", "qtc {qtc} (qt {qt}), no qt prolongation."),
+                "long": ("qtc {qtc} -> prolonged (qt {qt}).", "long qtc {qtc}, qt {qt}.")},
+        "bazett": {"yes": ("qtc by bazett {qtcb}.", "bazett qtc {qtcb}.")},
+        "qtc_short": {"yes": ("bazett qtc {qtcb}, short.",)},
+        "peaked_t": {"yes": ("tall t's v2-v4 up to {tamp}, r/o hyperkalemia.",),
+                     "no": ("no peaked t's.", "t waves not peaked.")},
+        "synthesis": {"normal": ("imp: {rhythm} @ {hr}, measured intervals & axis wnl.",
+                                 "impression: {rhythm} @ {hr}, nothing abnl on measurement."),
+                      "abnormal": ("imp: {rhythm} @ {hr}; {items}.", "impression: {rhythm} @ {hr} w/ {items}.")},
+        "summary": {"normal": ("{rhythm} @ {hr}, intervals & axis wnl.",),
+                    "abnormal": ("{rhythm} @ {hr}; abnl: {items}.",)},
+    },
+    "structured": {
+        "quality": {"good": ("Technical quality: good; {n}/12 leads analysable.",
+                             "Recording: adequate quality ({n} of 12 leads analysable)."),
+                    "noisy": ("Technical quality: fair, baseline artefact; {n}/12 leads analysable.",),
+                    "limited": ("Technical quality: poor; only {n}/12 leads analysable.",)},
+        "rhythm": {"sinus": ("Rhythm: sinus. Ventricular rate: {hr} [50-100] - normal.",
+                             "Rhythm: sinus rhythm. Heart rate: {hr} [50-100] - within range."),
+                   "sinus_brady": ("Rhythm: sinus bradycardia. Ventricular rate: {hr} [50-100] - below range.",),
+                   "sinus_tachy": ("Rhythm: sinus tachycardia. Ventricular rate: {hr} [50-100] - above range.",),
+                   "af": (("Rhythm: irregularly irregular, no organised P waves - atrial fibrillation suspected. "
+                           "Ventricular rate: {hr}."),),
+                   "paced": ("Rhythm: paced (pacing artefacts present). Ventricular rate: {hr}.",),
+                   "ectopic": (("Rhythm: ectopic atrial rhythm (P axis abnormal, P waves inverted). "
+                                "Ventricular rate: {hr}."),),
+                   "no_p": ("Rhythm: undetermined - no P waves identified. Ventricular rate: {hr}.",),
+                   "unclear": ("Rhythm: undetermined - P waves not analysable. Ventricular rate: {hr}.",)},
+        "regularity": {"regular": ("RR intervals: regular.",),
+                       "sinus_irregular": ("RR intervals: variable - sinus arrhythmia.",),
+                       "irregular": ("RR intervals: irregular.",)},
+        "rate": {"brady": ("Rate verdict: below the 50-100/min reference range (bradycardia).",),
+                 "tachy": ("Rate verdict: above the 50-100/min reference range (tachycardia).",)},
+        "pr": {"normal": ("PR interval: {pr} [120-200] - normal.", "PR: {pr} (reference 120-200 ms) - within range."),
+               "long": ("PR interval: {pr} [120-200] - prolonged (first-degree atrioventricular block).",),
+               "short": ("PR interval: {pr} [120-200] - short.",),
+               "na": ("PR interval: not measurable.", "PR: not determinable.")},
+        "qrs": {"normal": ("QRS duration: {qrs} [<110] - normal.",),
+                "intermediate": (("QRS duration: {qrs} [<110] - mildly prolonged; incomplete bundle branch block or "
+                                  "non-specific intraventricular conduction delay."),),
+                "wide": ("QRS duration: {qrs} [<110] - broad.",)},
+        "rsr": {"yes": ("QRS morphology, V1: rSR'.",)},
+        "axis": {"normal": ("QRS axis: {axis} [-30 to +90] - normal.",),
+                 "left": ("QRS axis: {axis} [-30 to +90] - left axis deviation.",),
+                 "right": ("QRS axis: {axis} [-30 to +90] - right axis deviation.",),
+                 "extreme": ("QRS axis: {axis} [-30 to +90] - extreme (north-west) axis.",)},
+        "other_axes": {"both": ("P axis: {paxis}. T axis: {taxis}.", "Frontal P/T axes: {paxis} / {taxis}."),
+                       "t_only": ("P axis: not determinable. T axis: {taxis}.",)},
+        "lvh": {"yes": ("LVH voltage criteria: met - {volts}.",),
+                "no": ("LVH voltage criteria: not met - {volts}.",),
+                "young": ("LVH voltage criteria: exceeded ({volts}) but not applicable under 35 years; no LVH.",),
+                "na": ("LVH voltage criteria: not assessable.",)},
+        "voltage": {"low_limb": ("QRS voltage: low in the limb leads.",),
+                    "low_prec": ("QRS voltage: low in the chest leads.",),
+                    "low_both": ("QRS voltage: low in limb and chest leads.",), "normal": ("QRS voltage: normal.",)},
+        "peaked_p": {"yes": ("P wave amplitude, lead II: {pamp} [<0.25 mV] - increased (right atrial enlargement).",),
+                     "no": ("P wave amplitude, lead II: {pamp} [<0.25 mV] - not peaked.",)},
+        "st_elev": {"none": ("ST elevation: none.", "Repolarisation - ST elevation: none significant."),
+                    "partial": ("ST elevation: none in the analysable leads{na}.",),
+                    "pos": ("ST elevation: {items}{na} - abnormal.",)},
+        "st_dep": {"none": ("ST depression: none.", "ST depression: none significant."),
+                   "partial": ("ST depression: none in the analysable leads{na}.",),
+                   "pos": ("ST depression: {items}{na} - possible ischaemia.", "ST depression: {items}{na}.")},
+        "q": {"none": ("Pathological Q waves: none.",),
+              "partial": ("Pathological Q waves: none in the analysable leads{na}.",),
+              "pos": ("Pathological Q waves: {items}{na}.",)},
+        "tinv": {"none": ("T-wave inversion: none.",),
+                 "partial": ("T-wave inversion: none in the analysable leads{na}.",),
+                 "pos": ("T-wave inversion: {items}{na}.",)},
+        "qtc": {"normal": ("QT: {qt}. QTc (Framingham): {qtc} [<450 male, <460 female] - not prolonged.",
+                           "QT/QTc: {qt} / {qtc} [QTc <450 male, <460 female] - not prolonged."),
+                "long": ("QT: {qt}. QTc (Framingham): {qtc} [<450 male, <460 female] - prolonged.",)},
+        "bazett": {"yes": ("QTc (Bazett): {qtcb}.",)},
+        "qtc_short": {"yes": ("QTc (Bazett): {qtcb} [>=340] - short.",)},
+        "peaked_t": {"yes": ("T-wave amplitude, V2-V4: up to {tamp} - peaked; consider hyperkalaemia.",),
+                     "no": ("Peaked T waves: absent.",)},
+        "synthesis": {"normal": (("Interpretation: {rhythm}, {hr}; measured intervals and QRS axis within reference "
+                                  "ranges."),),
+                      "abnormal": ("Interpretation: {rhythm}, {hr}. Abnormal findings: {items}.",
+                                   "Interpretation: abnormal ECG - {rhythm}, {hr}; {items}.")},
+        "summary": {"normal": ("Conclusion: {rhythm} at {hr}; intervals and axis within reference ranges.",),
+                    "abnormal": ("Conclusion: abnormal ECG - {rhythm} at {hr}; {items}.",)},
+    },
 }
 
 #: Short names of rhythms and abnormal findings for the synthesis and the summary.
@@ -622,6 +789,13 @@ RHYTHM_NAMES = {
     "lists": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia", "sinus_tachy": "sinus tachycardia",
               "af": "atrial fibrillation suspected", "paced": "paced rhythm", "ectopic": "ectopic atrial rhythm",
               "no_p": "P waves not seen", "unclear": "rhythm uncertain"},
+    "ed_note": {"sinus": "sinus", "sinus_brady": "sinus brady", "sinus_tachy": "sinus tach", "af": "likely afib",
+                "paced": "paced rhythm", "ectopic": "ectopic atrial rhythm", "no_p": "no visible p waves",
+                "unclear": "indeterminate rhythm"},
+    "structured": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia", "sinus_tachy": "sinus tachycardia",
+                   "af": "atrial fibrillation (suspected)", "paced": "electronically paced rhythm",
+                   "ectopic": "ectopic atrial rhythm", "no_p": "undetermined rhythm without P waves",
+                   "unclear": "rhythm not determinable"},
 }
 ITEM_NAMES = {
     "narrative": {"pr_long": "first-degree AV block", "pr_short": "a short PR interval",
@@ -651,6 +825,19 @@ ITEM_NAMES = {
               "peaked_p": "peaked P", "st_elev": "ST elevation {terr}", "st_dep": "ST depression {terr}",
               "q": "pathological Q {terr}", "tinv": "T inversion {terr}", "qtc_long": "prolonged QTc",
               "qtc_short": "short QTc"},
+    "ed_note": {"pr_long": "1st deg avb", "pr_short": "short pr", "qrs_intermediate": "borderline wide qrs",
+                "qrs_wide": "wide qrs", "axis_left": "lad", "axis_right": "rad", "axis_extreme": "nw axis",
+                "lvh": "lvh by voltage", "low_voltage": "low voltage", "peaked_p": "peaked p's",
+                "st_elev": "ste {terr}", "st_dep": "std {terr}", "q": "path q's {terr}", "tinv": "twi {terr}",
+                "qtc_long": "long qtc", "qtc_short": "short qtc"},
+    "structured": {"pr_long": "first-degree atrioventricular block", "pr_short": "short PR interval",
+                   "qrs_intermediate": "mild QRS prolongation", "qrs_wide": "broad QRS complexes",
+                   "axis_left": "left axis deviation", "axis_right": "right axis deviation",
+                   "axis_extreme": "extreme axis deviation", "lvh": "left ventricular hypertrophy (voltage criteria)",
+                   "low_voltage": "low QRS voltage", "peaked_p": "tall P waves (right atrial enlargement)",
+                   "st_elev": "ST elevation, {terr}", "st_dep": "ST depression, {terr}",
+                   "q": "pathological Q waves, {terr}", "tinv": "T-wave inversion, {terr}",
+                   "qtc_long": "QTc prolongation", "qtc_short": "short QTc"},
 }
 
 #: The statements of each step, in the order each style writes them.
@@ -667,6 +854,12 @@ ORDER = {
     "lists": (("rhythm", "regularity", "rate", "quality"), ("axis", "other_axes", "pr", "qrs", "rsr"),
               ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
               ("qtc", "qtc_short", "bazett", "peaked_t"), ("synthesis",)),
+    "ed_note": (("rhythm", "regularity", "rate", "quality"), ("qrs", "pr", "axis", "other_axes", "rsr"),
+                ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
+                ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "structured": (("quality", "rhythm", "rate", "regularity"), ("pr", "qrs", "rsr", "axis", "other_axes"),
+                   ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
+                   ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
 }
 
 # -- writing a text ---------------------------------------------------------------------------
@@ -969,7 +1162,7 @@ def judge(wh: Warehouse, recs: list[Record], seed: int) -> tuple[list[Judged], i
         if r.part not in checks:
             checks[r.part] = checker(wh, r.part)
         check = checks[r.part]
-        for style in STYLES:
+        for style in STYLES + HELD_OUT:
             clean = write(r.facts, style, seed, r.record_id)
             texts = [("clean", "", clean)]
             for kind in KINDS:
@@ -1019,23 +1212,45 @@ def _rate(n: int, d: int) -> str:
     return f"{n:>4}/{d:<4} {100 * n / d:5.1f} %" if d else f"{'-':>4}/{0:<4} {'-':>5}  "
 
 
-def report(judged: list[Judged], examples: int) -> None:
+#: Per style set: the clean rejection target and the caught target.
+TARGETS = {STYLES: ("<= 2 %", ">= 90 % per kind, >= 98 % per style"),
+           HELD_OUT: ("<= 3 %", ">= 80 % per kind, >= 95 % per style")}
+
+
+def _caught_table(injected: list[Judged], styles: tuple[str, ...], caught) -> None:
+    print(f"   {'kind':<20} " + " ".join(f"{s:>17}" for s in (*styles, "all")))
+    for kind in (*KINDS, "all"):
+        cells = []
+        for style in (*styles, "all"):
+            mine = [j for j in injected if (kind == "all" or j.kind == kind) and (style == "all" or j.style == style)]
+            cells.append(_rate(sum(map(caught, mine)), len(mine)))
+        print(f"   {kind:<20} " + " ".join(f"{c:>17}" for c in cells))
+
+
+def report(judged: list[Judged], styles: tuple[str, ...], examples: int) -> None:
+    """Sections 1-4 for the texts of ``styles`` (their "all" is over those styles only). Where clean
+    texts were rejected, "any issue" overstates what is caught: section 2b then counts an injected
+    copy as caught only by an issue its clean text does not raise, and section 4 lists the rest."""
+    clean_target, caught_target = TARGETS[styles]
+    judged = [j for j in judged if j.style in styles]
     clean = [j for j in judged if j.kind == "clean"]
-    print("1. clean (true) texts rejected, per style (target <= 2 %)")
-    for style in STYLES:
+    print(f"1. clean (true) texts rejected, per style (target {clean_target})")
+    for style in styles:
         mine = [j for j in clean if j.style == style]
         print(f"   {style:<10} {_rate(sum(bool(j.issues) for j in mine), len(mine))}")
     print(f"   {'all':<10} {_rate(sum(bool(j.issues) for j in clean), len(clean))}")
 
-    print("\n2. injected errors caught (any issue), per style x kind (target >= 90 % per kind, >= 98 % per style)")
-    print(f"   {'kind':<20} " + " ".join(f"{s:>17}" for s in (*STYLES, "all")))
+    print(f"\n2. injected errors caught (any issue), per style x kind (target {caught_target})")
     injected = [j for j in judged if j.kind != "clean"]
-    for kind in (*KINDS, "all"):
-        cells = []
-        for style in (*STYLES, "all"):
-            mine = [j for j in injected if (kind == "all" or j.kind == kind) and (style == "all" or j.style == style)]
-            cells.append(_rate(sum(bool(j.issues) for j in mine), len(mine)))
-        print(f"   {kind:<20} " + " ".join(f"{c:>17}" for c in cells))
+    _caught_table(injected, styles, lambda j: bool(j.issues))
+    known = {(j.record_id, j.style): set(j.issues) for j in clean}
+
+    def caught(j: Judged) -> bool:
+        return bool(set(j.issues) - known[j.record_id, j.style])
+
+    if any(j.issues for j in clean):
+        print("\n2b. injected errors caught by an issue their clean text does not raise, per style x kind")
+        _caught_table(injected, styles, caught)
 
     rejected = [j for j in clean if j.issues]
     print(f"\n3. false rejections of clean texts: {len(rejected)}")
@@ -1048,7 +1263,7 @@ def report(judged: list[Judged], examples: int) -> None:
 
     print(f"\n4. missed injections (up to {examples} per kind)")
     for kind in KINDS:
-        missed = [j for j in injected if j.kind == kind and not j.issues]
+        missed = [j for j in injected if j.kind == kind and not caught(j)]
         print(f"   {kind}: {len(missed)} missed")
         for j in _spread(missed, examples):
             changed = [s for s in sentences(j.text) if s not in sentences(j.clean)]
@@ -1086,7 +1301,9 @@ def main(argv: list[str] | None = None) -> int:
             recs = sorted(random.Random(args.seed).sample(recs, args.max_records), key=lambda r: r.record_id)
         print(f"records: {len(recs)} judged, {unusable} unusable (no rate, QRS, QT or axis); seed {args.seed}\n")
         judged, calls, seconds = judge(wh, recs, args.seed)
-    report(judged, args.examples)
+    report(judged, STYLES, args.examples)
+    print("\n== held-out styles (the checker was not tuned on them) ==\n")
+    report(judged, HELD_OUT, args.examples)
     print(f"\nchecker speed: {calls} responses in {seconds:.2f} s, {calls / max(seconds, 1e-9):.0f} responses/s "
           "(one process)")
     return 0
