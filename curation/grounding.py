@@ -74,6 +74,8 @@ _NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)
                      + "|".join(p for p, _, _ in _UNITS) + r"))?(?!\w|/(?!\d))")
 _SENTENCE = re.compile(r"(?<=\.)\s+")
 _PAREN = re.compile(r"\([^()]*\)")  # an innermost parenthesis
+_APOSTROPHES = ("'", "’")
+_AGE = re.compile(r"\b(?:years?|yrs?|aged?|young|younger|under \d+)\b")
 _JOIN = re.compile(r"\s*(?:/|of(?: the)?)\s*")  # between the numbers of a chain
 #: Not read for claims: a quoted criterion name, a parenthesis holding a number (a measurement or
 #: a reference range: "(normal 120-200 ms)").
@@ -101,6 +103,8 @@ _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
 _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|nd\b|rd\b|th\b)")  # not "- 1st degree"
 #: What may stand between a measure term and a number written without its unit ("axis -9",
 #: "PR: 160", "normal axis (55)", "QTc is 410"): the number then takes the term's unit.
+#: A rate written without its unit: "rate 96", "HR: 72", "sinus @ 68".
+_RATE_BEFORE = re.compile(r"(?:\b(?:heart rate|ventricular rate|rate|hr)\b|@)[\s:=]*(?:(?:is|of|at)\s*)?$")
 _BARE = re.compile(r"[\s:=(]*(?:(?:is|of|at|was|measures|measured|measuring)\s*)?")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
@@ -110,23 +114,25 @@ LISTS = {
                   "cutoff|cut off|threshold|limit|normal|upper|lower|range",
     "reference": "normal|reference|ref|range|upper limit|lower limit|up to|limit|threshold|cutoff|cut off|"
                  "normally|typically",
-    "neg_before": "no|not|without|absence of|absent|free of|negative for|neither|nor|rule out|rules out|ruled out|"
-                  "lack of|lacks|nothing",
+    "neg_before": "no|not|without|w o|absence of|absent|free of|negative for|neg for|neither|nor|rule out|rules out|"
+                  "ruled out|lack of|lacks|nothing|doesn t|does not|do not|don t|fails to|fail to|not meeting",
     "neg_after": "not|absent|excluded|ruled out|none|nil",
     # where a negation before a claim stops (ConText terminations): a new finding or a new clause
-    "terminate": "with|which|and the|and there|and a|and an|showing|consistent with|in keeping with",
+    "terminate": "with|w|which|and the|and there|and a|and an|showing|consistent with|c w|in keeping with",
     # negation words that deny nothing (NegEx pseudo-negations)
     "pseudo": "no change|no significant change|no interval change|not only|not necessarily|no further|"
               "without further|not changed",
-    "neg_inside": "not|no|without",
+    "neg_inside": "not|no|without|w o",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
-             "n/a|not applicable|not assessed|unassessable|indeterminate|"
+             "n/a|not applicable|not assessed|unassessable|indeterminate|unreadable|not readable|not analysable|"
+             "not analyzable|uninterpretable|not interpretable|"
              "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
              "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded|"
              # qualifiers the measurements cannot judge (ST discordant to the QRS in a bundle branch block)
              "concordant|discordant|secondary|expected|appropriate",
     "doubt": "excluded|ruled out|possible|suspected|uncertain|questionable|likely|unlikely",  # of a claim, after it
-    "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|p wave|t wave|p waves|t waves|impression|findings|"
+    "barrier": "qrs|qt|qtc|pr|axis|rr|rhythm|rate|st|voltage|voltages|amplitude|amplitudes|morphology|p wave|t wave|"
+               "p waves|t waves|impression|findings|"
                "diagnosis|diagnoses",
     "formula": "bazett|fridericia|framingham|hodges",
 }
@@ -135,6 +141,7 @@ NEAR = 40  # characters around a claim read for its negation (about six words)
 #: before the claim; a comma or semicolon after it (a colon after a heading leads to its value:
 #: "ST elevation: none").
 _PRE_STOP, _POST_STOP = ",:;", ",;"
+_DASH = re.compile(r"\s[-–—]+>?\s")  # "no organised P waves - atrial fibrillation": a spaced dash ends a phrase
 
 
 @dataclass(frozen=True)
@@ -214,8 +221,8 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     found = lexicon.scan(low)
     hits = sorted(((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ())),
                   key=lambda h: h[:2])
-    keywords = sorted(((e, e - a, m) for m in measures() if m.keywords for a, e in found.spans.get(f"kw:{m.id}", ())),
-                      key=lambda k: k[:2])
+    keywords = sorted(((e, e - a, m) for m in measures() if m.keywords for a, e in found.spans.get(f"kw:{m.id}", ())
+                       if low[a - 1:a] not in _APOSTROPHES), key=lambda k: k[:2])  # not the s of "t's"
     end = -1
     for where, body in parts:
         lo, part_end = end + 1, end + 1 + len(body)
@@ -251,6 +258,8 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         unit, factor = _unit(m.group(2) or numbers[chain[-1]].group(2))
         if not unit and not math.isnan(factor):
             unit = _bare_unit(text, keywords, lo, numbers[chain[0]].start())
+            if not unit and _RATE_BEFORE.search(text, lo, numbers[chain[0]].start()):
+                unit = "bpm"
         first = numbers[chain[0]]
         start = numbers[chain[0] - 1].end() if chain[0] else lo
         before = text[start:first.start()].rstrip()
@@ -288,13 +297,15 @@ def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
 
 
 def _chain(text: str, numbers: list, i: int) -> list[int]:
-    """The indices of the numbers joined to number ``i`` by slashes or ``of`` (``342/339``,
-    ``8/12``, ``11 of the 12``), in order; only the last carries the unit."""
+    """The indices of the numbers joined to number ``i`` in order: by slashes (``342/339 ms``,
+    ``382 ms / 435 ms``, ``8/12``) or by ``of`` after a bare count (``11 of the 12``)."""
+    def joined(k: int) -> bool:  # numbers k and k + 1
+        between = text[numbers[k].end():numbers[k + 1].start()]
+        return between.strip() == "/" or (not numbers[k].group(2) and bool(_JOIN.fullmatch(between)))
     a = b = i
-    while a and _JOIN.fullmatch(text, numbers[a - 1].end(), numbers[a].start()) and not numbers[a - 1].group(2):
+    while a and joined(a - 1):
         a -= 1
-    while b + 1 < len(numbers) and _JOIN.fullmatch(text, numbers[b].end(), numbers[b + 1].start()) \
-            and not numbers[b].group(2):
+    while b + 1 < len(numbers) and joined(b):
         b += 1
     return list(range(a, b + 1))
 
@@ -436,11 +447,11 @@ def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, foun
             own = text[b:mine[k + 1][0] if k + 1 < len(mine) else c1]
             own = own if _territory(own) else text[mine[k - 1][1] if k else c0:a]
             for claim in cs:
-                span = _span(claim, a, b, c1, found, masked)
+                span = _span(claim, a, b, c1, found, masked, mine)
                 if span is None or claim.asserts is None or _hedged(text, c0, c1, *span, found):
                     continue
                 issue = _judge_claim(where, claim, orig[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
-                                     own, facts)
+                                     own, text[lo:hi], facts)
                 if issue:
                     issues.append(issue)
     return issues
@@ -451,10 +462,26 @@ def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
 
 
 def _phrase(text: str, c0: int, c1: int, a: int, b: int) -> tuple[int, int]:
-    """The phrase around a claim ``[a, b)`` in its clause: from the last of :data:`_PRE_STOP`
-    before it to the first of :data:`_POST_STOP` after it."""
-    start = max(c0, *(text.rfind(ch, c0, a) + 1 for ch in _PRE_STOP))
-    return start, min((i for i in (text.find(ch, b, c1) for ch in _POST_STOP) if i >= 0), default=c1)
+    """The phrase around a claim ``[a, b)`` in its clause: from the last of :data:`_PRE_STOP` (or a
+    spaced dash) before it to the first of :data:`_POST_STOP` after it, those inside a parenthesis
+    aside ("no ST elevation in readable leads (II, III, aVF unreadable)" is one phrase)."""
+    parens = [m.span() for m in _PAREN.finditer(text, c0, c1)]
+    stops = [k for k in range(c0, c1) if text[k] in _PRE_STOP and not _inside(k, parens)] if parens else None
+    if stops is None:
+        start = max(c0, *(text.rfind(ch, c0, a) + 1 for ch in _PRE_STOP))
+        end = min((i for i in (text.find(ch, b, c1) for ch in _POST_STOP) if i >= 0), default=c1)
+    else:
+        start = max([c0, *(k + 1 for k in stops if k < a)])
+        end = min([c1, *(k for k in stops if k >= b and text[k] in _POST_STOP)])
+    return max([start, *(m.end() for m in _DASH.finditer(text, c0, a))]), end
+
+
+def _find(text: str, ch: str, lo: int, hi: int) -> int:
+    """Where ``ch`` first occurs in ``[lo, hi)``, else ``hi``: a negation after a claim stays out of
+    a parenthesis that follows it ("AF (irregular, P waves absent)"), as it stops at the next
+    measure named ("irregular, P waves absent")."""
+    i = text.find(ch, lo, hi)
+    return hi if i < 0 else i
 
 
 def _negation(found: Found, name: str, lo: int, hi: int) -> bool:
@@ -508,14 +535,15 @@ def _continues(piece: str) -> bool:
     return bool(_LEAD.match(piece) or _REGION_LEADS.match(piece)) or len(piece.split()) <= 2
 
 
-def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
-          masked: list[tuple[int, int]]) -> tuple[int, int] | None:
+def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found, masked: list[tuple[int, int]],
+          subjects: list) -> tuple[int, int] | None:
     """The claim's text: its subject, or the subject through the first predicate after it in
-    the clause (outside parentheses with numbers) with no other measure named between."""
+    the clause (outside parentheses with numbers, not a word of another claim's subject: the
+    "normal" of "normal axis") with no other measure named between."""
     if not claim.predicate:
         return a, b
     hit = [h for h in found.within(f"predicate:{claim.predicate}", b, min(clause_end, b + GAP))
-           if not _inside(h[0], masked)]
+           if not _inside(h[0], masked) and not any(o[0] <= h[0] < o[1] for o in subjects)]
     if not hit or found.any("barrier", b, hit[0][0]):
         return None
     return a, hit[0][1]
@@ -523,13 +551,20 @@ def _span(claim: Claim, a: int, b: int, clause_end: int, found: Found,
 
 def _asserted(claim: Claim, text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool | None:
     start, end = _phrase(text, c0, c1, a, b)  # negation scope: this phrase, six words either side
-    start = max([start, a - NEAR, *(e for _, e in found.within("terminate", start, a))])
+    negations = found.within("neg_before", start, a)
+    start = max([start, a - NEAR, *(e for t, e in found.within("terminate", start, a)
+                                    if not any(n == t for n, _ in negations))])
     negated = (_negation(found, "neg_before", start, a)
-               or _negation(found, "neg_after", b, min(end, b + NEAR)) or _negation(found, "neg_inside", a, b))
+               or _negation(found, "neg_after", b, min(end, b + NEAR, _find(text, "(", b, end),
+                                                       *(h for h, _ in found.within("barrier", b, end)[:1])))
+               or _negation(found, "neg_inside", a, b))
     return claim.negated if negated else claim.asserts
 
 
-def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope: str, facts: Facts) -> Issue | None:
+def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope: str, sentence: str,
+                 facts: Facts) -> Issue | None:
+    """The issue of one claim: ``scope`` names its leads and territories; ``sentence`` may say that a
+    criterion met by its measure is withheld for the patient's age."""
     if state is None:
         return None
     if not claim.criterion.endswith("_*"):
@@ -538,8 +573,8 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
         if positive is None:
             return Issue("unmeasured_claim", f"{where} says {said!r}, but {_describe(claim.criterion)} was not "
                                              "measurable for this record")
-        if positive != state:
-            young = not positive and row.get("min_age") is not None and (row.get("value") or 0) >= row["threshold"]
+        young = not positive and row.get("min_age") is not None and (row.get("value") or 0) >= row["threshold"]
+        if positive != state and not (young and _AGE.search(sentence)):  # "met, but not under 35 years"
             return Issue(claim.code, f"{where} says {said!r}, but {_describe(claim.criterion)} is "
                                      f"{'met' if positive else 'not met'} ({_value(row)}"
                                      + (f"; the patient is younger than {row['min_age']:g} years" if young else "") + ")")
