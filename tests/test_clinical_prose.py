@@ -118,3 +118,27 @@ def test_shorthand_and_numbers_without_units(record_facts):
     assert any("axis_contradiction" in i for i in _issues("LAD, axis +45°.", rec, step=2))
     assert _issues("No LAD territory changes.", rec, step=4) == []
     assert _issues("PR 300ms - 1st degree AV block.", rec, step=2)
+
+
+def test_shorthand_negations_and_unassessable_leads(record_facts):
+    rec = _record(record_facts)
+    assert _issues("t waves w/o inversion. neg for pathologic q waves.", rec) == []
+    inverted = _record(record_facts, t_amp_mv_V5=-0.3, t_amp_mv_V6=-0.3)
+    assert _issues("t waves w/o inversion.", inverted)
+    missing = _record(record_facts, quality_II="missing", quality_III="missing", quality_aVF="missing",
+                      st_j_mv_II=float("nan"), st_j_mv_III=float("nan"), st_j_mv_aVF=float("nan"))
+    assert _issues("No ST elevation in the readable leads (II, III, aVF unreadable).", missing) == []
+
+
+def test_paired_values_a_bare_rate_and_a_young_patients_voltage(record_facts):
+    rec = _record(record_facts, qt_ms=380.0, qtc_framingham_ms=428.0, qtc_bazett_ms=430.0, qtc_fridericia_ms=425.0,
+                  qtc_hodges_ms=426.0)
+    assert _issues("QT/QTc: 380 ms / 428 ms.", rec, step=5) == []
+    assert _issues("QT/QTc: 428 ms / 380 ms.", rec, step=5)
+    assert any("hr_mismatch" in i for i in _issues("Sinus rhythm, rate 96.", rec, step=1))
+    feats, leads = record_facts("y", s_amp_mv_V1=-2.0, r_amp_mv_V5=2.2)
+    found = evaluate(facts(pl.DataFrame([feats]), pl.DataFrame(leads),
+                           pl.DataFrame({"record_id": ["y"], "sex": ["M"], "age": [25.0]})))
+    young = Facts(feats, {r["lead"]: r for r in leads}, {r["criterion"]: r for r in found.iter_rows(named=True)}, ["SR"])
+    assert _issues("Voltage criteria for LVH are met, but not applicable under 35 years.", young, step=3) == []
+    assert any("younger than 35" in i for i in _issues("Voltage criteria for LVH are met.", young, step=3))
