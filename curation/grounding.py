@@ -102,16 +102,26 @@ _REGION_LEADS = re.compile(r"(?:" + "|".join(sorted(_REGIONS, key=len, reverse=T
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
 _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|nd\b|rd\b|th\b)")  # not "- 1st degree"
 #: What may stand between a measure term and a number written without its unit ("axis -9",
-#: "PR: 160", "normal axis (55)", "QTc is 410"): the number then takes the term's unit.
+#: "PR: 160", "normal axis (55)", "QTc is 410", "QRS narrow (0.09)", "QTc prolonged — 460"): the
+#: number then takes the term's unit.
+#: A bare interval below this is in seconds ("PR 0.16", "QRS narrow (0.09)"), not milliseconds.
+_BARE_SECONDS = 3.0
+#: A sex-specific value is a reference: "(450 ms in men, 460 ms in women)".
+_FOR_SEX = re.compile(r"\s*(?:in|for)\s+(?:men|women|males|females|male|female)\b")
+_PLUS = re.compile(r"\splus\s|\s\+\s")
+#: A bound, not a measurement: "a QRS of 120 ms or more".
+_OR_MORE = re.compile(r"\s*(?:or|and)\s+(?:more|less|longer|shorter|above|below|greater|over|higher|lower)\b")
 #: A rate written without its unit: "rate 96", "HR: 72", "sinus @ 68".
 _RATE_BEFORE = re.compile(r"(?:\b(?:heart rate|ventricular rate|rate|hr)\b|@)[\s:=]*(?:(?:is|of|at)\s*)?$")
-_BARE = re.compile(r"[\s:=(]*(?:(?:is|of|at|was|measures|measured|measuring)\s*)?")
+_BARE = re.compile(r"[\s:=(~—–-]*(?:(?:is|of|at|was|measures|measured|measuring|about|approx|normal|nl|narrow|broad|"
+                   r"wide|prolonged|long|short|borderline|leftward|rightward)\b[\s:=(~.—–-]*){0,2}")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
 LISTS = {
     "clause": "but|whereas|while|however|although|except",
     "comparison": "above|below|over|under|exceeds|exceeding|exceed|greater than|less than|more than|at least|"
-                  "cutoff|cut off|threshold|limit|normal|upper|lower|range",
+                  "cutoff|cut off|threshold|thresholds|limit|normal|upper|lower|range|between|short of|needed|"
+                  "required|criterion of|beyond|than|reach|reaches|reached|reaching",
     "reference": "normal|reference|ref|range|upper limit|lower limit|up to|limit|threshold|cutoff|cut off|"
                  "normally|typically",
     "neg_before": "no|not|without|w o|absence of|absent|free of|negative for|neg for|neither|nor|rule out|rules out|"
@@ -126,6 +136,10 @@ LISTS = {
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
              "n/a|not applicable|not assessed|unassessable|indeterminate|unreadable|not readable|not analysable|"
              "not analyzable|uninterpretable|not interpretable|"
+             # hypothetical mentions (ConText): a finding looked for, or a criterion applied
+             "looking for|look for|looking next for|sought|search for|searching for|screen for|we apply|applying|"
+             "needed for|required for|needed to|would be|would need|would suggest|would indicate|must be|"
+             "must have|defined as|is defined|are defined|by definition|"
              "suggest|suggests|suggesting|suggestive|consider|considered|borderline|equivocal|questionable|versus|vs|"
              "differential|mimic|mimics|mimicking|such as|rule out|if|unless|whether|exclude|excludes|excluded|"
              # qualifiers the measurements cannot judge (ST discordant to the QRS in a bundle branch block)
@@ -258,20 +272,27 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         unit, factor = _unit(m.group(2) or numbers[chain[-1]].group(2))
         if not unit and not math.isnan(factor):
             unit = _bare_unit(text, keywords, lo, numbers[chain[0]].start())
+            if unit == "ms" and abs(float(m.group(1).replace("−", "-"))) < _BARE_SECONDS:
+                factor = 1000.0  # "PR 0.16": an interval written in seconds
             if not unit and _RATE_BEFORE.search(text, lo, numbers[chain[0]].start()):
                 unit = "bpm"
         first = numbers[chain[0]]
         start = numbers[chain[0] - 1].end() if chain[0] else lo
         before = text[start:first.start()].rstrip()
         if math.isnan(factor) or _is_range(text[max(lo, m.start() - 24):m.start()], text[m.end():hi]) \
-                or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found):
+                or _is_reference(before, start, found) or _in_reference(text, lo, m.start(), found) \
+                or _FOR_SEX.match(text, m.end(), hi) or _OR_MORE.match(text, m.end(), hi) \
+                or _between(text, numbers, chain[0], start, found):
             continue
         named = _measures(keywords, start, first.start(), unit) or _measures(keywords, lo, first.start(), unit)
         if len(chain) > 1 and len(named) >= len(chain):
             named = named[:len(chain)][::-1]  # nearest first: the slashed terms in the order written
             measure = named[chain.index(i)]
         elif named and i == chain[0]:  # one term: a count of a total ("8/12 leads", "11 of 12")
-            measure = named[0]
+            # a sum spelt out before its value ("Sokolow-Lyon, S in V1 plus the taller R in V5: 2.2 mV")
+            # is the composite measure's, not its last wave's
+            summed = _PLUS.search(text, start, first.start())
+            measure = next((x for x in named if x.sources[0].startswith("finding:")), named[0]) if summed else named[0]
         else:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
@@ -310,9 +331,16 @@ def _chain(text: str, numbers: list, i: int) -> list[int]:
     return list(range(a, b + 1))
 
 
+def _between(text: str, numbers: list, k: int, start: int, found: Found) -> bool:
+    """Number ``k`` is the second bound of "between -30° and +90°" (the first is a comparison)."""
+    return bool(k and text[start:numbers[k].start()].strip() == "and"
+                and _is_reference(text[numbers[k - 2].end() if k > 1 else 0:numbers[k - 1].start()].rstrip(),
+                                  numbers[k - 2].end() if k > 1 else 0, found))
+
+
 def _is_reference(before: str, start: int, found: Found) -> bool:
     """The number follows a comparison (``above``, ``<``, ``threshold of``...): a reference value."""
-    stem = before.removesuffix(" of").rstrip()
+    stem = before.removesuffix(" of").removesuffix(" the").rstrip()
     end = start + len(stem)
     return stem.endswith(_SYMBOLS) or any(e == end for _, e in found.within("comparison", start, end))
 
