@@ -155,6 +155,7 @@ NEAR = 40  # characters around a claim read for its negation (about six words)
 #: before the claim; a comma or semicolon after it (a colon after a heading leads to its value:
 #: "ST elevation: none").
 _PRE_STOP, _POST_STOP = ",:;", ",;"
+_STOPS = re.compile(f"[{_PRE_STOP}]")
 _DASH = re.compile(r"\s[-–—]+>?\s")  # "no organised P waves - atrial fibrillation": a spaced dash ends a phrase
 
 
@@ -261,7 +262,8 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
     ("PR (P onset to QRS onset) 160 ms" is the PR); numbers joined by slashes take the slashed
     terms before them in order ("QT/QTc 342/339 ms") and the unit after the last."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
-    explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi)) if not _NUMBER.search(text, a, b)]
+    explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi)) if not _NUMBER.search(text, a, b)] \
+        if text.find("(", lo, hi) >= 0 else []
     if explained:  # this sentence's keywords, less those inside them
         keywords = [k for k in keywords[bisect.bisect_left(keywords, (lo,)):bisect.bisect_right(keywords, (hi, math.inf))]
                     if not _inside(k[0] - k[1], explained)]
@@ -489,19 +491,15 @@ def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
     return any(a <= at < b for a, b in spans)
 
 
+@lru_cache(maxsize=1024)
 def _phrase(text: str, c0: int, c1: int, a: int, b: int) -> tuple[int, int]:
     """The phrase around a claim ``[a, b)`` in its clause: from the last of :data:`_PRE_STOP` (or a
     spaced dash) before it to the first of :data:`_POST_STOP` after it, those inside a parenthesis
     aside ("no ST elevation in readable leads (II, III, aVF unreadable)" is one phrase)."""
     parens = [m.span() for m in _PAREN.finditer(text, c0, c1)]
-    stops = [k for k in range(c0, c1) if text[k] in _PRE_STOP and not _inside(k, parens)] if parens else None
-    if stops is None:
-        start = max(c0, *(text.rfind(ch, c0, a) + 1 for ch in _PRE_STOP))
-        end = min((i for i in (text.find(ch, b, c1) for ch in _POST_STOP) if i >= 0), default=c1)
-    else:
-        start = max([c0, *(k + 1 for k in stops if k < a)])
-        end = min([c1, *(k for k in stops if k >= b and text[k] in _POST_STOP)])
-    return max([start, *(m.end() for m in _DASH.finditer(text, c0, a))]), end
+    stops = [m.start() for m in _STOPS.finditer(text, c0, c1) if not _inside(m.start(), parens)]
+    start = max([c0, *(k + 1 for k in stops if k < a), *(m.end() for m in _DASH.finditer(text, c0, a))])
+    return start, min([c1, *(k for k in stops if k >= b and text[k] in _POST_STOP)])
 
 
 def _find(text: str, ch: str, lo: int, hi: int) -> int:
@@ -514,8 +512,11 @@ def _find(text: str, ch: str, lo: int, hi: int) -> int:
 
 def _negation(found: Found, name: str, lo: int, hi: int) -> bool:
     """A trigger of negation list ``name`` in ``[lo, hi)`` that is not part of a pseudo-negation."""
+    hits = found.within(name, lo, hi)
+    if not hits:
+        return False
     pseudo = found.within("pseudo", max(0, lo - NEAR), hi + NEAR)
-    return any(not any(p <= a and e <= q for p, q in pseudo) for a, e in found.within(name, lo, hi))
+    return any(not any(p <= a and e <= q for p, q in pseudo) for a, e in hits)
 
 
 def _hedged(text: str, c0: int, c1: int, a: int, b: int, found: Found) -> bool:
