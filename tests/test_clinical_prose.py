@@ -142,3 +142,11 @@ def test_paired_values_a_bare_rate_and_a_young_patients_voltage(record_facts):
     young = Facts(feats, {r["lead"]: r for r in leads}, {r["criterion"]: r for r in found.iter_rows(named=True)}, ["SR"])
     assert _issues("Voltage criteria for LVH are met, but not applicable under 35 years.", young, step=3) == []
     assert any("younger than 35" in i for i in _issues("Voltage criteria for LVH are met.", young, step=3))
+
+
+def test_slashed_axes_are_read_in_order(record_facts):
+    rec = _record(record_facts, p_axis_deg=50.0, t_axis_deg=-40.0)
+    assert _issues("Frontal P/T axes: 50 degrees / -40 degrees.", rec, step=2) == []
+    assert _issues("p/t axes -40 deg / +50 deg.", rec, step=2)
+    assert any("unmeasurable_value" in i
+               for i in _issues("p/t axes +48 deg / +40 deg.", _record(record_facts, p_axis_deg=float("nan")), step=2))
