@@ -2,8 +2,8 @@
 
 The curation checker (``stages.facts.checker``) rejects an interpretation whose numbers or claims
 are untrue of the record. This bench writes, for every usable record of the PTB-XL sample, a TRUE
-interpretation in eight reporting styles (six the checker was tuned on, two written later), then copies
-of it with ONE injected error each, and measures how many true texts the checker wrongly rejects and
+interpretation in ten reporting styles (six the checker was tuned on, four written later, each pair
+first measured held out and tuned on since), then copies of it with ONE injected error each, and measures how many true texts the checker wrongly rejects and
 how many errors it catches:
 
 - tuned styles: ``narrative`` (American full sentences), ``terse`` (British shorthand: "SR 72/min,
@@ -23,6 +23,18 @@ how many errors it catches:
   "therefore", "which argues against", "in the absence of", every chest lead named). Their
   phrasings were written from scratch, without reading the checker's phrase lists or reusing the
   six tuned styles' tables; they state the same facts and take the same injected errors;
+- a third pair of late styles, written after the checker had been tuned on the eight above, first
+  measured held out, tuned on since: ``cardiologist_us`` (an American
+  attending cardiologist's formal over-read: "Sinus rhythm at a rate of 72 bpm.", "The PR interval
+  measures 160 msec.", "The QT interval is 380 msec, and the corrected QT interval (QTc) of 412 msec
+  is not prolonged.", "+45 degrees", "No significant ST-segment elevation.", "nonspecific
+  intraventricular conduction delay", "otherwise within normal limits", "Prior tracing not available
+  for comparison.") and ``nurse_triage`` (a triage nurse's plain-language summary with hedging:
+  "Heart rhythm looks sinus at about 72 beats a minute.", "Heartbeat timing: PR 160 milliseconds",
+  "Heart's electrical direction (axis) is normal at 45 degrees.", "No signs of ST elevation.",
+  "flipped (inverted) T waves", "the inferior part of the heart (leads II, III, aVF)", "V2 thru V4").
+  Their phrasings were written from scratch, without the checker's phrase lists and without reusing
+  the eight other styles' phrasings; they state the same facts and take the same injected errors;
 - every text is built from the record's ``features``, ``lead_features``, ``findings`` and
   ``records.labels``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
   qualitative statement only where its finding says so, "cannot be assessed" where a value is not
@@ -70,8 +82,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 STAGES = ("ingest", "features", "findings")
 STYLES = ("narrative", "terse", "letter", "lists", "ed_note", "structured")
-#: Styles written after the checker was tuned on STYLES, first measured held out (docs/benchmarks.md#rewording).
-LATE = ("registrar", "teaching")
+#: Styles written in two rounds after the checker was tuned on STYLES, each first measured held out
+#: and tuned on since (the held-out figures: docs/benchmarks.md#rewording).
+LATE = ("registrar", "teaching", "cardiologist_us", "nurse_triage")
 STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
          "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
 
@@ -288,6 +301,14 @@ UNITS = {
                  "ms": (("{:.0f} ms", 1), ("{:.0f} milliseconds", 1)),
                  "deg": (("{:+.0f}°", 1), ("{:+.0f} degrees", 1)),
                  "mv": (("{:.2f} mV", 1),)},
+    "cardiologist_us": {"bpm": (("{:.0f} bpm", 1), ("{:.0f} beats/min", 1)),
+                        "ms": (("{:.0f} msec", 1),),
+                        "deg": (("{:+.0f} degrees", 1),),
+                        "mv": (("{:.1f} mm", 10), ("{:.2f} mV", 1))},
+    "nurse_triage": {"bpm": (("about {:.0f} beats a minute", 1), ("{:.0f} beats a minute", 1)),
+                     "ms": (("{:.0f} milliseconds", 1), ("{:.2f} seconds", 0.001)),
+                     "deg": (("{:.0f} degrees", 1),),
+                     "mv": (("{:.1f} mm", 10), ("{:.2f} millivolts", 1))},
 }
 #: Per style: how a territory is named ({name}: "inferior", {leads}: the style's lead list).
 TERRITORY = {
@@ -299,12 +320,15 @@ TERRITORY = {
     "structured": ("{name} territory ({leads})", "{leads}"),
     "registrar": ("{leads} ({name})", "{name} leads"),
     "teaching": ("the {name} leads {leads}", "{leads}"),
+    "cardiologist_us": ("the {name} distribution (leads {leads})", "{leads}"),
+    "nurse_triage": ("the {name} part of the heart (leads {leads})", "leads {leads}"),
 }
 #: Per style: the tail naming the territories that cannot be assessed.
 NOT_ASSESSED = {"narrative": ", while {terr} cannot be assessed", "terse": "; {terr} n/a",
                 "letter": ", although {terr} cannot be assessed", "lists": "; not assessable: {terr}",
                 "ed_note": " ({terr} unreadable)", "structured": " ({terr}: not analysable)",
-                "registrar": " — {terr} not interpretable", "teaching": "; {terr} could not be evaluated"}
+                "registrar": " — {terr} not interpretable", "teaching": "; {terr} could not be evaluated",
+                "cardiologist_us": "; {terr} not evaluable", "nurse_triage": " (couldn't read {terr})"}
 VOLT_NAMES = {
     "narrative": {"sokolow_lyon": "Sokolow-Lyon voltage {v}", "cornell_voltage": "Cornell voltage {v}"},
     "terse": {"sokolow_lyon": "SV1+RV5/6 {v}", "cornell_voltage": "Cornell {v}"},
@@ -317,17 +341,23 @@ VOLT_NAMES = {
     "teaching": {"sokolow_lyon": "Sokolow-Lyon, S in V1 plus the taller R in V5 or V6: {v} (threshold 3.5 mV)",
                  "cornell_voltage": ("Cornell, R in aVL plus S in V3: {v} (thresholds 2.8 mV in men, "
                                      "2.0 mV in women)")},
+    "cardiologist_us": {"sokolow_lyon": "SV1 + RV5 or RV6 = {v} (Sokolow-Lyon)",
+                        "cornell_voltage": "RaVL + SV3 = {v} (Cornell)"},
+    "nurse_triage": {"sokolow_lyon": "Sokolow-Lyon score {v}", "cornell_voltage": "Cornell score {v}"},
 }
 #: Per style: what a value that cannot be measured is written as (nothing by default).
 UNMEASURED = {"ed_note": "n/a", "structured": "not measurable", "registrar": "unmeasurable",
-              "teaching": "not measurable"}
+              "teaching": "not measurable", "cardiologist_us": "indeterminate",
+              "nurse_triage": "couldn't be measured"}
 #: Per style: the separator between listed items (by default "a, b and c").
-ITEM_SEP = {"lists": "; ", "terse": ", ", "ed_note": "; ", "structured": "; ", "registrar": ", "}
+ITEM_SEP = {"lists": "; ", "terse": ", ", "ed_note": "; ", "structured": "; ", "registrar": ", ",
+            "nurse_triage": "; "}
 #: Per style: how a run of three or more chest leads is written ("V2-V4" by default; None: every lead named).
-CHEST_RUN = {"letter": " to ", "narrative": " through ", "registrar": "–", "teaching": None}
+CHEST_RUN = {"letter": " to ", "narrative": " through ", "registrar": "–", "teaching": None,
+             "nurse_triage": " thru "}
 #: Per style: the separators between leads, and before the last one (by default "II, III, aVF").
 LEAD_SEP = {"terse": ("/", "/"), "narrative": (", ", " and "), "letter": (", ", " and "),
-            "teaching": (", ", " and "), "registrar": (", ", " & ")}
+            "teaching": (", ", " and "), "registrar": (", ", " & "), "cardiologist_us": (", ", " and ")}
 
 
 @dataclass(frozen=True)
@@ -989,6 +1019,145 @@ PHRASES = {
                                "normal limits."),),
                     "abnormal": ("Teaching point: {rhythm} at {hr}, with {items}.",)},
     },
+    # -- held-out styles, written from scratch without the checker's phrase lists --
+    "cardiologist_us": {
+        "quality": {"good": ("Technically satisfactory study, with {n} of 12 leads of diagnostic quality.",),
+                    "noisy": ("Artifact is present, although {n} of 12 leads remain of diagnostic quality.",),
+                    "limited": (("Suboptimal technical quality: only {n} of 12 leads are of diagnostic quality, and "
+                                 "the interpretation should be read with caution."),)},
+        "rhythm": {"sinus": ("Sinus rhythm at a rate of {hr}.", "The underlying rhythm is sinus, ventricular rate {hr}."),
+                   "sinus_brady": ("Sinus bradycardia at a rate of {hr}.", "Sinus bradycardia, ventricular rate {hr}."),
+                   "sinus_tachy": ("Sinus tachycardia at a rate of {hr}.", "Sinus tachycardia, ventricular rate {hr}."),
+                   "af": (("Probable atrial fibrillation with an average ventricular response of {hr}; discrete P "
+                           "waves are not identified and the ventricular response is irregularly irregular."),),
+                   "paced": ("Electronically paced rhythm at a rate of {hr}; pacemaker artifacts are identified.",),
+                   "ectopic": ("Ectopic atrial rhythm at a rate of {hr}, with a nonsinus P-wave axis.",),
+                   "no_p": ("Undetermined rhythm at a rate of {hr}; no P waves are identified.",),
+                   "unclear": (("Rhythm of indeterminate mechanism at a rate of {hr}; atrial activity cannot be "
+                                "reliably identified."),)},
+        "regularity": {"regular": ("The ventricular rhythm is regular.",),
+                       "sinus_irregular": ("Sinus arrhythmia is present.",),
+                       "irregular": ("The ventricular response is irregular.",)},
+        "rate": {"brady": ("Slow ventricular rate.",), "tachy": ("Rapid ventricular rate.",)},
+        "pr": {"normal": ("The PR interval measures {pr}.", "PR interval {pr}, normal."),
+               "long": ("First-degree AV block, with a PR interval of {pr}.",
+                        "The PR interval is prolonged at {pr} (first-degree atrioventricular block)."),
+               "short": ("Short PR interval of {pr}.",),
+               "na": ("The PR interval is indeterminate.", "PR interval not measurable.")},
+        "qrs": {"normal": ("The QRS duration is {qrs}.", "QRS duration {qrs}, with normal intraventricular conduction."),
+                "intermediate": (("Borderline QRS duration of {qrs}: nonspecific intraventricular conduction delay "
+                                  "versus incomplete bundle branch block."),),
+                "wide": ("Prolonged QRS duration of {qrs}.", "Wide QRS complex, with a QRS duration of {qrs}.")},
+        "rsr": {"yes": ("rSR' morphology in V1.",)},
+        "axis": {"normal": ("Normal QRS axis of {axis} in the frontal plane.", "QRS axis {axis} (normal)."),
+                 "left": ("Left axis deviation, QRS axis {axis}.",),
+                 "right": ("Right axis deviation, QRS axis {axis}.",),
+                 "extreme": ("QRS axis {axis}, consistent with extreme axis deviation.",)},
+        "other_axes": {"both": ("P-wave axis {paxis}; T-wave axis {taxis}.",),
+                       "t_only": ("T-wave axis {taxis}; the P-wave axis is indeterminate.",)},
+        "lvh": {"yes": ("Voltage criteria for left ventricular hypertrophy are met: {volts}.",),
+                "no": ("Voltage criteria for left ventricular hypertrophy are not met ({volts}).",),
+                "young": (("Increased QRS voltage ({volts}), which may be a normal variant in a patient younger "
+                           "than 35; not diagnostic of LVH."),),
+                "na": ("LVH voltage criteria cannot be evaluated.",)},
+        "voltage": {"low_limb": ("Low QRS voltage in the limb leads.",),
+                    "low_prec": ("Low QRS voltage in the precordial leads.",),
+                    "low_both": ("Low QRS voltage in the limb and precordial leads.",),
+                    "normal": ("QRS voltages are within normal limits.",)},
+        "peaked_p": {"yes": ("Tall P waves in lead II ({pamp}), suggestive of right atrial abnormality.",),
+                     "no": ("P-wave amplitude in lead II is {pamp}, not increased.",)},
+        "st_elev": {"none": ("No significant ST-segment elevation.",),
+                    "partial": ("No significant ST-segment elevation in the evaluable leads{na}.",),
+                    "pos": ("ST-segment elevation in {items}{na}.",)},
+        "st_dep": {"none": ("No significant ST-segment depression.",),
+                   "partial": ("No significant ST-segment depression in the evaluable leads{na}.",),
+                   "pos": ("ST-segment depression in {items}{na}.",)},
+        "q": {"none": ("No Q waves to suggest prior infarction.",),
+              "partial": ("No Q waves to suggest prior infarction in the evaluable leads{na}.",),
+              "pos": ("Pathologic Q waves in {items}{na}.",)},
+        "tinv": {"none": ("No significant T-wave inversion.",),
+                 "partial": ("No significant T-wave inversion in the evaluable leads{na}.",),
+                 "pos": ("T-wave inversion in {items}{na}.",)},
+        "qtc": {"normal": ("The QT interval is {qt}, and the corrected QT interval (QTc) of {qtc} is not prolonged.",),
+                "long": ("The QT interval is {qt}, and the corrected QT interval (QTc) is prolonged at {qtc}.",)},
+        "bazett": {"yes": ("By Bazett's correction the QTc is {qtcb}.",)},
+        "qtc_short": {"yes": ("The Bazett-corrected QTc is short at {qtcb}.",)},
+        "peaked_t": {"yes": ("Prominent, peaked precordial T waves (up to {tamp}); correlate with serum potassium.",),
+                     "no": ("No peaked T waves.",)},
+        "synthesis": {"normal": ("Summary: {rhythm} at {hr}; otherwise within normal limits.",),
+                      "abnormal": ("Summary: {rhythm} at {hr} with {items}.",)},
+        "summary": {"normal": (("Interpretation: {Rhythm} at {hr}. Otherwise within normal limits. Prior tracing not "
+                                "available for comparison."),),
+                    "abnormal": (("Interpretation: {Rhythm} at {hr} with {items}. Prior tracing not available for "
+                                  "comparison."),)},
+    },
+    "nurse_triage": {
+        "quality": {"good": ("Tracing came out clear, {n} of 12 leads readable.",),
+                    "noisy": ("Tracing is a bit noisy in places, but {n} of 12 leads are readable.",),
+                    "limited": ("Poor-quality tracing, only {n} of 12 leads readable, so take this with caution.",)},
+        "rhythm": {"sinus": ("Heart rhythm looks sinus at {hr}.", "Rhythm looks like it comes from the sinus node, {hr}."),
+                   "sinus_brady": ("Rhythm looks sinus but slow (sinus bradycardia) at {hr}.",),
+                   "sinus_tachy": ("Rhythm looks sinus but fast (sinus tachycardia) at {hr}.",),
+                   "af": (("Rhythm looks irregular with no clear P waves, could be atrial fibrillation (AFib); heart "
+                           "rate {hr}."),),
+                   "paced": ("Pacemaker spikes seen, rhythm is paced at {hr}.",),
+                   "ectopic": (("P waves point an unusual direction, may be an ectopic atrial rhythm; heart rate "
+                                "{hr}."),),
+                   "no_p": ("Can't see any P waves, so not sure where the rhythm starts; heart rate {hr}.",),
+                   "unclear": ("P waves hard to make out, rhythm type unclear; heart rate {hr}.",)},
+        "regularity": {"regular": ("Beats come at a steady, even pace.",),
+                       "sinus_irregular": ("Beat spacing speeds up and slows down a little (sinus arrhythmia).",),
+                       "irregular": ("Beats are irregular, with uneven spacing.",)},
+        "rate": {"brady": ("Heart rate is on the slow side.",), "tachy": ("Heart rate is on the fast side.",)},
+        "pr": {"normal": ("Heartbeat timing: PR {pr}, looks normal.", "PR {pr}, normal."),
+               "long": ("PR is long at {pr} (first-degree heart block).",),
+               "short": ("PR is short at {pr}.",),
+               "na": ("PR couldn't be measured.",)},
+        "qrs": {"normal": ("QRS {qrs}, narrow like it should be.",),
+                "intermediate": ("QRS a little wide at {qrs}, borderline.",),
+                "wide": ("QRS is wide at {qrs}.",)},
+        "rsr": {"yes": ("Lead V1 has an rSR' (M-shaped) pattern.",)},
+        "axis": {"normal": ("Heart's electrical direction (axis) is normal at {axis}.",
+                            "Heart's electrical axis looks normal, {axis}."),
+                 "left": ("Heart's electrical axis points to the left at {axis} (left axis deviation).",),
+                 "right": ("Heart's electrical axis points to the right at {axis} (right axis deviation).",),
+                 "extreme": ("Heart's electrical axis is way off at {axis} (extreme axis).",)},
+        "other_axes": {"both": ("P axis {paxis}, T axis {taxis}.",),
+                       "t_only": ("T axis {taxis}; P axis couldn't be measured.",)},
+        "lvh": {"yes": ("Voltage is high enough to meet LVH criteria, could mean thick heart muscle: {volts}.",),
+                "no": ("Voltage doesn't meet LVH (thick heart muscle) criteria: {volts}.",),
+                "young": ("Voltage is tall ({volts}), but patient is under 35, so this doesn't count as LVH.",),
+                "na": ("Couldn't check the LVH voltage criteria.",)},
+        "voltage": {"low_limb": ("Small complexes (low voltage) in the arm and leg leads.",),
+                    "low_prec": ("Small complexes (low voltage) in the chest leads.",),
+                    "low_both": ("Small complexes (low voltage) in both the arm and leg leads and the chest leads.",),
+                    "normal": ("Complex size looks normal.",)},
+        "peaked_p": {"yes": ("P wave in lead II looks tall ({pamp}), could mean right atrial enlargement.",),
+                     "no": ("P wave in lead II is {pamp}, not tall.",)},
+        "st_elev": {"none": ("No signs of ST elevation.",),
+                    "partial": ("No signs of ST elevation in the leads that could be read{na}.",),
+                    "pos": ("Signs of ST elevation in {items}{na}.",)},
+        "st_dep": {"none": ("No signs of ST depression.",),
+                   "partial": ("No signs of ST depression in the leads that could be read{na}.",),
+                   "pos": ("ST depression seen in {items}{na}.",)},
+        "q": {"none": ("No abnormal Q waves seen.",),
+              "partial": ("No abnormal Q waves in the leads that could be read{na}.",),
+              "pos": ("Abnormal Q waves in {items}{na}.",)},
+        "tinv": {"none": ("No flipped (inverted) T waves.",),
+                 "partial": ("No flipped (inverted) T waves in the leads that could be read{na}.",),
+                 "pos": ("Flipped (inverted) T waves in {items}{na}.",)},
+        "qtc": {"normal": ("QT {qt}, QT corrected {qtc}, not long.",),
+                "long": ("QT corrected is long at {qtc} (QT {qt}), flag to the doctor.",)},
+        "bazett": {"yes": ("Bazett QT corrected {qtcb}.",)},
+        "qtc_short": {"yes": ("Bazett QT corrected is short at {qtcb}.",)},
+        "peaked_t": {"yes": ("T waves look tall and peaked in the chest leads (up to {tamp}), check potassium.",),
+                     "no": ("No tall peaked T waves.",)},
+        "synthesis": {"normal": ("Overall: {rhythm}, {hr}, nothing abnormal found on the measurements.",),
+                      "abnormal": ("Overall: {rhythm}, {hr}, with {items}.",)},
+        "summary": {"normal": (("Triage summary: {rhythm} at {hr}, measurements look normal. Passed to the provider "
+                                "for review."),),
+                    "abnormal": ("Triage summary: {rhythm} at {hr}; flagged: {items}. Passed to the provider for review.",)},
+    },
 }
 
 #: Short names of rhythms and abnormal findings for the synthesis and the summary.
@@ -1019,6 +1188,15 @@ RHYTHM_NAMES = {
                  "af": "what is most likely atrial fibrillation", "paced": "a pacemaker rhythm",
                  "ectopic": "an ectopic atrial rhythm", "no_p": "a rhythm whose atrial mechanism cannot be identified",
                  "unclear": "a rhythm of undetermined mechanism"},
+    "cardiologist_us": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia",
+                        "sinus_tachy": "sinus tachycardia", "af": "probable atrial fibrillation",
+                        "paced": "pacemaker-driven rhythm", "ectopic": "ectopic atrial rhythm",
+                        "no_p": "undetermined rhythm without visible P waves",
+                        "unclear": "rhythm of indeterminate mechanism"},
+    "nurse_triage": {"sinus": "sinus rhythm", "sinus_brady": "slow sinus rhythm (sinus bradycardia)",
+                     "sinus_tachy": "fast sinus rhythm (sinus tachycardia)", "af": "possible AFib",
+                     "paced": "pacemaker rhythm", "ectopic": "possible ectopic atrial rhythm",
+                     "no_p": "rhythm with no visible P waves", "unclear": "unclear rhythm"},
 }
 ITEM_NAMES = {
     "narrative": {"pr_long": "first-degree AV block", "pr_short": "a short PR interval",
@@ -1075,6 +1253,23 @@ ITEM_NAMES = {
                  "st_elev": "ST elevation in {terr}", "st_dep": "ST depression in {terr}",
                  "q": "pathological Q waves in {terr}", "tinv": "inverted T waves in {terr}",
                  "qtc_long": "a prolonged QTc", "qtc_short": "a short QTc"},
+    "cardiologist_us": {"pr_long": "first-degree AV block", "pr_short": "short PR interval",
+                        "qrs_intermediate": "nonspecific intraventricular conduction delay",
+                        "qrs_wide": "prolonged QRS duration", "axis_left": "left axis deviation",
+                        "axis_right": "right axis deviation", "axis_extreme": "extreme axis deviation",
+                        "lvh": "left ventricular hypertrophy by voltage criteria", "low_voltage": "low QRS voltage",
+                        "peaked_p": "tall P waves (possible right atrial abnormality)",
+                        "st_elev": "ST-segment elevation in {terr}", "st_dep": "ST-segment depression in {terr}",
+                        "q": "pathologic Q waves in {terr}", "tinv": "T-wave inversion in {terr}",
+                        "qtc_long": "prolonged QTc", "qtc_short": "short QTc"},
+    "nurse_triage": {"pr_long": "long PR (first-degree heart block)", "pr_short": "short PR",
+                     "qrs_intermediate": "slightly wide QRS", "qrs_wide": "wide QRS",
+                     "axis_left": "left-pointing axis", "axis_right": "right-pointing axis",
+                     "axis_extreme": "extreme axis", "lvh": "LVH voltage", "low_voltage": "small complexes",
+                     "peaked_p": "tall P waves", "st_elev": "ST elevation in {terr}",
+                     "st_dep": "ST depression in {terr}", "q": "abnormal Q waves in {terr}",
+                     "tinv": "flipped T waves in {terr}", "qtc_long": "long QT corrected",
+                     "qtc_short": "short QT corrected"},
 }
 
 #: The statements of each step, in the order each style writes them.
@@ -1103,6 +1298,12 @@ ORDER = {
     "teaching": (("quality", "rhythm", "regularity", "rate"), ("pr", "qrs", "rsr", "axis", "other_axes"),
                  ("lvh", "voltage", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
                  ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "cardiologist_us": (("rhythm", "rate", "regularity", "quality"), ("pr", "qrs", "rsr", "axis", "other_axes"),
+                        ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
+                        ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "nurse_triage": (("quality", "rhythm", "regularity", "rate"), ("pr", "qrs", "axis", "other_axes", "rsr"),
+                     ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
+                     ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
 }
 
 # -- writing a text ---------------------------------------------------------------------------

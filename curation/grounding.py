@@ -83,7 +83,7 @@ _MASKED = re.compile(r"(?<!\w)['‘\"“][^'’\"”]+['’\"”](?!\w)|\([^()]*
 #: A lead name, or a range of chest leads; a lone "i" is lead I only after "in", "lead" or "of"
 #: or where a lead list or a parenthesis goes on ("i and avl", "i, avl", "lead i (0.1 mv)"), not
 #: the pronoun ("i note").
-_LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|"
+_LEAD = re.compile(r"(?<![\w'])(?:v([1-6])\s*(?:-|–|—|to|through|thru)\s*v?([1-6])|(avr|avl|avf|v[1-6]|iii|ii|"
                    r"(?:(?<=in )|(?<=lead )|(?<=leads )|(?<=of ))i|"
                    r"i(?=\s*(?:$|[,;:.)(/&+-]|and\b|or\b|to\b|through\b|leads?\b|avl\b|avr\b|avf\b|ii\b|iii\b|v[1-6]\b))))"
                    r"(?![\w'])")
@@ -135,7 +135,8 @@ LISTS = {
     "neg_inside": "not|no|without|w o",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
              "n/a|not applicable|not assessed|unassessable|indeterminate|unreadable|not readable|not analysable|"
-             "not analyzable|uninterpretable|not interpretable|"
+             "not analyzable|uninterpretable|not interpretable|not evaluable|unevaluable|non evaluable|"
+             "couldn t|could not|not able to|slightly|a little|a bit|mildly|marginally|somewhat|"
              # hypothetical mentions (ConText): a finding looked for, or a criterion applied
              "looking for|look for|looking next for|sought|search for|searching for|screen for|we apply|applying|"
              "needed for|required for|needed to|would be|would need|would suggest|would indicate|must be|"
@@ -236,8 +237,8 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
     found = lexicon.scan(low)
     hits = sorted(((a, b, cs) for name, cs in by_subject.items() for a, b in found.spans.get(name, ())),
                   key=lambda h: h[:2])
-    keywords = sorted(((e, e - a, m) for m in measures() if m.keywords for a, e in found.spans.get(f"kw:{m.id}", ())
-                       if low[a - 1:a] not in _APOSTROPHES), key=lambda k: k[:2])  # not the s of "t's"
+    keywords = _covering(sorted(((e, e - a, m) for m in measures() if m.keywords for a, e in found.spans.get(f"kw:{m.id}", ())
+                                 if low[a - 1:a] not in _APOSTROPHES), key=lambda k: k[:2]))  # not the s of "t's"
     end = -1
     for where, body in parts:
         lo, part_end = end + 1, end + 1 + len(body)
@@ -262,8 +263,9 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
     ("PR (P onset to QRS onset) 160 ms" is the PR); numbers joined by slashes take the slashed
     terms before them in order ("QT/QTc 342/339 ms") and the unit after the last."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
-    explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi)) if not _NUMBER.search(text, a, b)] \
-        if text.find("(", lo, hi) >= 0 else []
+    explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi))
+                 if not _NUMBER.search(text, a, b) and len(text[a + 1:b - 1].split()) > 2] \
+        if text.find("(", lo, hi) >= 0 else []  # "(QTc)" names, "(P onset to QRS onset)" explains
     if explained:  # this sentence's keywords, less those inside them
         keywords = [k for k in keywords[bisect.bisect_left(keywords, (lo,)):bisect.bisect_right(keywords, (hi, math.inf))]
                     if not _inside(k[0] - k[1], explained)]
@@ -304,6 +306,13 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         if issue:
             issues.append(issue)
     return issues
+
+
+def _covering(keywords: list) -> list:
+    """The measure terms less those that start inside another one ("corrected QT interval" is the
+    QTc's term, not also the QT's "QT interval")."""
+    spans = sorted({(e - n, e) for e, n, _ in keywords})
+    return [k for k in keywords if not any(a < k[0] - k[1] < e for a, e in spans)]
 
 
 def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:

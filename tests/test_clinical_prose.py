@@ -150,3 +150,14 @@ def test_slashed_axes_are_read_in_order(record_facts):
     assert _issues("p/t axes -40 deg / +50 deg.", rec, step=2)
     assert any("unmeasurable_value" in i
                for i in _issues("p/t axes +48 deg / +40 deg.", _record(record_facts, p_axis_deg=float("nan")), step=2))
+
+
+def test_a_term_inside_another_and_a_named_abbreviation(record_facts):
+    rec = _record(record_facts, qt_ms=424.0, qtc_bazett_ms=382.0, qtc_fridericia_ms=395.0, qtc_framingham_ms=390.0,
+                  qtc_hodges_ms=392.0)
+    assert _issues("The QT interval is 424 msec, and the corrected QT interval (QTc) of 382 msec is not prolonged.",
+                   rec, step=5) == []
+    assert _issues("The QT interval is 424 msec, and the corrected QT interval (QTc) of 424 msec is not prolonged.",
+                   rec, step=5)
+    assert _issues("QRS a little wide at 113 milliseconds, borderline.", _record(record_facts, qrs_lead_ms=113.0),
+                   step=2) == []
