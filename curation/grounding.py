@@ -40,6 +40,7 @@ import math
 import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from itertools import accumulate
 from pathlib import Path
 
 from curation.parse import Interpretation, Issue
@@ -312,7 +313,13 @@ def _covering(keywords: list) -> list:
     """The measure terms less those that start inside another one ("corrected QT interval" is the
     QTc's term, not also the QT's "QT interval")."""
     spans = sorted({(e - n, e) for e, n, _ in keywords})
-    return [k for k in keywords if not any(a < k[0] - k[1] < e for a, e in spans)]
+    starts = [a for a, _ in spans]
+    reach = list(accumulate((e for _, e in spans), max))  # the furthest end of the spans up to each one
+
+    def inside(at: int) -> bool:
+        i = bisect.bisect_left(starts, at) - 1  # the spans that start before ``at``
+        return i >= 0 and reach[i] > at
+    return [k for k in keywords if not inside(k[0] - k[1])]
 
 
 def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
