@@ -98,8 +98,9 @@ _REGIONS = {"inferior": ("II", "III", "aVF"), "high lateral": ("I", "aVL"), "sep
             "right precordial": ("V1", "V2", "V3"), "mid precordial": ("V3", "V4"),
             "inferolateral": ("II", "III", "aVF", "V5", "V6"),
             "lateral": ("I", "aVL", "V5", "V6")}
-_REGION = re.compile(r"(?<!\w)(" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")(?!\w)")
-_REGION_LEADS = re.compile(r"(?:" + "|".join(sorted(_REGIONS, key=len, reverse=True)) + r")\s+leads?\b")
+_REGION_NAMES = "|".join(sorted(_REGIONS, key=len, reverse=True))  # longest first
+_REGION = re.compile(rf"(?<!\w)({_REGION_NAMES})(?!\w)")
+_REGION_LEADS = re.compile(rf"(?:{_REGION_NAMES})\s+leads?\b")
 _RANGE_END = re.compile(r"\d\s*[a-zµμ°/]*\s*(?:-|–|—|to)\s*$")
 _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|nd\b|rd\b|th\b)")  # not "- 1st degree"
 #: What may stand between a measure term and a number written without its unit ("axis -9",

@@ -24,6 +24,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .delineate import ms
+
 #: Pacing is measured at this sampling rate and above (Hz).
 PACE_MIN_FS = 400.0
 #: A stimulus: the largest spatial second difference in the search window, at least this
@@ -52,11 +54,6 @@ PACE_AV_MIN_MS = 80.0
 #: Sites reported per record: atrial and ventricular.
 MAX_SITES = 2
 NONE = -(1 << 30)
-
-
-@njit(cache=True)
-def _ms(v, fs):
-    return int(round(v * fs / 1000.0))
 
 
 @njit(cache=True)
@@ -93,12 +90,12 @@ def stimuli(sig, good, fid, fs):
     n = sig.shape[1]
     s2 = np.empty(n)
     _second_difference(sig, good, s2)
-    n_quiet = _ms(PACE_QUIET_MS, fs)
-    sep = _ms(PACE_AV_MIN_MS, fs)
+    n_quiet = ms(PACE_QUIET_MS, fs)
+    sep = ms(PACE_AV_MIN_MS, fs)
     off = np.full((fid.shape[0], 2), NONE, dtype=np.int64)
     for i in range(fid.shape[0]):
-        a = max(n_quiet + 2, fid[i] - _ms(PACE_SEARCH_MS, fs))
-        b = min(n - 1, fid[i] - _ms(PACE_SEARCH_END_MS, fs))
+        a = max(n_quiet + 2, fid[i] - ms(PACE_SEARCH_MS, fs))
+        b = min(n - 1, fid[i] - ms(PACE_SEARCH_END_MS, fs))
         k1 = _strongest(s2, a, b, -1, sep, n_quiet)
         if k1 < 0:
             continue
@@ -123,8 +120,8 @@ def _near(off, i, c, tol):
 def sites(off, fs):
     """Pacing sites: offsets from the fiducial (samples, in time order; NONE for none; the
     median of the site's stimuli) and the share of beats with a stimulus there."""
-    tol = _ms(PACE_TIMING_TOL_MS, fs)
-    sep = _ms(PACE_AV_MIN_MS, fs)
+    tol = ms(PACE_TIMING_TOL_MS, fs)
+    sep = ms(PACE_AV_MIN_MS, fs)
     nb = off.shape[0]
     where = np.full(MAX_SITES, NONE, dtype=np.int64)
     frac = np.zeros(MAX_SITES)
@@ -163,8 +160,8 @@ def sites(off, fs):
 def blank(sig, good, fid, off, where, fs):
     """Replace each stimulus at a site by a straight line across +-PACE_BLANK_MS, all leads."""
     n = sig.shape[1]
-    tol = _ms(PACE_TIMING_TOL_MS, fs)
-    h = _ms(PACE_BLANK_MS, fs)
+    tol = ms(PACE_TIMING_TOL_MS, fs)
+    h = ms(PACE_BLANK_MS, fs)
     for i in range(fid.shape[0]):
         for j in range(2):
             c = off[i, j]
@@ -194,7 +191,7 @@ def chambers(where, frac, qon, F, fs):
     for s in range(MAX_SITES):
         if where[s] == NONE:
             continue
-        if qon >= 0 and qon - (F + where[s]) < _ms(PACE_AV_MIN_MS, fs):
+        if qon >= 0 and qon - (F + where[s]) < ms(PACE_AV_MIN_MS, fs):
             ventricular = max(ventricular, frac[s])
         else:
             atrial = max(atrial, frac[s])
@@ -209,4 +206,4 @@ def qrs_not_before(where, F, fs):
     for s in range(MAX_SITES):
         if where[s] != NONE:
             last = max(last, where[s])
-    return -1 if last == NONE else F + last + _ms(PACE_BLANK_MS, fs) + 1
+    return -1 if last == NONE else F + last + ms(PACE_BLANK_MS, fs) + 1

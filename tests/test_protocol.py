@@ -114,7 +114,7 @@ def test_combinations_follow_kleene_logic(record_facts):
 
 def test_ectopic_atrial_rhythm_needs_an_axis_outside_0_90_and_an_inverted_p(record_facts):
     got = _evaluate(record_facts("low", p_axis_deg=-60.0, p_amp_mv_II=-0.12, p_amp_mv_aVF=-0.1),
-                    record_facts("left", p_axis_deg=120.0, p_amp_mv_I=-0.08),
+                    record_facts("left", p_axis_deg=120.0, p_amp_mv_I=-0.12),
                     record_facts("flat", p_axis_deg=-8.0, p_amp_mv_aVF=-0.02),  # a horizontal sinus P
                     record_facts("upright", p_axis_deg=95.0),
                     record_facts("none", p_axis_deg=NAN, p_present_frac=0.0))
