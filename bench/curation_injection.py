@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT))
 from curation import Facts, validate  # noqa: E402
 from curation.grounding import measures  # noqa: E402
 from prompts import rules_writer  # noqa: E402
+from protocol.answer_key import reconcile  # noqa: E402
 from protocol.criteria import load as load_criteria  # noqa: E402
 from schemas.ecg import LEADS  # noqa: E402
 from sources.vocabulary import concepts  # noqa: E402
@@ -111,15 +112,14 @@ def records(wh, max_records: int | None) -> tuple[list[Record], int, float]:
     found: dict[str, dict] = {}
     for r in wh.read("findings").iter_rows(named=True):
         found.setdefault(r["record_id"], {})[r["criterion"]] = r
-    labels = dict(wh.read("records", ["record_id", "labels"]).rows())
-    names = concepts()
+    labels = {rid: (lab, lik) for rid, lab, lik in wh.read("records", ["record_id", "labels", "label_likelihood"]).rows()}
     ids = sorted(rid for rid in feats if rid in found)[:max_records]
     out, refused, spent = [], 0, 0.0
     for rid in ids:
-        facts = Facts(feats[rid], leads.get(rid, {}), found[rid], list(labels.get(rid) or []))
+        facts = Facts(feats[rid], leads.get(rid, {}), found[rid], reconcile(*labels.get(rid, ([], [])), found[rid]))
         t0 = time.perf_counter()
         try:
-            text = rules_writer.write(facts.features, facts.findings, facts.labels, names)
+            text = rules_writer.write(facts.features, facts.findings, facts.key)
         except rules_writer.Refused:
             refused += 1
             continue
@@ -317,7 +317,7 @@ def unmeasurable_number(rec: Record, rng: random.Random) -> str | None:
 
 def swapped_label(rec: Record, rng: random.Random) -> str | None:
     labels = _answer(rec.text)
-    others = [d for c, d in concepts().items() if c not in rec.facts.labels]
+    others = [d for c, d in concepts().items() if c not in rec.facts.key.concepts]
     labels[rng.randrange(len(labels))] = rng.choice(others)
     return _set_answer(rec.text, labels)
 

@@ -1,11 +1,12 @@
 """Curation: what the teacher wrote, checked before it is trained on.
 
     from curation import Facts, validate
-    issues = validate(response_text, Facts(features, leads, findings, labels))  # [] = accepted
+    issues = validate(response_text, Facts(features, leads, findings, key))  # [] = accepted
 
 :func:`validate` parses the six-step format (:mod:`curation.parse`), checks every number and
 qualitative claim against the record's measurements and findings (:mod:`curation.grounding`)
-and the answer against the reference labels (:mod:`curation.labels`). Each problem is an
+and the answer against the record's reconciled answer key (:mod:`curation.labels`); the
+answer's statements must follow from the steps (:mod:`curation.consistency`). Each problem is an
 :class:`Issue` (``code: message``). :data:`CHECKER_VERSION`, the hash of :data:`CHECKER_FILES`,
 changes whenever a check or one of its tables does, so stored verdicts know which checker gave them.
 """
@@ -18,11 +19,14 @@ from concurrent.futures import Executor
 from itertools import repeat
 from pathlib import Path
 
+from curation.consistency import check as _consistency
 from curation.grounding import CLAIMS, TOLERANCES, Facts
-from curation.grounding import check as _grounding
+from curation.grounding import read as _grounding
 from curation.labels import MIN_OVERLAP
 from curation.labels import check as _labels
 from curation.parse import Interpretation, Issue, parse
+from protocol.answer_key import TABLES as KEY_TABLES
+from protocol.concordance import TABLE as LABEL_CRITERIA
 from protocol.criteria import TABLE as CRITERIA
 from sources.vocabulary import DATA as VOCABULARY
 
@@ -38,7 +42,7 @@ def _name(path: Path) -> str:
 #: reads (claims, tolerances, the criteria whose leads and descriptions grounding names, and the
 #: label vocabulary of :mod:`curation.labels`). A change to any of them re-validates (stages/validate.py).
 CHECKER_FILES: tuple[Path, ...] = tuple(sorted(
-    (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TOLERANCES, CRITERIA,
+    (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TOLERANCES, CRITERIA, LABEL_CRITERIA, *KEY_TABLES,
                            *VOCABULARY.glob("*.csv"))),
     key=_name))
 
@@ -63,7 +67,9 @@ def validate(text: str, facts: Facts, min_overlap: float = MIN_OVERLAP) -> list[
     interpretation, issues = parse(text)
     if interpretation is None:
         return issues
-    return issues + _grounding(interpretation, facts) + _labels(interpretation.answer, facts.labels, min_overlap)
+    grounding, asserted = _grounding(interpretation, facts)
+    return (issues + grounding + _labels(interpretation.answer, facts.key, min_overlap)
+            + _consistency(interpretation, facts, asserted))
 
 
 def validate_many(items: Sequence[tuple[str, Facts]], executor: Executor | None = None,

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from curation.parse import Interpretation, Issue
 from curation.phrases import Found, Lexicon
+from protocol.answer_key import Key, confounder_name
 from protocol.criteria import load as load_criteria
 from schemas.ecg import LEADS
 
@@ -194,12 +195,25 @@ class Claim:
 @dataclass
 class Facts:
     """What a record's interpretation is checked against: its ``features`` row, its
-    ``lead_features`` rows by lead, its ``findings`` rows by criterion and reference labels."""
+    ``lead_features`` rows by lead, its ``findings`` rows by criterion (with their
+    ``confounder``) and its reconciled answer key."""
 
     features: dict
     leads: dict[str, dict]
     findings: dict[str, dict]
-    labels: list[str]
+    key: Key
+
+
+@dataclass(frozen=True)
+class Assertion:
+    """A claim as read: where, its criterion (or family ``prefix_*``), its state (None: hedged),
+    the leads or territories named with it and its sentence."""
+
+    where: str
+    criterion: str
+    state: bool | None
+    scope: str
+    sentence: str
 
 
 @lru_cache(maxsize=1)
@@ -228,9 +242,10 @@ def _lexicon() -> tuple[Lexicon, dict[str, tuple[Claim, ...]]]:
     return Lexicon(lists), by_subject
 
 
-def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
-    """Numeric and qualitative grounding issues of the steps and the summary."""
+def read(interpretation: Interpretation, facts: Facts) -> tuple[list[Issue], list[Assertion]]:
+    """Numeric and qualitative grounding issues of the steps and the summary, and every claim read."""
     issues: list[Issue] = []
+    asserted: list[Assertion] = []
     lexicon, by_subject = _lexicon()
     parts = [(f"step {s.number}", s.body) for s in interpretation.steps] + [("the summary", interpretation.summary)]
     text = "\n".join(body for _, body in parts)  # one scan of every part; each part read in its bounds
@@ -250,10 +265,10 @@ def check(interpretation: Interpretation, facts: Facts) -> list[Issue]:
             first = bisect.bisect_left(hits, (lo,))
             in_sentence = [h for h in hits[first:bisect.bisect_left(hits, (hi,), first)] if h[1] <= hi]
             if in_sentence:
-                issues += _claims(where, low, text, lo, hi, in_sentence, found, facts)
+                issues += _claims(where, low, text, lo, hi, in_sentence, found, facts, asserted)
             lo = boundary.end() if boundary else lo
         end = part_end
-    return list(dict.fromkeys(issues))
+    return list(dict.fromkeys(issues)), asserted
 
 
 # -- numbers -------------------------------------------------------------------------------------
@@ -480,8 +495,9 @@ def _lead_names(text: str) -> tuple[str, ...]:
 # -- qualitative claims --------------------------------------------------------------------------
 
 def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, found: Found,
-            facts: Facts) -> list[Issue]:
-    """The claims of one sentence, from its subject ``hits`` ``(start, end, claims)``."""
+            facts: Facts, asserted: list[Assertion]) -> list[Issue]:
+    """The claims of one sentence, from its subject ``hits`` ``(start, end, claims)``; each one
+    read is appended to ``asserted``."""
     issues = []
     masked = [m.span() for m in _MASKED.finditer(text, lo, hi)]
     hits = [h for h in hits if not _inside(h[0], masked)
@@ -495,10 +511,14 @@ def _claims(where: str, text: str, orig: str, lo: int, hi: int, hits: list, foun
             own = own if _territory(own) else text[mine[k - 1][1] if k else c0:a]
             for claim in cs:
                 span = _span(claim, a, b, c1, found, masked, mine)
-                if span is None or claim.asserts is None or _hedged(text, c0, c1, *span, found):
+                if span is None or claim.asserts is None:
                     continue
-                issue = _judge_claim(where, claim, orig[span[0]:span[1]], _asserted(claim, text, c0, c1, *span, found),
-                                     own, text[lo:hi], facts)
+                hedged = _hedged(text, c0, c1, *span, found)
+                state = None if hedged else _asserted(claim, text, c0, c1, *span, found)
+                asserted.append(Assertion(where, claim.criterion, state, own, text[lo:hi]))
+                if hedged:
+                    continue
+                issue = _judge_claim(where, claim, orig[span[0]:span[1]], state, own, text[lo:hi], facts)
                 if issue:
                     issues.append(issue)
     return issues
@@ -615,6 +635,8 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
         return None
     if not claim.criterion.endswith("_*"):
         row = facts.findings.get(claim.criterion)
+        if row is not None and row.get("confounder"):
+            return _confounded(where, claim, said, state, [claim.criterion], row["confounder"])
         positive = None if row is None else row.get("positive")
         if positive is None:
             return Issue("unmeasured_claim", f"{where} says {said!r}, but {_describe(claim.criterion)} was not "
@@ -632,6 +654,10 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
         rows = {t: r for t, r in rows.items() if len(set(_territory_leads(family + t)) & set(named)) >= 2}
         if not rows:
             return None
+    confounded = {t: r["confounder"] for t, r in rows.items() if r.get("confounder")}
+    if confounded and len(confounded) == len(rows):
+        return _confounded(where, claim, said, state, [family + t for t in rows], next(iter(confounded.values())))
+    rows = {t: r for t, r in rows.items() if t not in confounded}
     states = {t: r.get("positive") for t, r in rows.items()}
     where_said = f"{where} says {said!r}" + (f" in {', '.join(dict.fromkeys(named))}" if named else "")
     if named and all(p is None for p in states.values()):
@@ -649,6 +675,16 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
         return Issue(claim.code, f"{where_said}, but "
                                  + "; ".join(f"{_describe(family + t)} is met ({_value(rows[t])})" for t in positive))
     return None
+
+
+def _confounded(where: str, claim: Claim, said: str, state: bool, criteria: list[str], confounder: str) -> Issue | None:
+    """A definite claim of a criterion a confounder makes not applicable (a Q-wave infarct in a
+    left bundle branch block); a denial of it is no error."""
+    if not state:
+        return None
+    return Issue("confounded_claim", f"{where} says {said!r}, but {' and '.join(_describe(c) for c in criteria)} "
+                                     f"{'does' if len(criteria) == 1 else 'do'} not apply with "
+                                     f"{confounder_name(confounder)}: name the confounder instead")
 
 
 def _territory(text: str) -> list[str]:

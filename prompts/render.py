@@ -22,6 +22,7 @@ from typing import NamedTuple
 import jinja2
 
 from llm import prompt_sha256  # noqa: F401 - the one hash of a prompt, shared with generations
+from protocol.answer_key import confounder_name, definite
 from protocol.criteria import by_id
 from protocol.steps import STEPS
 from schemas.ecg import LEADS
@@ -46,7 +47,7 @@ LEAD_COLUMNS = (("p_amp_mv", "mV"), ("q_amp_mv", "mV"), ("r_amp_mv", "mV"), ("s_
 #: :func:`lead_columns` and :func:`context` take them.
 CONTEXT_FEATURES = ("quality", "quality_flags", "n_leads_ok", *(col for col, _, _ in GLOBALS))
 LEAD_FIELDS = ("lead", *(col for col, _ in LEAD_COLUMNS))
-FINDING_FIELDS = ("criterion", "step", "value", "threshold", "threshold_high", "min_age", "positive")
+FINDING_FIELDS = ("criterion", "step", "value", "threshold", "threshold_high", "min_age", "positive", "confounder")
 SEX = {"M": "male", "F": "female"}
 NOT_MEASURABLE = "not measurable"
 VERDICTS = {True: "met", False: "not met", None: NOT_MEASURABLE}
@@ -145,8 +146,14 @@ def template_version(kind: str) -> str:
     return hashlib.sha256("\0".join(_text(n) for n in names).encode()).hexdigest()[:16]
 
 
-def label_text(labels: list[str], descriptions: dict[str, str]) -> str:
-    return "; ".join(descriptions.get(c, c) for c in labels)
+def _verdict(cid: str, value, threshold, positive: bool | None, confounder: str | None) -> str:
+    """met / not met / not measurable; ``not applicable (confounder)``; ``met (borderline)`` for a
+    positive criterion short of its definite limit (protocol/measured_statements.csv)."""
+    if confounder:
+        return f"not applicable ({confounder_name(confounder)})"
+    if positive and definite(cid, {"positive": positive, "value": value, "threshold": threshold}) is False:
+        return "met (borderline: not a diagnosis on its own)"
+    return VERDICTS[positive]
 
 
 @lru_cache(maxsize=4096, typed=True)
@@ -161,10 +168,10 @@ def _threshold_text(criterion: str, threshold: float | None, threshold_high: flo
 
 
 def interpretation_context(features: dict, leads: list[dict], findings: list[dict], sex: str | None,
-                           labels: str) -> dict:
+                           key: str) -> dict:
     """Template variables from one record's rows (dicts of column -> value)."""
     return context(features, zip(*lead_columns([[row.get(f) for row in leads] for f in LEAD_FIELDS])),
-                   [tuple(row[f] for f in FINDING_FIELDS) for row in findings], sex, labels)
+                   [tuple(row.get(f) for f in FINDING_FIELDS) for row in findings], sex, key)
 
 
 def lead_columns(columns: list[list]) -> list[list[str]]:
@@ -175,17 +182,18 @@ def lead_columns(columns: list[list]) -> list[list[str]]:
 
 
 def context(features: dict, leads: Iterable[Sequence[str]], findings: Iterable[tuple], sex: str | None,
-            labels: str) -> dict:
+            key: str) -> dict:
     """:func:`interpretation_context` from one record's formatted lead rows (the rows of
-    :func:`lead_columns`, any order) and its findings as tuples in :data:`FINDING_FIELDS` order."""
+    :func:`lead_columns`, any order), its findings as tuples in :data:`FINDING_FIELDS` order and
+    its answer key's statements (``; ``-joined, :func:`key_text`)."""
     criteria = by_id()
     steps = {step.number: [] for step in STEPS[:5]}
-    for cid, number, value, threshold, high, min_age, positive in findings:
+    for cid, number, value, threshold, high, min_age, positive, confounder in findings:
         rows = steps.get(number)
         if rows is not None:
             c = criteria[cid]
             rows.append(CriterionRow(c.description, fmt(value, c.unit), _threshold_text(cid, threshold, high, min_age),
-                                     VERDICTS[positive]))
+                                     _verdict(cid, value, threshold, positive, confounder)))
     lead_table = sorted(leads, key=lambda r: _LEAD_ORDER[r[0]])
     flags = features.get("quality_flags") or []
     return {
@@ -196,7 +204,7 @@ def context(features: dict, leads: Iterable[Sequence[str]], findings: Iterable[t
         "globals": [(label, fmt(features.get(col), unit)) for col, label, unit in GLOBALS if col in features],
         "leads": lead_table,
         "criteria": [StepRows(step.heading, steps[step.number]) for step in STEPS[:5]],
-        "labels": labels,
+        "key": key,
     }
 
 
@@ -210,6 +218,11 @@ def repair_messages(messages: list[dict], response: str, issues: list[str]) -> l
     as the next user turn: the same model is asked again (the repair loop)."""
     return [*messages, {"role": "assistant", "content": response},
             {"role": "user", "content": _template("repair.j2").render(issues=issues).strip()}]
+
+
+def key_text(statements: Iterable[str]) -> str:
+    """The answer key as the prompt and the answer write it: its statements, ``; ``-joined."""
+    return "; ".join(statements) or "no diagnostic statement"
 
 
 def evidence_messages(interpretation: str, labels: str) -> list[dict]:

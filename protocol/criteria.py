@@ -127,7 +127,8 @@ def _for_age(c: Criterion, positive: pl.Expr, value: pl.Expr) -> pl.Expr:
 
 
 def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
-    """Long ``findings``: record_id, criterion, step, value, threshold, threshold_high, min_age, positive, unit.
+    """Long ``findings``: record_id, criterion, step, value, threshold, threshold_high, min_age, positive, unit
+    and ``confounder`` (NULL here: :mod:`protocol.answer_key` sets it).
 
     ``any``/``all`` follow Kleene logic: unknown parts make the result unknown only when the
     known parts cannot decide it."""
@@ -162,5 +163,6 @@ def evaluate(wide: pl.DataFrame) -> pl.DataFrame:
                   pl.col(f"t:{c.id}").cast(pl.Float64).alias("threshold"), pl.col(f"p:{c.id}").alias("positive"))
         for c in criteria
     ])
-    return long.join(steps, on="criterion").select("record_id", "criterion", "step", "value", "threshold",
-                                                   "threshold_high", "min_age", "positive", "unit").sort("record_id", maintain_order=True)
+    return long.join(steps, on="criterion").select(
+        "record_id", "criterion", "step", "value", "threshold", "threshold_high", "min_age", "positive", "unit",
+        pl.lit(None, pl.Utf8).alias("confounder")).sort("record_id", maintain_order=True)

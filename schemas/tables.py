@@ -108,8 +108,9 @@ FINDINGS = pa.DataFrameSchema(
         "threshold": _col(F64),
         "threshold_high": _col(F64),
         "min_age": _col(F64),
-        "positive": _col(BOOL),
+        "positive": _col(BOOL),  # as measured; NULL: not measurable
         "unit": _col(STR),
+        "confounder": _col(STR),  # what makes it not applicable (protocol/confounders.csv); NULL: applicable
     },
     strict=True,
     unique=["record_id", "criterion"],
@@ -117,6 +118,20 @@ FINDINGS = pa.DataFrameSchema(
         lambda data: data.lazyframe.select(pl.col("value").is_not_null() | pl.col("positive").is_null()),
         error="an unmeasurable value must give positive = NULL, not false",
     )],
+)
+
+ANSWER_KEYS = pa.DataFrameSchema(
+    {
+        "record_id": _col(STR, nullable=False),
+        "concept": _col(STR, nullable=False),
+        "statement": _col(STR, nullable=False),  # as the answer writes it; '' when dropped
+        "origin": _col(STR, pa.Check.isin(["label", "measured"]), nullable=False),
+        "status": _col(STR, pa.Check.isin(["kept", "hedged", "dropped", "added"]), nullable=False),
+        "reason": _col(STR, nullable=False),
+        "criteria": _col(STRS, nullable=False),  # the criteria that support or contradict it, measured
+    },
+    strict=True,
+    unique=["record_id", "concept"],
 )
 
 CONCORDANCE = pa.DataFrameSchema(
@@ -275,7 +290,7 @@ RUNS = pa.DataFrameSchema(
 LINEAGE = {"run_id": _col(STR)}
 SCHEMAS: dict[str, pa.DataFrameSchema] = {name: schema.add_columns(LINEAGE) for name, schema in {
     "records": RECORDS, "features": FEATURES, "lead_features": LEAD_FEATURES, "findings": FINDINGS,
-    "concordance": CONCORDANCE, "selection": SELECTION, "prompts": PROMPTS, "generations": GENERATIONS,
+    "answer_keys": ANSWER_KEYS, "concordance": CONCORDANCE, "selection": SELECTION, "prompts": PROMPTS, "generations": GENERATIONS,
     "validations": VALIDATIONS, "evidence": EVIDENCE, "solutions": SOLUTIONS, "stage_counts": STAGE_COUNTS,
     "runs": RUNS,
 }.items()}

@@ -47,7 +47,8 @@ def manifest(root: str | Path) -> pl.DataFrame:
 
 
 def _labels(records: pl.DataFrame) -> pl.DataFrame:
-    """labels, flags, unmapped (:func:`sources.vocabulary.map_statement_rows`) and label_text of
+    """labels, label_likelihood (a hedged statement's marker, e.g. "Possible ...": 35; a plain
+    one: 100), flags, unmapped (:func:`sources.vocabulary.map_statement_rows`) and label_text of
     each row from its reports, in report order."""
     long = (records.select(REPORTS).with_row_index("row")
             .unpivot(index="row", on=REPORTS, variable_name="report", value_name="statement")

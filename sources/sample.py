@@ -5,7 +5,9 @@ in turn, so every label kind is present once the sample holds ``len(KINDS)`` rec
 truth (global intervals, rate, axes, labels, nuisances) is written beside the records as
 ``truth.csv``; the labels are the truth's, and the MIMIC layout's ``machine_measurements.csv``
 reports the truth's intervals and axes, with MIMIC's 29999 sentinel where a value is absent (no
-P wave in atrial fibrillation).
+P wave in atrial fibrillation). Its reports hedge some statements as carts do ("Possible ...",
+:data:`MIMIC_HEDGED`, one record in :data:`HEDGE_EVERY`): the record keeps the truth's concept,
+with likelihood 35 (``sources/data/hedges.csv``) instead of 100.
 """
 
 from __future__ import annotations
@@ -35,6 +37,14 @@ MIMIC_STATEMENTS = {
     "AMI": "Anterior infarct - age undetermined", "LNGQT": "Prolonged QT interval", "LVOLT": "Low QRS voltage",
     "PVC": "Premature ventricular contractions",
 }
+#: Concept -> the hedged statement a cart writes for it when unsure (mapped back by hedges.csv and
+#: statements.csv to the concept, likelihood 35); used in record ``i`` of the MIMIC layout when
+#: ``i % HEDGE_EVERY == 1``, so every kind is hedged in some cycle of the kinds.
+MIMIC_HEDGED = {
+    "LAFB": "Possible left anterior fascicular block", "LVH": "Probable left ventricular hypertrophy",
+    "IMI": "Possible inferior infarct - age undetermined", "AMI": "Possible anterior infarct - age undetermined",
+}
+HEDGE_EVERY = 3
 #: PTB-XL statement category of each concept the generator labels (rhythm and form statements
 #: carry likelihood 0 in ``scp_codes``, diagnostic ones 100).
 SCP_CATEGORY = {"SR": "rhythm", "SBRAD": "rhythm", "STACH": "rhythm", "AFIB": "rhythm", "LVOLT": "form", "PVC": "form"}
@@ -128,8 +138,7 @@ def write_mimic(out: Path, n: int, seed: int) -> Path:
         _write_wfdb(out / Path(rel).parent, str(study), signal, MIMIC_LEADS, FS)
         time = f"2180-{1 + i % 12:02d}-{1 + i % 28:02d} 10:{i % 60:02d}:00"
         rows.append({"subject_id": subject, "study_id": study, "file_name": study, "ecg_time": time, "path": rel})
-        statements = ["Otherwise normal ECG" if c == "NORM" and "SR" not in truth.labels else MIMIC_STATEMENTS[c]
-                      for c in truth.labels]
+        statements = [mimic_statement(c, truth.labels, hedged=i % HEDGE_EVERY == 1) for c in truth.labels]
         reports = {f"report_{k}": statements[k] if k < len(statements) else "" for k in range(18)}
         measurements.append({"subject_id": subject, "study_id": study, "cart_id": 6848296,
                              "ecg_time": time, **reports, "bandwidth": "0.005-150 Hz",
@@ -139,6 +148,16 @@ def write_mimic(out: Path, n: int, seed: int) -> Path:
     _write_csv(out / "machine_measurements.csv", measurements)
     _write_csv(out / TRUTH_FILE, truths)
     return out
+
+
+def mimic_statement(concept: str, labels: list[str], hedged: bool = False) -> str:
+    """The cart's statement for ``concept`` among ``labels``: its hedged form where ``hedged`` and
+    there is one, "Otherwise normal ECG" for NORM without sinus rhythm."""
+    if hedged and concept in MIMIC_HEDGED:
+        return MIMIC_HEDGED[concept]
+    if concept == "NORM" and "SR" not in labels:
+        return "Otherwise normal ECG"
+    return MIMIC_STATEMENTS[concept]
 
 
 def write_sample(out: Path, layout: str, n: int, seed: int) -> Path:

@@ -64,7 +64,8 @@ def _comments(data: bytes | Exception) -> list[str]:
 
 def manifest(root: str | Path) -> pl.DataFrame:
     """One row per ``*.hea`` under ``root``, with metadata from its comments (headers read in one
-    batch, each distinct statement mapped once)."""
+    batch, each distinct statement mapped once; ``label_likelihood`` from its uncertainty marker,
+    :func:`sources.vocabulary.map_statement_rows`)."""
     ids, paths = list_records(root)
     metas = [parse_comments(_comments(d)) for d in storage.read_many([f"{p}.hea" for p in paths])]
     rows = [i for i, m in enumerate(metas) for _ in m["statements"]]

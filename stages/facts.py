@@ -10,12 +10,22 @@ import polars as pl
 
 import curation
 from prompts import rules_writer
+from protocol.answer_key import Key, from_rows
 from protocol.concordance import by_record
 from schemas.ids import INTERPRETATION
 from warehouse import Warehouse
 
-#: The rules writer's facts of one record: features row, findings by criterion, labels.
-WriterFacts = tuple[dict, dict[str, dict], list[str]]
+#: The rules writer's facts of one record: features row, findings by criterion, answer key.
+WriterFacts = tuple[dict, dict[str, dict], Key]
+
+
+def keys(warehouse: Warehouse, part: str, findings: dict[str, dict[str, dict]]) -> dict[str, Key]:
+    """The answer key of every record of a shard, by record_id."""
+    rows: dict[str, list[dict]] = defaultdict(list)
+    for row in warehouse.read_part("answer_keys", part).iter_rows(named=True):
+        rows[row["record_id"]].append(row)
+    conflicts = dict(warehouse.read_part("concordance", part, ["record_id", "conflicts"]).rows())
+    return {rid: from_rows(rows.get(rid, []), findings.get(rid, {}), conflicts.get(rid)) for rid in findings}
 
 
 def checked(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
@@ -26,9 +36,9 @@ def checked(warehouse: Warehouse, part: str) -> dict[str, curation.Facts]:
     found: dict[str, dict] = defaultdict(dict)
     for row in warehouse.read_part("findings", part).iter_rows(named=True):
         found[row["record_id"]][row["criterion"]] = row
-    labels = dict(warehouse.read_part("records", part, ["record_id", "labels"]).rows())
+    key = keys(warehouse, part, found)
     return {row["record_id"]: curation.Facts(row, leads[row["record_id"]], found[row["record_id"]],
-                                             list(labels.get(row["record_id"]) or []))
+                                             key.get(row["record_id"]) or from_rows([], {}))
             for row in warehouse.read_part("features", part).iter_rows(named=True)}
 
 
@@ -41,7 +51,7 @@ def checker(warehouse: Warehouse, part: str) -> Callable[[str, str], list[str]]:
 
 
 def for_writer(warehouse: Warehouse, shard: str) -> dict[str, WriterFacts]:
-    """The writer's facts (features row, findings by criterion, labels) of each ``ok``
+    """The writer's facts (features row, findings by criterion, answer key) of each ``ok``
     interpretation prompt of prompts part ``shard``, by prompt hash: read from the shard's parts."""
     prompts = warehouse.read_part("prompts", shard, ["record_id", "prompt_sha256", "kind", "status"]).filter(
         pl.col("kind") == INTERPRETATION, pl.col("status") == "ok")
@@ -49,6 +59,6 @@ def for_writer(warehouse: Warehouse, shard: str) -> dict[str, WriterFacts]:
     feats = {r["record_id"]: r for r in warehouse.read_part("features", shard).filter(mine).iter_rows(named=True)}
     found = by_record(warehouse.read_part("findings", shard, ["record_id", "criterion", *rules_writer.FINDING_FIELDS])
                       .filter(mine), rules_writer.FINDING_FIELDS)
-    labels = dict(warehouse.read_part("records", shard, ["record_id", "labels"]).filter(mine).rows())
-    return {sha: (feats[rid], found.get(rid, {}), list(labels.get(rid) or []))
+    key = keys(warehouse, shard, {rid: found.get(rid, {}) for rid in feats})
+    return {sha: (feats[rid], found.get(rid, {}), key[rid])
             for rid, sha in prompts.select("record_id", "prompt_sha256").rows()}

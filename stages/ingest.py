@@ -30,7 +30,7 @@ MANIFESTS: dict[str, Callable[[str | Path], pl.DataFrame]] = {
     "ptbxl": ptbxl.manifest, "mimic": mimic.manifest, "wfdb": wfdb_folder.manifest}
 STAGING = "_staging"
 #: ``records`` columns a source may not have (PTB-XL and WFDB folders carry no cart measurements,
-#: a WFDB folder no study or label likelihoods): NULL for that source; any other is required.
+#: a WFDB folder no study id): NULL for that source; any other is required.
 OPTIONAL = ("study_id", "sex", "age", "label_likelihood", "label_text", "flags", "unmapped", *MACHINE_COLUMNS)
 CHECKED = {"status": pl.Utf8, "error": pl.Utf8, "fs": pl.Float64, "n_samples": pl.Int64, "lead_names": pl.Utf8,
            "extra_leads": pl.List(pl.Utf8)}

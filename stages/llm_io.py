@@ -15,7 +15,6 @@ import asyncio
 import re
 from collections import OrderedDict
 from collections.abc import Collection
-from functools import cached_property
 from pathlib import Path
 
 import polars as pl
@@ -23,7 +22,6 @@ import polars as pl
 import llm
 from prompts import rules_writer
 from schemas.ids import EVIDENCE, INTERPRETATION, SampleId
-from sources.vocabulary import concepts
 from stages import facts
 from stages.options import RULES_MODEL, LLMOptions
 from warehouse import Warehouse
@@ -41,8 +39,7 @@ class RulesBackend(llm.Backend):
     It answers a request from its record's measured facts, found by the request's prompt hash
     among the facts of its shard (the prompts part): each shard's facts are read when its first
     request comes and kept for the last :data:`SHARDS_KEPT` shards, so memory holds a few
-    shards, not the corpus. A record whose findings contradict its labels (or cannot be checked
-    against them) gets no text but a failed attempt whose error names the reason
+    shards, not the corpus. A record whose answer key is discordant gets no text but a failed attempt whose error names the reason
     (``rules_writer.Refused``, not retried), so it is counted. It cannot repair (it would write
     the same text) and writes no evidence replies: the rules phrases are the evidence stage's own."""
 
@@ -70,11 +67,7 @@ class RulesBackend(llm.Backend):
         record = self._shards[shard].get(prompt_sha256)
         if record is None:
             raise ValueError("the rules backend answers only prompts built by this warehouse's prompts stage")
-        return rules_writer.write(*record, self._names)
-
-    @cached_property
-    def _names(self) -> dict[str, str]:
-        return concepts()
+        return rules_writer.write(*record)
 
 
 def make_backend(options: LLMOptions, warehouse: Warehouse) -> llm.Backend:

@@ -69,8 +69,10 @@ class SelectionOptions(Options):
     target: int = Field(30_000, ge=1, description="corpus size (ECG-R1's 30,000)")
     per_subject: bool = Field(True, description="at most one ECG per subject")
     seed: int = Field(0, description="seed of the draw")
-    exclude_flagged: bool = Field(True, description="leave out records with quality flags")
-    require_concordant: bool = Field(True, description="leave out records whose findings contradict their labels")
+    exclude_flagged: bool = Field(True, description="leave out records whose answer key cannot be read on the leads "
+                                  "FeatureDB finds usable")
+    require_concordant: bool = Field(True, description="leave out records whose answer key contradicts their rhythm or "
+                                     "main diagnosis")
 
 
 class GenerateParams(Options):

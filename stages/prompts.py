@@ -22,14 +22,13 @@ from prompts.render import (
     context,
     guard,
     interpretation_messages,
-    label_text,
+    key_text,
     lead_columns,
     prompt_sha256,
     template_version,
 )
 from schemas.ids import INTERPRETATION, SampleId
 from schemas.tables import frame
-from sources.vocabulary import concepts
 from stages.stage import NoParams, NotReady, Stage
 from warehouse import Warehouse
 
@@ -52,11 +51,14 @@ def record_slices(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, slice]]:
     return frame, {rid: slice(end - n, end) for rid, n, end in zip(runs["value"].to_list(), runs["len"].to_list(), ends)}
 
 
-def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, records: pl.DataFrame) -> pl.DataFrame:
-    """One prompt row per record of ``records``: its messages, or why it has none. The frames
+def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, records: pl.DataFrame,
+          keys: pl.DataFrame) -> pl.DataFrame:
+    """One prompt row per record of ``records``: its messages, or why it has none; ``keys`` are
+    the records' ``answer_keys`` rows (the statements the answer states, in order). The frames
     are read as column lists (the lead table formatted for all records at once) and each
     record's rows as slices of them: no frame, and no long-lived row object, per record."""
-    descriptions = concepts()
+    answer = dict(keys.filter(pl.col("status") != "dropped").group_by("record_id", maintain_order=True)
+                  .agg("statement").rows())
     wanted = ["record_id", *CONTEXT_FEATURES]
     feats = {r["record_id"]: r for r in features.select(c for c in features.columns if c in wanted).iter_rows(named=True)}
     leads, lead_span = record_slices(leads)
@@ -71,7 +73,7 @@ def build(features: pl.DataFrame, leads: pl.DataFrame, findings: pl.DataFrame, r
                "status": "ok", "reason": None, "prompt_sha256": None, "messages": None}
         mine, found = lead_span[rid], found_span[rid]
         ctx = context(feats[rid], zip(*(c[mine] for c in lead_cols)), zip(*(c[found] for c in found_cols)), rec["sex"],
-                      label_text(rec["labels"] or [], descriptions))
+                      key_text(answer.get(rid, [])))
         messages = interpretation_messages(ctx)
         try:
             guard(messages, identifiers(rec))
@@ -94,8 +96,8 @@ def run_shard(warehouse: Warehouse, part: str, params: NoParams) -> dict[str, in
     picked = warehouse.read_part("selection", part).filter("selected")["record_id"].implode()
     mine = pl.col("record_id").is_in(picked)
     features, leads, findings = (warehouse.read_part(t, part).filter(mine) for t in ("features", "lead_features", "findings"))
-    records = warehouse.read_part("records", part, ["record_id", "subject_id", "study_id", "path", "sex", "labels"]).filter(mine)
-    rows = build(features, leads, findings, records)
+    records = warehouse.read_part("records", part, ["record_id", "subject_id", "study_id", "path", "sex"]).filter(mine)
+    rows = build(features, leads, findings, records, warehouse.read_part("answer_keys", part).filter(mine))
     warehouse.write("prompts", rows, part)
     return {s: int((rows["status"] == s).sum()) for s in STAGE.counts}
 

@@ -2,13 +2,16 @@
 
 One row per ingested record, ``selected`` or the reason it is not, tried in the order of
 ``schemas.tables.EXCLUSIONS``: an ``error`` row of ingest; an ``unusable`` signal (FeatureDB
-could not measure it); ``flagged`` (FeatureDB quality 'poor': too few leads its own measures find
-usable; a source's noise flag, such as PTB-XL's ``static_noise`` or ``baseline_drift`` columns,
-is quoted in the reason but does not exclude a record whose leads measure well, since FeatureDB
-removes baseline wander and judges each lead's noise itself); a ``duplicate`` recording (the same ``features.signal_sha256`` as a
-record with a smaller id); ``discordant`` (findings that contradict the labels, so no teacher
-text can agree with both); a second ECG of a ``subject`` (one per subject by default, the one
-of the rarest stratum, so rare labels survive); and the ``quota`` of the stratified draw.
+could not measure it); ``flagged``, when a statement of the record's answer key cannot be read
+on the leads FeatureDB's own measures find usable (``protocol/concept_leads.csv``: an inferior
+infarct needs two of II, III, aVF; a normal ECG eight of the twelve leads). A source's noise note
+(PTB-XL's ``static_noise`` or ``baseline_drift`` columns) excludes nothing: it stays in
+``records.flags``, since FeatureDB removes baseline wander and judges each lead's noise itself. Then a
+``duplicate`` recording (the same ``features.signal_sha256`` as a record with a smaller id);
+``discordant`` (the answer key contradicts the record's rhythm or main diagnosis, so no teacher
+text can agree with its reader: :mod:`protocol.answer_key`); a second ECG of a ``subject`` (one
+per subject by default, the one of the rarest stratum, so rare labels survive); and the
+``quota`` of the stratified draw.
 
 The draw is stratified by label concept: a record's stratum is its rarest concept among the
 candidates (``unlabelled`` without one), strata are filled smallest first with an equal share
@@ -28,6 +31,7 @@ import hashlib
 
 import polars as pl
 
+from protocol import answer_key
 from schemas.tables import EXCLUSIONS
 from stages.options import SelectionOptions
 from stages.stage import WHOLE, NotReady, Stage
@@ -35,7 +39,7 @@ from warehouse import Warehouse
 
 UNLABELLED = "unlabelled"
 #: Tables whose part of a shard, when newer than the shard's selection part, makes it stale.
-INPUTS = ("records", "features", "concordance")
+INPUTS = ("records", "features", "answer_keys", "concordance")
 
 
 def plan(warehouse: Warehouse, params: SelectionOptions, force: bool = False) -> list[str]:
@@ -54,8 +58,16 @@ def candidates(warehouse: Warehouse) -> pl.DataFrame:
     concordance = warehouse.read("concordance", ["record_id", "status", "conflicts"])
     if features.is_empty():
         raise NotReady("no features: run the features stage before the selection")
+    answer = (warehouse.read("answer_keys", ["record_id", "concept", "status"]).filter(pl.col("status") != "dropped")
+              .group_by("record_id").agg(answer=pl.col("concept")))
+    usable = (warehouse.read("lead_features", ["record_id", "lead", "quality"]).filter(pl.col("quality") == "ok")
+              .group_by("record_id").agg(usable=pl.col("lead")))
+    unreadable = [{"record_id": rid, "unreadable": answer_key.unreadable(list(concepts or []), set(leads or []))}
+                  for rid, concepts, leads in answer.join(usable, on="record_id", how="left").rows()]
     return (records
             .join(features.rename({"error": "signal_error"}), on="record_id", how="left")
+            .join(pl.DataFrame(unreadable, schema={"record_id": pl.Utf8, "unreadable": pl.List(pl.Utf8)}),
+                  on="record_id", how="left")
             .join(concordance.rename({"status": "concordance"}), on="record_id", how="left"))
 
 
@@ -69,8 +81,9 @@ def exclusions(df: pl.DataFrame, exclude_flagged: bool, require_concordant: bool
         ("unusable", pl.col("quality").is_null() | (pl.col("quality") == "unusable"),
          pl.format("signal not measurable: {}", pl.coalesce("signal_error", pl.col("quality_flags").list.join(", "),
                                                              pl.lit("no features row")))),
-        ("flagged", pl.lit(exclude_flagged) & (pl.col("quality") == "poor"),
-         pl.format("quality flags: {}", flags.list.join("; "))),
+        ("flagged", pl.lit(exclude_flagged) & (pl.col("unreadable").list.len() > 0),
+         pl.format("the answer key cannot be read on the usable leads: {} (quality flags: {})",
+                   pl.col("unreadable").list.join("; "), flags.list.join("; "))),
         ("duplicate", first, pl.format("same signal as {}", pl.col("record_id").min().over("signal_sha256"))),
         ("discordant", pl.lit(require_concordant) & (pl.col("concordance") == "discordant"),
          pl.format("findings contradict the labels: {}", pl.col("conflicts").list.join("; "))),

@@ -151,27 +151,29 @@ def pipeline():
 @pytest.fixture(scope="session")
 def ptbxl_records(ptbxl_dir) -> list[dict]:
     """Every PTB-XL sample record measured once: ``features`` (row), ``leads`` (lead -> row),
-    ``findings`` (criterion -> row), ``labels`` and the rules writer's ``text`` (None when it
-    refuses the record)."""
+    ``findings`` (criterion -> row, with its ``confounder``), ``labels``, the reconciled ``key``
+    and the rules writer's ``text`` (None when it refuses the record)."""
     from prompts.rules_writer import Refused, write
+    from protocol.answer_key import reconcile
     from protocol.criteria import evaluate, facts
     from sources.ptbxl import manifest
-    from sources.vocabulary import concepts
     from stages.features import measure
 
     man = manifest(ptbxl_dir)
     f = measure(man["record_id"].to_list(), man["path"].to_list())
     found = evaluate(facts(f.records, f.leads, man)).partition_by("record_id", as_dict=True)
     leads = f.leads.partition_by("record_id", as_dict=True)
-    labels, names = dict(man.select("record_id", "labels").rows()), concepts()
+    labels = {rid: (list(lab), lik) for rid, lab, lik in man.select("record_id", "labels", "label_likelihood").rows()}
     out = []
     for feat in f.records.iter_rows(named=True):
         rid = feat["record_id"]
         fd = {r["criterion"]: r for r in found[(rid,)].iter_rows(named=True)}
+        key = reconcile(*labels[rid], fd)
+        fd = {c: {**row, "confounder": key.not_applicable.get(c)} for c, row in fd.items()}
         try:
-            text = write(feat, fd, list(labels[rid]), names)
+            text = write(feat, fd, key)
         except Refused:
             text = None
         out.append({"features": feat, "leads": {r["lead"]: r for r in leads[(rid,)].iter_rows(named=True)},
-                    "findings": fd, "labels": list(labels[rid]), "text": text})
+                    "findings": fd, "labels": labels[rid][0], "key": key, "text": text})
     return out

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from curation import Facts, validate
+from protocol.answer_key import reconcile
 from protocol.criteria import evaluate, facts
 
 STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
@@ -18,16 +19,19 @@ def _record(record_facts, **overrides) -> Facts:
     feats, leads = record_facts("x", **overrides)
     found = evaluate(facts(pl.DataFrame([feats]), pl.DataFrame(leads),
                            pl.DataFrame({"record_id": ["x"], "sex": ["M"], "age": [60.0]})))
-    return Facts(feats, {r["lead"]: r for r in leads}, {r["criterion"]: r for r in found.iter_rows(named=True)},
-                 ["SR"])
+    found = {r["criterion"]: r for r in found.iter_rows(named=True)}
+    return Facts(feats, {r["lead"]: r for r in leads}, found, reconcile(["SR"], None, found))
 
 
 def _issues(sentence: str, record: Facts, step: int = 4) -> list[str]:
     """The checker's issues of an interpretation whose step ``step`` is ``sentence``."""
+    answer = [s.statement for s in record.key.answer]
     bodies = ["Reviewed."] * 6
+    bodies[0 if step != 1 else 1] = " ".join(f"{a[0].upper()}{a[1:]}." for a in answer)  # what the answer states
     bodies[step - 1] = sentence
     think = "\n".join(f"**Step {i + 1}: {h}**\n{b}" for i, (h, b) in enumerate(zip(STEPS, bodies)))
-    return [str(i) for i in validate(f"<think>\n{think}\n</think>\nSummary.\n<answer>sinus rhythm</answer>", record)]
+    text = f"<think>\n{think}\n</think>\nSummary.\n<answer>{'; '.join(answer)}</answer>"
+    return [str(i) for i in validate(text, record)]
 
 
 @pytest.fixture()
@@ -139,7 +143,8 @@ def test_paired_values_a_bare_rate_and_a_young_patients_voltage(record_facts):
     feats, leads = record_facts("y", s_amp_mv_V1=-2.0, r_amp_mv_V5=2.2)
     found = evaluate(facts(pl.DataFrame([feats]), pl.DataFrame(leads),
                            pl.DataFrame({"record_id": ["y"], "sex": ["M"], "age": [25.0]})))
-    young = Facts(feats, {r["lead"]: r for r in leads}, {r["criterion"]: r for r in found.iter_rows(named=True)}, ["SR"])
+    found = {r["criterion"]: r for r in found.iter_rows(named=True)}
+    young = Facts(feats, {r["lead"]: r for r in leads}, found, reconcile(["SR"], None, found))
     assert _issues("Voltage criteria for LVH are met, but not applicable under 35 years.", young, step=3) == []
     assert any("younger than 35" in i for i in _issues("Voltage criteria for LVH are met.", young, step=3))
 

@@ -51,7 +51,7 @@ def test_a_refused_record_keeps_a_prompt_row_with_its_reason(measured):
     # an identifier that reaches the prompt: a word of the prompt written as a study id
     records = records.with_columns(study_id=pl.when(pl.col("record_id") == ids[3]).then(pl.lit("Protocol"))
                                    .otherwise("study_id"))
-    rows = prompts_stage.build(feats, read("lead_features"), read("findings"), records)
+    rows = prompts_stage.build(feats, read("lead_features"), read("findings"), records, read("answer_keys"))
     assert rows.height == feats.height
     status = dict(rows.select("record_id", "status").rows())
     reason = dict(rows.select("record_id", "reason").rows())

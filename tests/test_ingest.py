@@ -19,6 +19,7 @@ from stages.ingest import ingest
 from schemas.ecg import LEADS
 from sources import reader
 from sources.reader import read_signal
+from sources.sample import MIMIC_HEDGED
 from warehouse import Warehouse
 
 
@@ -68,6 +69,14 @@ def test_mimic_layout_machine_measurements_and_sentinels(sample_mimic, tmp_path)
     mm = pl.read_csv(sample_mimic / "machine_measurements.csv")
     assert rec["record_id"].str.starts_with("mimic:").all()
     assert rec["labels"].list.len().min() > 0
+    assert (rec["label_likelihood"].list.len() == rec["labels"].list.len()).all()
+    # a cart's "Possible ..." keeps its concept at 35 (below PTB-XL's 50), plain statements 100
+    likelihoods = {(rid, c): lik for rid, cs, ls in rec.select("study_id", "labels", "label_likelihood").rows()
+                   for c, lik in zip(cs, ls)}
+    hedged = {(str(row["study_id"]), concept) for row in mm.iter_rows(named=True) for k in range(18)
+              for concept, statement in MIMIC_HEDGED.items() if row[f"report_{k}"] == statement}
+    assert hedged and all(likelihoods[key] == 35 for key in hedged)
+    assert all(lik == 100 for key, lik in likelihoods.items() if key not in hedged)
     no_p = mm.filter(pl.col("p_onset") == 29999)["study_id"].cast(pl.Utf8)
     got = rec.filter(pl.col("study_id").is_in(no_p.to_list()))
     assert got["machine_p_onset_ms"].is_null().all()

@@ -11,7 +11,7 @@ from scipy.signal import find_peaks
 
 from protocol.criteria import load
 from sources.reader import read_signal
-from sources.sample import MIMIC_STATEMENTS, TRUTH_FILE
+from sources.sample import HEDGE_EVERY, MIMIC_HEDGED, MIMIC_STATEMENTS, TRUTH_FILE
 from sources.synthetic import KINDS, simulate
 from sources.vocabulary import map_statements
 
@@ -69,6 +69,26 @@ def test_mimic_statements_map_back_to_their_concepts():
     for concept, statement in MIMIC_STATEMENTS.items():
         assert map_statements([statement]).concepts == [concept], statement
     assert map_statements(["Otherwise normal ECG"]).concepts == ["NORM"]
+    for concept, statement in MIMIC_HEDGED.items():
+        m = map_statements([statement])
+        assert (m.concepts, m.likelihood) == ([concept], [35]), statement
+
+
+def test_mimic_reports_hedge_some_truth_labels(sample_mimic):
+    """The reports keep every truth label; one record in HEDGE_EVERY hedges its hedgeable ones
+    (likelihood 35), the rest are plain (100)."""
+    from sources import mimic
+
+    man = mimic.manifest(sample_mimic)
+    truth = pl.read_csv(sample_mimic / TRUTH_FILE, infer_schema_length=0)
+    assert man["study_id"].to_list() == truth["study_id"].to_list()
+    n_hedged = 0
+    for i, (labels, likelihood, want) in enumerate(zip(man["labels"].to_list(), man["label_likelihood"].to_list(), truth["labels"])):
+        assert labels == want.split(";")
+        hedged = [i % HEDGE_EVERY == 1 and c in MIMIC_HEDGED for c in labels]
+        assert likelihood == [35 if h else 100 for h in hedged], (i, labels, likelihood)
+        n_hedged += sum(hedged)
+    assert n_hedged > 0
 
 
 def test_machine_measurements_are_the_truth(sample_mimic):
@@ -112,7 +132,7 @@ def test_featuredb_measures_the_truth(noise):
 @pytest.mark.slow
 def test_default_sample_is_concordant_and_has_every_kind(tmp_path):
     """The README's first command: one record of each kind per layout, seeds 0 (PTB-XL) and 1 (MIMIC)."""
-    from protocol.concordance import concordance
+    from protocol.answer_key import tables
     from protocol.criteria import evaluate, facts
     from sources import mimic, ptbxl
     from sources.sample import write_sample
@@ -124,6 +144,7 @@ def test_default_sample_is_concordant_and_has_every_kind(tmp_path):
         if "sex" not in man.columns:  # MIMIC-IV-ECG's files carry no demographics
             man = man.with_columns(sex=pl.lit(None, pl.Utf8), age=pl.lit(None, pl.Float64))
         f = measure(man["record_id"].to_list(), man["path"].to_list())
-        agree = concordance(man, evaluate(facts(f.records, f.leads, man)))
+        _, keys, agree = tables(man, evaluate(facts(f.records, f.leads, man)))
         assert agree.filter(pl.col("status") != "concordant").is_empty(), agree.filter(pl.col("status") != "concordant")
+        assert keys.filter(pl.col("status") == "dropped").is_empty(), keys.filter(pl.col("status") == "dropped")
         assert set(pl.read_csv(root / TRUTH_FILE)["kind"]) == {k.name for k in KINDS}
