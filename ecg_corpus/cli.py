@@ -48,10 +48,11 @@ TargetOpt = Annotated[Optional[int], typer.Option(help="Corpus size (default: st
 PerSubjectOpt = Annotated[Optional[bool], typer.Option("--per-subject/--no-per-subject",
                                                        help="At most one ECG per subject (default: yes).")]
 FlaggedOpt = Annotated[Optional[bool], typer.Option("--exclude-flagged/--no-exclude-flagged",
-                                                    help="Leave out records with quality flags (default: yes).")]
+                                                    help="Leave out records whose answer key cannot be read on "
+                                                         "the leads FeatureDB finds usable (default: yes).")]
 ConcordantOpt = Annotated[Optional[bool], typer.Option(
     "--require-concordant/--no-require-concordant",
-    help="Leave out records whose findings contradict their labels (default: yes).")]
+    help="Leave out records whose answer key contradicts their rhythm or main diagnosis (default: yes).")]
 
 
 class UsageError(Exception):
@@ -454,9 +455,37 @@ def labels(warehouse: WarehouseOpt,
         print_frame(wh.sql("SELECT source, label AS concept, count(*) AS records FROM "
                            "(SELECT source, unnest(labels) AS label FROM records) GROUP BY ALL "
                            "ORDER BY source, records DESC"), "concepts", max_rows=200)
+        if {"selection", "answer_keys", "validations"} <= set(wh.tables()):
+            _retention(wh)
     left = wh.sql("SELECT source, statement, count(*) AS records FROM "
                   "(SELECT source, unnest(unmapped) AS statement FROM records) GROUP BY ALL ORDER BY records DESC")
     print_frame(left, f"unmapped statements: {left.height}", max_rows=500)
+
+
+def _retention(wh) -> None:
+    """Per label concept: the records (less duplicates and later ECGs of a subject), those in the
+    corpus, and how the answer key states the concept there; then normal against abnormal."""
+    import polars as pl
+
+    from report.tables import BY_DESIGN, UNREADABLE, retention
+
+    left_out = ", ".join(f"'{c}'" for c in UNREADABLE + BY_DESIGN)
+    print_frame(wh.sql(f"""
+        SELECT label AS concept, count(*) AS records, count(c.record_id) AS in_corpus,
+               round(count(c.record_id) / count(*), 2) AS kept,
+               count(*) FILTER (WHERE k.status = 'kept' AND c.record_id IS NOT NULL) AS stated,
+               count(*) FILTER (WHERE k.status = 'hedged' AND c.record_id IS NOT NULL) AS hedged,
+               count(*) FILTER (WHERE k.status = 'dropped' AND c.record_id IS NOT NULL) AS dropped
+        FROM (SELECT record_id, unnest(labels) AS label FROM records) l
+        JOIN selection s USING (record_id)
+        LEFT JOIN (SELECT DISTINCT record_id FROM corpus) c USING (record_id)
+        LEFT JOIN answer_keys k ON k.record_id = l.record_id AND k.concept = l.label
+        WHERE s.code NOT IN ({left_out}) GROUP BY label ORDER BY records, label"""),
+                "retention per label concept (records less duplicates and later ECGs of a subject; how the "
+                "answer key states it in the corpus)", max_rows=200)
+    print_frame(retention(wh.sql("SELECT r.labels, s.code, s.record_id IN (SELECT record_id FROM corpus) AS accepted "
+                                 "FROM selection s JOIN records r USING (record_id)")).with_columns(pl.col("kept").round(2)),
+                "normal against abnormal")
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Pure summaries of warehouse frames for the run report: counts per split, reason groups,
-label coverage, generation costs and stage wall times."""
+label coverage, retention of normal and abnormal records, generation costs and stage wall times."""
 
 from __future__ import annotations
 
@@ -53,6 +53,31 @@ def label_coverage(labels: dict[str, pl.Series], names: dict[str, str]) -> pl.Da
     description = pl.col("concept").replace_strict(names, default="", return_dtype=pl.Utf8)
     return (out.with_columns(description=description, kept=pl.col(last) / pl.col(source), lost=pl.col(last) == 0)
             .sort([source, "concept"]).select("concept", "description", *stages, "kept", "lost"))
+
+
+#: Statements a normal record carries; any other makes it abnormal (retention).
+NORMAL = ("NORM", "SR")
+#: Selection codes that leave a record out by design, not for what it is: one per signal, one per subject.
+BY_DESIGN = ("duplicate", "subject")
+#: Selection codes of records that cannot be read at all.
+UNREADABLE = ("error", "unusable")
+
+
+def retention(records: pl.DataFrame) -> pl.DataFrame:
+    """Normal against abnormal records (``records``: labels, code, accepted): the readable ones
+    less those left out by design (:data:`BY_DESIGN`), how many reached the corpus and the share;
+    a last row gives the abnormal share over the normal one."""
+    df = records.filter(~pl.col("code").is_in(UNREADABLE + BY_DESIGN)).with_columns(
+        group=pl.when(pl.col("labels").list.set_difference(list(NORMAL)).list.len() > 0)
+        .then(pl.lit("abnormal")).otherwise(pl.lit("normal")))
+    out = pl.concat([df, df.with_columns(group=pl.lit(TOTAL))]).group_by("group").agg(
+        records=pl.len().cast(pl.Int64), accepted=pl.col("accepted").sum().cast(pl.Int64))
+    out = out.with_columns(kept=pl.col("accepted") / pl.col("records")).sort(
+        pl.col("group").replace_strict({"normal": 0, "abnormal": 1, TOTAL: 2}, default=3))
+    rate = dict(out.select("group", "kept").rows())
+    ratio = rate.get("abnormal", 0.0) / rate["normal"] if rate.get("normal") else None
+    return pl.concat([out, pl.DataFrame({"group": ["abnormal / normal"], "records": [None], "accepted": [None],
+                                         "kept": [ratio]}, schema=out.schema)])
 
 
 def coverage_stages(coverage: pl.DataFrame) -> list[str]:

@@ -30,6 +30,19 @@ from stages.stage import WHOLE, NotReady, Stage
 from training.render import RENDERER_VERSION, cached_image
 from warehouse import Warehouse
 
+#: What the answers of the rows are (the manifest's ``answers``): the reconciled key, not the labels.
+ANSWERS = {
+    "answer": "the record's reconciled answer key (table answer_keys, protocol/answer_key.py): reference labels the "
+              "measurements support are kept, uncertain or unsupported ones are written 'possible ...', contradicted "
+              "ones are dropped and never stated, definite measured findings are added; records.labels keeps the "
+              "reader's labels as given",
+    "solution": "the <|answer|> of an RL solution is the same key, statement by statement; accuracy_reward compares "
+                "concepts and scores a 'possible ...' statement only when the completion hedges it too",
+    "stratification": "the RL selection's strata are the reader's labels (records.labels), so rare pathology is drawn "
+                      "whatever the key says of it",
+}
+
+
 def samples(warehouse: Warehouse) -> pl.DataFrame:
     """The accepted samples with what a row needs: split, text, labels, solution, evidence
     steps, record path and subject."""
@@ -87,6 +100,7 @@ def write(warehouse: Warehouse, options: ExportOptions) -> dict:
                                      "seeded order within a stratum"},
                       "missing": {k: {"modality": m, "share": s} for k, (m, s) in ex.MISSING.items()},
                       "imd": None if imd is None else {"drop": imd[0], "swap": imd[1]}},
+        "answers": ANSWERS,
         "subjects": subjects,
     }
     (out / ex.MANIFEST).write_text(json.dumps(manifest, indent=1))

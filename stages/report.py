@@ -232,7 +232,16 @@ class _Report:
         return (html.note(rt.coverage_headline(cov) + ".")
                 + html.table(cov, highlight="lost", formats={"kept": ".0%"},
                              caption=f"Records carrying each label concept (ok source records); kept = {last} / "
-                                     f"{SOURCE}; rarest source concepts first; highlighted: lost entirely."))
+                                     f"{SOURCE}; rarest source concepts first; highlighted: lost entirely.")
+                + _block(self._retention_table))
+
+    def _retention_table(self) -> str:
+        self.need("selection", "corpus")
+        df = self.wh.sql("SELECT r.labels, s.code, s.record_id IN (SELECT record_id FROM corpus) AS accepted "
+                         "FROM selection s JOIN records r USING (record_id)")
+        return html.table(rt.retention(df), formats={"kept": ".0%"},
+                          caption="Normal records (NORM and SR statements only) against abnormal ones: readable "
+                                  "records less duplicates and later ECGs of a subject, and those in the corpus.")
 
     def distributions_section(self) -> str:
         cols = ", ".join(m.column for m in plots.MEASURES)

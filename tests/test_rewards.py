@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from curation.evidence import normalise, parse_solution, rules_phrases, solution
-from curation.labels import concept
+from curation.labels import concept, hedged
 from curation.parse import parse
 from protocol.steps import STEPS
 from training import rewards as R
@@ -260,7 +260,8 @@ def test_synonyms_case_and_order_keep_accuracy_where_ecg_r1_drops(samples):
         reordered = s.with_answer([x.upper() for x in reversed(s.labels)])
         assert ours(reordered, s.solution) == (1.0, 1.0, 1.0)
         assert ECGR1.accuracy(reordered, s.solution) == 1.0  # ECG-R1 lower-cases and uses sets too
-        renamed = [SYNONYMS.get(concept(x), concept(x)).swapcase() for x in reversed(s.labels)]
+        renamed = [("Possible " if hedged(x) else "") + SYNONYMS.get(concept(x), concept(x)).swapcase()
+                   for x in reversed(s.labels)]
         text = s.with_answer(renamed)
         assert ours(text, s.solution) == (1.0, 1.0, 1.0), s.record
         drops += ECGR1.accuracy(text, s.solution) < 1.0
@@ -478,3 +479,12 @@ def test_swift_plugin_registers_the_rewards(samples, tmp_path, where):
         assert out[name + "_init"] == []
     assert out["ecg_accuracy"][0] == 1.0 and out["ecg_accuracy"][1] < 1.0 and out["ecg_format"][2] == 0.0
 
+
+
+def test_a_hedged_statement_scores_only_hedged():
+    """The answer key's uncertain statements ("possible ...") are their own labels."""
+    sol = solution(["possible inferior myocardial infarction", "sinus rhythm"], {})
+    text = "<think>\n**Step 1: Technical, Rate & Rhythm**\nx\n</think>\ns\n<answer>{}</answer>"
+    assert R.accuracy_reward(text.format("sinus rhythm; Possible inferior myocardial infarction"), sol) == 1.0
+    assert R.accuracy_reward(text.format("sinus rhythm; probable IMI"), sol) == 1.0  # any marker of hedges.csv
+    assert R.accuracy_reward(text.format("sinus rhythm; inferior myocardial infarction"), sol) == 1 / 3

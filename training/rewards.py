@@ -31,8 +31,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from curation.evidence import find_phrase, normalise, parse_solution
-from curation.labels import concept, jaccard
+from curation.labels import concept, hedged, jaccard
 from curation.parse import Interpretation, Issue, content_issues, parse
+from protocol.answer_key import HEDGE
 from protocol.steps import STEPS
 from sources.vocabulary import normalise as normalise_label
 
@@ -76,11 +77,15 @@ def _checked(solution: object) -> _Reference:
 
 
 def label_key(label: str) -> str:
-    """What a written label is compared as: its concept id, else ``text:`` and its normalised
-    text (lower case, whitespace collapsed, trailing ``.;,`` dropped), so an unknown label still
-    matches the same text written differently in case or spacing, and never a concept."""
+    """What a written label is compared as: its concept id (``possible:`` and the id when it is
+    hedged, "possible inferior myocardial infarction": the answer key's uncertain statements,
+    :data:`protocol.answer_key.HEDGE`), else ``text:`` and its normalised text (lower case,
+    whitespace collapsed, trailing ``.;,`` dropped), so an unknown label still matches the same
+    text written differently in case or spacing, and never a concept."""
     c = concept(label)
-    return c if c is not None else "text:" + normalise_label(label)
+    if c is None:
+        return "text:" + normalise_label(label)
+    return f"{HEDGE}:{c}" if hedged(label) else c
 
 
 # --- the completion --------------------------------------------------------------------------
@@ -167,8 +172,11 @@ def accuracy_reward(completion: object, solution: str) -> float:
     ``</think>``: the format reward judges the structure, this one the diagnosis), split on
     ``;``. Each label on both sides becomes its concept id through :func:`curation.labels.concept`
     (descriptions, ids and the statement synonyms of ``sources/data/statements.csv``, any case),
-    an unknown label its normalised text (:func:`label_key`); then ``|A & B| / |A | B|`` over the
-    sets, so order, case, repeats and synonyms do not matter. Both empty: 1.0. No ``<answer>``
+    a hedged one ("possible ...", the answer key's uncertain statements) its own key, an unknown
+    label its normalised text (:func:`label_key`); then ``|A & B| / |A | B|`` over the sets, so
+    order, case, repeats and synonyms do not matter, and a statement the key holds uncertain
+    scores only when the completion hedges it too (stating it as definite is a wrong diagnosis,
+    and so is hedging a definite one). Both empty: 1.0. No ``<answer>``
     closed: 0.0. ECG-R1's ``DiagnosisAccuracyORM`` takes the same Jaccard over the lower-cased
     strings, so ``NORM`` or ``normal sinus rhythm`` against ``normal ECG`` or ``sinus rhythm``
     scores as a wrong diagnosis there.

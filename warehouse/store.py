@@ -46,12 +46,16 @@ LOCK_STALE_S = 5.0
 #: ``scheme://...``, or ``scheme:/...`` as ``pathlib`` leaves it: a URL, which a warehouse cannot be.
 URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:/")
 #: Views over the tables (docs/design.md): name -> (tables it needs, SQL). ``corpus`` holds the
-#: accepted samples, ``rejections`` every reason a record or sample left the corpus, by stage.
+#: accepted samples with the reference labels (``records.labels``) and the reconciled answer key
+#: they were judged against (``answer_keys``, its stated statements), ``rejections`` every reason
+#: a record or sample left the corpus, by stage.
 VIEWS = {
-    "corpus": (("validations", "records", "generations"), """
-        SELECT v.sample_id, v.record_id, r.split, g.response AS interpretation, r.labels, {solution} AS solution,
-               v.attempt AS attempts, v.backend, v.model
+    "corpus": (("validations", "records", "generations", "answer_keys"), """
+        SELECT v.sample_id, v.record_id, r.split, g.response AS interpretation, r.labels, k.answer_key,
+               {solution} AS solution, v.attempt AS attempts, v.backend, v.model
         FROM validations v JOIN records r USING (record_id)
+        LEFT JOIN (SELECT record_id, list(statement) FILTER (WHERE status <> 'dropped') AS answer_key
+                   FROM answer_keys GROUP BY record_id) k USING (record_id)
         JOIN generations g ON g.sample_id = v.answered_by AND g.final AND g.status = 'ok' {solutions}
         WHERE v.final AND v.valid"""),
     "rejections": (("selection", "prompts", "generations", "validations"), """
