@@ -7,13 +7,16 @@ Usage::
 
 The records of ../shared/data/ptbxl-sample go through ingest, FeatureDB and the protocol
 findings into a warehouse (a temporary one, or ``--warehouse W``: reused when it already holds
-findings, built there otherwise). The offline rules writer (:mod:`prompts.rules_writer`)
-interprets every concordant record; the interpretations :func:`curation.validate` accepts are
-the clean texts. Each clean text then gets
+findings, built there otherwise). The offline rules writer (:mod:`prompts.rules_writer`, in its
+first phrasing: ``varied=False``) interprets every record whose answer key is not discordant;
+the interpretations :func:`curation.validate` accepts are the clean texts. Each clean text then gets
 
 * one injected error of every kind in :data:`KINDS` the record allows (a wrong number beyond
   the tolerance of ``protocol/tolerances.csv``, a contradicted qualitative claim, a number for
-  a value that is not measurable, a wrong answer label, a format error), made by editing the
+  a value that is not measurable, a wrong answer label, an answer against the record's answer
+  key (a dropped label kept, an added finding left out, an uncertain statement made definite),
+  a Q-wave infarct a confounder rules out, a borderline finding asserted, an answer statement
+  no step supports, a format error), made by editing the
   sentence of the rules writer that states the fact, so it reads like an LLM's mistake; a kind
   the record does not allow (no positive ST territory, a measurable PR...) is skipped for it;
 * a rewording that keeps every fact (:data:`REWORDINGS`, all applied together, each choosing
@@ -119,7 +122,7 @@ def records(wh, max_records: int | None) -> tuple[list[Record], int, float]:
         facts = Facts(feats[rid], leads.get(rid, {}), found[rid], reconcile(*labels.get(rid, ([], [])), found[rid]))
         t0 = time.perf_counter()
         try:
-            text = rules_writer.write(facts.features, facts.findings, facts.key)
+            text = rules_writer.write(facts.features, facts.findings, facts.key, varied=False)
         except rules_writer.Refused:
             refused += 1
             continue
@@ -330,6 +333,57 @@ def missing_label(rec: Record, rng: random.Random) -> str | None:
     return _set_answer(rec.text, labels)
 
 
+def dropped_label_kept(rec: Record, rng: random.Random) -> str | None:
+    """A label the answer key drops (the measurements contradict it) written in the answer."""
+    dropped = [s for s in rec.facts.key.statements if s.status == "dropped" and s.origin == "label"
+               and not s.reason.startswith("stated as")]
+    return _set_answer(rec.text, [*_answer(rec.text), concepts()[rng.choice(dropped).concept]]) if dropped else None
+
+
+def added_finding_left_out(rec: Record, rng: random.Random) -> str | None:
+    """A measured finding the key adds left out of the answer."""
+    added = [s.statement for s in rec.facts.key.answer if s.status == "added"]
+    if not added:
+        return None
+    gone = rng.choice(added)
+    return _set_answer(rec.text, [x for x in _answer(rec.text) if x != gone])
+
+
+def hedge_removed(rec: Record, rng: random.Random) -> str | None:
+    """A statement the key holds uncertain ("possible ...") written as definite in the answer."""
+    hedged = [s.statement for s in rec.facts.key.answer if s.status == "hedged"]
+    if not hedged:
+        return None
+    one = rng.choice(hedged)
+    return _set_answer(rec.text, [x.removeprefix("possible ") if x == one else x for x in _answer(rec.text)])
+
+
+def confounded_q_waves(rec: Record, rng: random.Random) -> str | None:
+    """Q waves read as an infarct where a confounder (a left bundle branch block, pacing) makes
+    the Q-wave criteria not applicable."""
+    if not (rec.facts.findings.get("pathologic_q_anterior") or {}).get("confounder"):
+        return None
+    return rec.text.replace("**Step 4: Ischemia, Infarction & Mimics**\n", "**Step 4: Ischemia, Infarction & Mimics**\n"
+                            "Pathologic Q waves are present in V1-V3, an old anteroseptal infarction. ")
+
+
+def borderline_asserted(rec: Record, rng: random.Random) -> str | None:
+    """A borderline PR or QTc (positive, short of the limit from which the key states it) called
+    prolonged without its statement in the answer."""
+    edited = re.sub(r", borderline prolonged\.", ", prolonged.", rec.text, count=1)
+    return edited if edited != rec.text else None
+
+
+def unsupported_statement(rec: Record, rng: random.Random) -> str | None:
+    """An infarct of the answer whose every sentence in steps 1-5 (its Q waves, its name) is taken out."""
+    if not any(re.search(r"infarction", st.statement) for st in rec.facts.key.answer):
+        return None
+    before, steps, after = _parts(rec.text)
+    cut = [(h, " ".join(x for x in _sentences(b) if not re.search(r"infarct|Q waves|QS", x)) or "Reviewed.")
+           if not h.startswith("**Step 6") else (h, b) for h, b in steps]
+    return _join(before, cut, after)
+
+
 def unknown_label(rec: Record, rng: random.Random) -> str | None:
     labels = _answer(rec.text)
     labels[rng.randrange(len(labels))] = rng.choice(UNKNOWN_DIAGNOSES)
@@ -464,7 +518,7 @@ def _kinds() -> tuple[Kind, ...]:
         Kind("wrong PR (+-40 ms)", "pr_mismatch", wrong_number(
             "pr", r"The PR interval is (\d+) ms", lambda r: [f(r, "pr_ms")], lambda v: 40)),
         Kind("wrong QRS (+-40 ms)", "qrs_mismatch", wrong_number(
-            "qrs", r"The QRS duration is (\d+) ms", lambda r: [f(r, "qrs_ms"), f(r, "qrs_lead_ms")], lambda v: 40)),
+            "qrs", r"The QRS lasts (\d+) ms", lambda r: [f(r, "qrs_ms"), f(r, "qrs_lead_ms")], lambda v: 40)),
         Kind("wrong QT (+-40 ms)", "qt_mismatch", wrong_number(
             "qt", r"The QT interval is (\d+) ms", lambda r: [f(r, "qt_ms")], lambda v: 40)),
         Kind("wrong QTc (+-60 ms)", "qtc_mismatch", wrong_number(
@@ -491,7 +545,8 @@ def _kinds() -> tuple[Kind, ...]:
     )
     claims = (
         Kind("rhythm sinus -> AF", "rhythm_contradiction", flip(
-            _sinus, r"consistent with a sinus mechanism", "consistent with atrial fibrillation")),
+            _sinus, r"of beats, (?:sinus rhythm|sinus bradycardia|sinus tachycardia|sinus arrhythmia|a sinus mechanism)\.",
+            "of beats, consistent with atrial fibrillation.")),
         Kind("rhythm AF -> sinus", "rhythm_contradiction", flip(
             lambda r: bool(_met(r, "atrial_fibrillation_suspected")),
             r"so organised atrial activity is absent, consistent with atrial fibrillation", "consistent with sinus rhythm")),
@@ -499,38 +554,39 @@ def _kinds() -> tuple[Kind, ...]:
             lambda r: _met(r, "irregular_rhythm") is False, r"RR intervals are regular", "RR intervals are irregular")),
         Kind("RR irregular -> regular", "rhythm_contradiction", flip(
             lambda r: bool(_met(r, "irregular_rhythm")),
-            r"RR intervals are irregular( \([^)]*\))(?:, as premature ventricular complexes make them,)?",
+            r"RR intervals are irregular( \([^)]*\))(?:, as premature complexes make them,)?",
             r"RR intervals are regular\1")),
         Kind("QRS narrow -> wide", "qrs_width_contradiction", flip(
             lambda r: _met(r, "wide_qrs") is False and not _met(r, "qrs_intermediate"), r"offset\), narrow\.",
             "offset), wide, indicating a ventricular conduction delay such as bundle branch block.")),
         Kind("QRS wide -> narrow", "qrs_width_contradiction", flip(
-            lambda r: bool(_met(r, "wide_qrs")), r", wide, indicating a ventricular conduction delay such as bundle "
-                                                 r"branch block\.", ", narrow.")),
+            lambda r: bool(_met(r, "wide_qrs")), r", wide(?:, in keeping with [^.]*|, as paced beats are)?\.",
+            ", narrow.")),
         Kind("axis normal -> LAD/RAD", "axis_contradiction", lambda r, rng: re.sub(
             r"deg, a normal axis\.", f"deg, {rng.choice(('left', 'right'))} axis deviation.", r.text)
             if _axis_class(r) == "normal" else None),
         Kind("axis LAD/RAD -> normal", "axis_contradiction", flip(
             lambda r: _axis_class(r) in ("left_axis_deviation", "right_axis_deviation"),
-            r"deg, (?:left|right) axis deviation\.", "deg, a normal axis.")),
+            r"deg, (?:(?:left|right) axis deviation|a borderline (?:left|right)ward axis)[^.]*\.", "deg, a normal axis.")),
         Kind("LVH not met -> met", "lvh_contradiction", flip(
             lambda r: _met(r, "lvh_voltage") is False,
             r"so (?:no voltage criterion for left ventricular hypertrophy is met|QRS voltage is high, but below \d+ "
             r"years of age voltage alone is not specific for left ventricular hypertrophy)\.",
             "so voltage criteria for left ventricular hypertrophy are met.")),
         Kind("LVH met -> not met", "lvh_contradiction", flip(
-            lambda r: bool(_met(r, "lvh_voltage")), r"so voltage criteria for left ventricular hypertrophy are met\.",
+            lambda r: bool(_met(r, "lvh_voltage")), r"so voltage criteria for left ventricular hypertrophy are met[^.]*\.",
             "so no voltage criterion for left ventricular hypertrophy is met.")),
         Kind("PR normal -> 1st-degree AV block", "av_block_contradiction", flip(
             lambda r: _met(r, "pr_prolonged") is False and not _met(r, "pr_short"), r"(The PR interval is \d+ ms), normal\.",
             r"\1, prolonged, indicating first-degree AV block.")),
         Kind("1st-degree AV block -> PR normal", "av_block_contradiction", flip(
-            lambda r: bool(_met(r, "pr_prolonged")), r", prolonged, indicating first-degree AV block\.", ", normal.")),
+            lambda r: bool(_met(r, "pr_prolonged")), r", (?:prolonged, first degree AV block|borderline prolonged|"
+                                                     r"prolonged)\.", ", normal.")),
         Kind("QTc normal -> prolonged", "qtc_contradiction", flip(
             lambda r: _met(r, "qtc_prolonged") is False and not _met(r, "qtc_short"),
             r"\(Framingham correction\), normal\.", "(Framingham correction), prolonged.")),
         Kind("QTc prolonged -> normal", "qtc_contradiction", flip(
-            lambda r: bool(_met(r, "qtc_prolonged")), r"\(Framingham correction\), prolonged\.",
+            lambda r: bool(_met(r, "qtc_prolonged")), r"\(Framingham correction\), (?:prolonged[^.]*|borderline prolonged)\.",
             "(Framingham correction), normal.")),
     )
     territories = tuple(k for family, what, verb, code in FAMILIES for k in (
@@ -544,6 +600,12 @@ def _kinds() -> tuple[Kind, ...]:
         Kind("swapped answer label", "label_mismatch", swapped_label),
         Kind("dropped answer label", "label_mismatch", missing_label),
         Kind("unknown answer label", "unknown_label", unknown_label),
+        Kind("a dropped label kept", "dropped_label", dropped_label_kept),
+        Kind("an added finding left out", "missing_finding", added_finding_left_out),
+        Kind("an uncertain statement as definite", "unhedged_label", hedge_removed),
+        Kind("a confounded Q-wave infarct", "confounded_claim", confounded_q_waves),
+        Kind("a borderline finding asserted", "finding_not_in_answer", borderline_asserted),
+        Kind("an answer no step supports", "unsupported_answer", unsupported_statement),
         Kind("missing step", "missing_step", missing_step),
         Kind("empty step", "empty_step", empty_step),
         Kind("duplicate step", "duplicate_step", duplicate_step),

@@ -53,8 +53,11 @@ class Refused(ValueError):
     """The record's key contradicts its rhythm or main diagnosis: no text is written."""
 
 
-def _say(seed: str, slot: str, *options: str) -> str:
-    """One of equivalent ``options``, chosen by a hash of the record's ``seed`` and the ``slot``."""
+def _say(seed: str | None, slot: str, *options: str) -> str:
+    """One of equivalent ``options``, chosen by a hash of the record's ``seed`` and the ``slot``
+    (the first one without a seed)."""
+    if seed is None:
+        return options[0]
     return options[int.from_bytes(hashlib.blake2b(f"{seed}:{slot}".encode(), digest_size=2).digest(), "big")
                    % len(options)]
 
@@ -84,10 +87,10 @@ def _territory(criterion: str) -> tuple[tuple[str, str], ...]:
 
 
 class _Writer:
-    def __init__(self, features: dict, findings: dict, key: Key):
+    def __init__(self, features: dict, findings: dict, key: Key, varied: bool):
         self.f, self.fd, self.key = features, findings, key
         self.answer = {s.concept: s for s in key.answer}
-        self.seed = f"{features.get('hr_bpm')}:{features.get('qrs_ms')}:{features.get('qt_ms')}"
+        self.seed = f"{features.get('hr_bpm')}:{features.get('qrs_ms')}:{features.get('qt_ms')}" if varied else None
 
     def say(self, slot: str, *options: str) -> str:
         return _say(self.seed, slot, *options)
@@ -369,14 +372,15 @@ def _what(criterion: str) -> str:
     return next(what for prefix, what, _ in TERRITORIAL if criterion.startswith(prefix))
 
 
-def write(features: dict, findings: dict[str, dict], key: Key) -> str:
+def write(features: dict, findings: dict[str, dict], key: Key, varied: bool = True) -> str:
     """The interpretation of one record. ``findings`` maps criterion id to its findings row
-    (with its ``confounder``); ``key`` is the record's reconciled answer key.
+    (with its ``confounder``); ``key`` is the record's reconciled answer key; ``varied=False``
+    words every sentence in its first phrasing (a bench that edits the writer's sentences).
 
     Raises :class:`Refused` with the reason when the key is discordant."""
     if key.conflicts:
         raise Refused("discordant: the measurements contradict the rhythm or main diagnosis: " + "; ".join(key.conflicts))
-    w = _Writer(features, findings, key)
+    w = _Writer(features, findings, key, varied)
     paragraphs = [w.step1(), w.step2(), w.step3(), w.step4(), w.step5(), w.step6()]
     said = " ".join(paragraphs[:5]).lower()
     for s in key.answer:
