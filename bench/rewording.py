@@ -36,9 +36,11 @@ how many errors it catches:
   Their phrasings were written from scratch, without the checker's phrase lists and without reusing
   the eight other styles' phrasings; they state the same facts and take the same injected errors;
 - every text is built from the record's ``features``, ``lead_features``, ``findings`` and
-  ``records.labels``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
+  ``answer_keys``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
   qualitative statement only where its finding says so, "cannot be assessed" where a value is not
-  measurable; the answer lists the reference labels (their names, as ``label_text`` gives them);
+  measurable or a confounder makes it not applicable, a finding named as a diagnosis only where the
+  answer key states it (one the key leaves out, a borderline PR, QTc or axis, is not said); the
+  answer lists the key's statements, and one no other sentence names is mentioned among the findings;
 - error kinds: ``wrong_number`` (HR +-25 bpm, PR/QRS +-40 ms, QTc +-60 ms, axis +-60 deg or more),
   ``contradicted_claim`` (a claim its finding is negative for), ``negation_flip`` (a positive
   finding denied, or a denied one asserted), ``wrong_territory`` (a positive ST/Q/T finding moved
@@ -127,16 +129,16 @@ class Facts:
     rate: str  # brady, tachy or "" (said apart from the rhythm when it is not sinus)
     irregular: bool
     pr: float | None
-    pr_state: str  # normal, long, short, na
+    pr_state: str  # normal, long, short, na, borderline (prolonged, but the answer key states no AV block)
     qrs: float  # the median-lead QRS, the one the QRS criteria read
     qrs_global: float  # earliest onset to latest offset: a true QRS too, kept away from by wrong numbers
     qrs_state: str  # normal, intermediate, wide
     rsr: bool
     axis: float
-    axis_state: str  # normal, left, right, extreme
+    axis_state: str  # normal, left, right, extreme, borderline (deviated, but the key states no deviation)
     p_axis: float | None
     t_axis: float
-    lvh: str  # yes, no, young, na
+    lvh: str  # yes, no, young, na, confounded (a left bundle branch block, pacing: voltage criteria do not apply)
     volts: tuple[tuple[str, float], ...]  # (sokolow_lyon | cornell_voltage, mV) shown with the LVH statement
     voltage: str | None  # low_limb, low_prec, low_both, normal or None (nothing said)
     peaked_p: str | None  # yes, no or None
@@ -149,12 +151,12 @@ class Facts:
     qtc: float  # Framingham, the one the QTc criterion reads
     qtc_all: tuple[float, ...]  # Bazett, Fridericia, Framingham, Hodges: each a true QTc
     qtcb: float
-    qtc_state: str  # normal, long
+    qtc_state: str  # normal, long, borderline (prolonged, no long QT in the key), na_qtc (a wide QRS: not applicable)
     show_bazett: bool
     qtc_short: bool
     peaked_t: str  # yes, no
     t_amp: float
-    labels: tuple[str, ...]
+    labels: tuple[str, ...]  # the answer key's statements, as the answer writes them
     margins: dict[str, float]  # criterion -> distance of its value from its threshold(s)
 
     def clear(self, criterion: str) -> bool:
@@ -174,7 +176,7 @@ def _num(v) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else float(v)
 
 
-def _rhythm(pos) -> str:
+def _rhythm(pos, stated: frozenset[str]) -> str:
     if pos("paced_rhythm"):
         return "paced"
     if pos("atrial_fibrillation_suspected"):
@@ -185,7 +187,7 @@ def _rhythm(pos) -> str:
         return "no_p"
     if pos("ectopic_atrial_rhythm") is None:
         return "unclear"
-    return "sinus_brady" if pos("bradycardia") else "sinus_tachy" if pos("tachycardia") else "sinus"
+    return "sinus_brady" if "SBRAD" in stated else "sinus_tachy" if "STACH" in stated else "sinus"
 
 
 def _lvh(pos, val, age: float | None) -> tuple[str, tuple[tuple[str, float], ...]]:
@@ -217,15 +219,18 @@ def _territories(pos, val, group: str) -> Territories:
 
 def _margins(found: dict[str, tuple]) -> dict[str, float]:
     out = {}
-    for criterion, (value, _, threshold, high) in found.items():
+    for criterion, (value, _, threshold, high, _) in found.items():
         if _num(value) is not None and threshold is not None:
             out[criterion] = min(abs(value - t) for t in (threshold, high) if t is not None)
     return out
 
 
-def facts(feat: dict, found: dict[str, tuple], labels: tuple[str, ...], age: float | None) -> Facts | None:
-    """The facts of one record (``found``: criterion -> (value, positive, threshold, threshold_high)),
-    None if unusable."""
+def facts(feat: dict, found: dict[str, tuple], labels: tuple[str, ...], stated: frozenset[str],
+          age: float | None) -> Facts | None:
+    """The facts of one record (``found``: criterion -> (value, positive, threshold, threshold_high,
+    confounder)), ``labels`` the answer key's statements and ``stated`` their concepts; None if
+    unusable. A finding is named as a diagnosis only when the key states it; one the key leaves
+    out is borderline and not said; a criterion a confounder makes not applicable is not read."""
     hr, qrs, qt = _num(feat["hr_bpm"]), _num(feat["qrs_lead_ms"]), _num(feat["qt_ms"])
     if feat["quality"] == "unusable" or None in (hr, qrs, qt, _num(feat["qrs_axis_deg"])):
         return None
@@ -233,12 +238,19 @@ def facts(feat: dict, found: dict[str, tuple], labels: tuple[str, ...], age: flo
     def pos(c):
         return found.get(c, (None, None))[1]
 
+    def read(c):  # as read: a criterion a confounder makes not applicable is not
+        return None if found.get(c, (None,) * 5)[4] else pos(c)
+
     def val(c):
         return _num(found.get(c, (None, None))[0])
 
-    rhythm = _rhythm(pos)
+    rhythm = _rhythm(pos, stated)
+
+    def deviated(c, *concepts):
+        return "yes" if pos(c) and stated & set(concepts) else "borderline" if pos(c) else ""
+
     pr = _num(feat["pr_ms"])
-    lvh, volts = _lvh(pos, val, age)
+    lvh, volts = ("confounded", ()) if found["lvh_voltage"][4] else _lvh(pos, val, age)
     qtc_thr = found["qtc_prolonged"][2]
     qtcb = float(feat["qtc_bazett_ms"])
     return Facts(
@@ -247,20 +259,25 @@ def facts(feat: dict, found: dict[str, tuple], labels: tuple[str, ...], age: flo
         rate="" if rhythm.startswith("sinus") else "brady" if pos("bradycardia") else
         "tachy" if pos("tachycardia") else "",
         irregular=bool(pos("irregular_rhythm")), pr=pr,
-        pr_state="na" if pr is None else "long" if pos("pr_prolonged") else "short" if pos("pr_short") else "normal",
+        pr_state="na" if pr is None else {"yes": "long", "borderline": "borderline"}.get(
+            deviated("pr_prolonged", "1AVB", "LPR"), "short" if pos("pr_short") else "normal"),
         qrs=qrs, qrs_global=float(feat["qrs_ms"]),
         qrs_state="wide" if pos("wide_qrs") else "intermediate" if pos("qrs_intermediate") else "normal",
         rsr=bool(pos("rsr_prime_v1")), axis=float(feat["qrs_axis_deg"]),
-        axis_state=next((s for s, c in (("left", "left_axis_deviation"), ("right", "right_axis_deviation"),
-                                        ("extreme", "extreme_axis")) if pos(c)), "normal"),
+        axis_state="borderline" if found["left_axis_deviation"][4] else "extreme" if pos("extreme_axis") else next(
+            ({"yes": side, "borderline": "borderline"}[d] for side, d in (
+                ("left", deviated("left_axis_deviation", "LAD", "LAFB")),
+                ("right", deviated("right_axis_deviation", "RAD", "LPFB", "RVH"))) if d), "normal"),
         p_axis=_num(feat["p_axis_deg"]), t_axis=float(feat["t_axis_deg"]), lvh=lvh, volts=volts,
         voltage=_voltage(pos), peaked_p={True: "yes", False: "no", None: None}[pos("peaked_p")], p_amp=val("peaked_p"),
-        st_elev=_territories(pos, val, "st_elev"), st_dep=_territories(pos, val, "st_dep"),
-        q=_territories(pos, val, "q"), tinv=_territories(pos, val, "tinv"),
+        st_elev=_territories(read, val, "st_elev"), st_dep=_territories(read, val, "st_dep"),
+        q=_territories(read, val, "q"), tinv=_territories(read, val, "tinv"),
         qt=qt, qtc=float(feat["qtc_framingham_ms"]), qtcb=qtcb,
         qtc_all=tuple(float(feat[f"qtc_{k}_ms"]) for k in ("bazett", "fridericia", "framingham", "hodges")),
-        qtc_state="long" if pos("qtc_prolonged") else "normal",
-        show_bazett=(qtcb >= qtc_thr) == bool(pos("qtc_prolonged")), qtc_short=bool(pos("qtc_short")),
+        qtc_state="na_qtc" if found["qtc_prolonged"][4] else {"yes": "long", "borderline": "borderline"}.get(
+            deviated("qtc_prolonged", "LNGQT"), "normal"),
+        show_bazett=(qtcb >= qtc_thr) == bool(pos("qtc_prolonged")) and not found["qtc_prolonged"][4],
+        qtc_short=bool(pos("qtc_short")),
         peaked_t="yes" if pos("peaked_t") else "no", t_amp=val("peaked_t"), labels=labels, margins=_margins(found))
 
 
@@ -1198,6 +1215,20 @@ RHYTHM_NAMES = {
                      "paced": "pacemaker rhythm", "ectopic": "possible ectopic atrial rhythm",
                      "no_p": "rhythm with no visible P waves", "unclear": "unclear rhythm"},
 }
+#: Per style: the findings short of the statement the answer key would make of them.
+BORDERLINE_NAMES = {
+    "narrative": ("a borderline PR interval", "a borderline QRS axis", "a borderline QTc"),
+    "terse": ("borderline PR", "borderline axis", "borderline QTc"),
+    "letter": ("a PR interval at the upper limit of normal", "a borderline axis", "a borderline corrected QT"),
+    "lists": ("PR borderline", "axis borderline", "QTc borderline"),
+    "ed_note": ("borderline pr", "borderline axis", "borderline qtc"),
+    "structured": ("PR interval borderline", "QRS axis borderline", "QTc borderline"),
+    "registrar": ("PR borderline", "axis borderline", "QTc borderline"),
+    "teaching": ("a PR interval at the border of normal", "an axis at the border of normal",
+                 "a corrected QT at the border of normal"),
+    "cardiologist_us": ("borderline PR interval", "borderline QRS axis", "borderline QTc"),
+    "nurse_triage": ("PR timing on the edge of normal", "heart axis on the edge of normal", "QTc on the edge of normal"),
+}
 ITEM_NAMES = {
     "narrative": {"pr_long": "first-degree AV block", "pr_short": "a short PR interval",
                   "qrs_intermediate": "a borderline QRS duration", "qrs_wide": "a wide QRS",
@@ -1308,6 +1339,15 @@ ORDER = {
 
 # -- writing a text ---------------------------------------------------------------------------
 
+#: States a text leaves unsaid: a finding short of the statement the answer key would make of it
+#: (borderline), a QTc a wide QRS makes not applicable.
+UNSAID = ("borderline", "na_qtc")
+#: Per style: how an answer statement no other sentence names is mentioned among the findings.
+MENTION = {"narrative": "The tracing also shows {s}.", "terse": "Also: {s}.", "letter": "I would also report {s}.",
+           "lists": "Other: {s}.", "ed_note": "also {s}.", "structured": "Additional finding: {s}.",
+           "registrar": "Also {s}.", "teaching": "The tracing further shows {s}.",
+           "cardiologist_us": "There is also {s}.", "nurse_triage": "Also seen: {s}."}
+
 
 def _group_state(terr: Territories) -> str:
     return "pos" if any(s for _, s, _ in terr) else "partial" if any(s is None for _, s, _ in terr) else "none"
@@ -1323,19 +1363,24 @@ def state(key: str, f: Facts) -> str | None:
         return ("sinus_irregular" if f.rhythm.startswith("sinus") else "irregular") if f.irregular else "regular"
     if key in ("synthesis", "summary"):
         return "abnormal" if items(f) else "normal"
-    return {"quality": f.quality, "rhythm": f.rhythm, "rate": f.rate or None, "pr": f.pr_state, "qrs": f.qrs_state,
+    said = {"quality": f.quality, "rhythm": f.rhythm, "rate": f.rate or None, "pr": f.pr_state, "qrs": f.qrs_state,
             "rsr": "yes" if f.rsr else None, "axis": f.axis_state,
             "other_axes": "t_only" if f.p_axis is None else "both", "lvh": f.lvh, "voltage": f.voltage,
             "peaked_p": f.peaked_p, "qtc": f.qtc_state, "bazett": "yes" if f.show_bazett and not f.qtc_short else None,
             "qtc_short": "yes" if f.qtc_short else None, "peaked_t": f.peaked_t}[key]
+    if said == "confounded":  # voltage a confounder makes not applicable: said as not assessable
+        return "na"
+    return None if said in UNSAID else said
 
 
 def items(f: Facts) -> list[tuple[str, str | None]]:
     """The abnormal findings the text states: (item name, territory group or None)."""
     out = [(name, None) for name, on in (
         ("pr_long", f.pr_state == "long"), ("pr_short", f.pr_state == "short"),
+        ("pr_borderline", f.pr_state == "borderline"), ("axis_borderline", f.axis_state == "borderline"),
+        ("qtc_borderline", f.qtc_state == "borderline"),
         ("qrs_intermediate", f.qrs_state == "intermediate"), ("qrs_wide", f.qrs_state == "wide"),
-        (f"axis_{f.axis_state}", f.axis_state != "normal"), ("lvh", f.lvh == "yes"),
+        (f"axis_{f.axis_state}", f.axis_state not in ("normal", *UNSAID)), ("lvh", f.lvh == "yes"),
         ("low_voltage", (f.voltage or "").startswith("low")), ("peaked_p", f.peaked_p == "yes")) if on]
     out += [(g, g) for g in GROUPS if _group_state(getattr(f, g)) == "pos"]
     out += [(name, None) for name, on in (("qtc_long", f.qtc_state == "long"), ("qtc_short", f.qtc_short)) if on]
@@ -1360,7 +1405,8 @@ def fields(f: Facts, v: Voice) -> dict[str, str]:
         out[f"{g}_items"] = join([f"{v.terr(g, [t])} ({v.num(unit, x)})" for t, x in _positives(f, g)], v.style)
         unknown = [t for t, s, _ in getattr(f, g) if s is None]
         out[f"{g}_na"] = NOT_ASSESSED[v.style].format(terr=v.terr(g, unknown)) if unknown else ""
-    names = ITEM_NAMES[v.style]
+    names = {**ITEM_NAMES[v.style], **dict(zip(("pr_borderline", "axis_borderline", "qtc_borderline"),
+                                                BORDERLINE_NAMES[v.style]))}
     out["items"] = join([names[n].format(terr=v.terr(g, [t for t, _ in _positives(f, g)])) if g else names[n]
                          for n, g in items(f)], v.style)
     return out
@@ -1387,6 +1433,9 @@ def write(f: Facts, style: str, seed: int, record_id: str) -> str:
         return sentence(key, f, v, random.Random(f"{seed}:{record_id}:{style}:{key}"), values)
 
     steps = [" ".join(s for s in map(say, keys) if s) for keys in ORDER[style]]
+    written = " ".join(steps[:5]).lower()
+    extra = [MENTION[style].format(s=s) for s in f.labels if s.lower().removeprefix("possible ") not in written]
+    steps[3] = " ".join([steps[3], *extra]).strip()
     think = "\n".join(f"**Step {i}: {title}**\n{text}" for i, (title, text) in enumerate(zip(STEPS, steps), 1))
     return f"<think>\n{think}\n</think>\n{say('summary')}\n<answer>{'; '.join(f.labels)}</answer>"
 
@@ -1443,13 +1492,14 @@ def contradicted_claim(f: Facts, rng: random.Random) -> list[Injection]:
 
 def negation_flip(f: Facts, rng: random.Random) -> list[Injection]:
     lvh_clear = any(f.clear(c) for c, _ in f.volts)
-    axis_clear = f.axis_state == "extreme" or f.axis_state != "normal" and f.clear(f"{f.axis_state}_axis_deviation")
+    axis_clear = f.axis_state == "extreme" or f.axis_state in ("left", "right") and f.clear(f"{f.axis_state}_axis_deviation")
     out = [(f"{what} denied", replace(f, **{field: to})) for what, field, to, on in (
         ("first-degree AV block", "pr_state", "normal", f.pr_state == "long" and f.clear("pr_prolonged")),
         ("LVH by voltage", "lvh", "no", f.lvh == "yes" and lvh_clear),
         ("prolonged QTc", "qtc_state", "normal", f.qtc_state == "long" and f.clear("qtc_prolonged")),
         ("wide QRS", "qrs_state", "normal", f.qrs_state == "wide" and f.clear("wide_qrs")),
-        (f"{f.axis_state} axis deviation", "axis_state", "normal", f.axis_state != "normal" and axis_clear)) if on]
+        (f"{f.axis_state} axis deviation", "axis_state", "normal", f.axis_state in ("left", "right", "extreme")
+         and axis_clear)) if on]
     for g in GROUPS:
         terr = getattr(f, g)
         if _group_state(terr) == "pos" and all(f.clear(_criterion(g, t)) for t, s, _ in terr if s):
@@ -1557,25 +1607,23 @@ def build(root: Path, data: Path) -> Warehouse:
     return wh
 
 
-def _label_names(codes: list[str], text: str | None) -> tuple[str, ...]:
-    """The labels' names as ``label_text`` writes them (without likelihoods); the codes when it does not
-    name each of them."""
-    names = [re.sub(r"\s*\(\d+%\)$", "", x.strip()) for x in (text or "").split(";") if x.strip()]
-    return tuple(names if len(names) == len(codes) else codes)
-
-
 def records(wh: Warehouse) -> tuple[list[Record], int]:
     """The usable records of every part, and how many records were left out as unusable."""
     out, unusable = [], 0
     for part in (p.stem for p in wh.parts("records")):
-        recs = wh.read_part("records", part, ["record_id", "status", "labels", "label_text", "age"])
+        recs = wh.read_part("records", part, ["record_id", "status", "age"])
         feats = {r["record_id"]: r for r in wh.read_part("features", part).iter_rows(named=True)}
         found: dict[str, dict] = defaultdict(dict)
         for r in wh.read_part("findings", part, ["record_id", "criterion", "value", "positive", "threshold",
-                                                       "threshold_high"]).iter_rows():
+                                                       "threshold_high", "confounder"]).iter_rows():
             found[r[0]][r[1]] = r[2:]
-        for rid, status, codes, text, age in recs.rows():
-            fa = facts(feats[rid], found[rid], _label_names(list(codes or []), text), age) \
+        key: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for rid, concept, statement, status in wh.read_part("answer_keys", part, ["record_id", "concept", "statement",
+                                                                                   "status"]).rows():
+            if status != "dropped":
+                key[rid].append((concept, statement))
+        for rid, status, age in recs.rows():
+            fa = facts(feats[rid], found[rid], tuple(s for _, s in key[rid]), frozenset(c for c, _ in key[rid]), age) \
                 if status == "ok" and rid in feats else None
             if fa is None:
                 unusable += 1

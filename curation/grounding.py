@@ -56,6 +56,9 @@ UNUSABLE_LEAD = ("missing", "flat", "saturated")  # lead_features.quality with n
 #: deviation that shallow may be read as one); Q waves from 30 ms, the Fourth Universal
 #: Definition's width (Thygesen et al. 2018) against the 40 ms of Minnesota Code 1-1.
 SHALLOW = {"pathologic_q_": 0.75}
+#: Criteria whose claim is a diagnosis, not a description: asserted where a confounder makes them
+#: not applicable (protocol/confounders.csv), they are ``confounded_claim``.
+INTERPRETIVE = ("pathologic_q_", "lvh_voltage")
 SHALLOW_DEFAULT = 0.5
 GAP = 120  # most characters between a claim's subject and its predicate
 
@@ -140,6 +143,8 @@ LISTS = {
              "n/a|not applicable|not assessed|unassessable|indeterminate|unreadable|not readable|not analysable|"
              "not analyzable|uninterpretable|not interpretable|not evaluable|unevaluable|non evaluable|"
              "couldn t|could not|not able to|slightly|a little|a bit|mildly|marginally|somewhat|"
+             # a value at a limit (a borderline finding, not a normal one)
+             "upper limit of normal|lower limit of normal|border of normal|edge of normal|high normal|low normal|"
              # hypothetical mentions (ConText): a finding looked for, or a criterion applied
              "looking for|look for|looking next for|sought|search for|searching for|screen for|we apply|applying|"
              "needed for|required for|needed to|would be|would need|would suggest|would indicate|must be|"
@@ -678,9 +683,11 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
 
 
 def _confounded(where: str, claim: Claim, said: str, state: bool, criteria: list[str], confounder: str) -> Issue | None:
-    """A definite claim of a criterion a confounder makes not applicable (a Q-wave infarct in a
-    left bundle branch block); a denial of it is no error."""
-    if not state:
+    """A criterion a confounder makes not applicable is not judged against its measurement; a
+    definite claim that reads it as a diagnosis (:data:`INTERPRETIVE`: pathologic Q waves, not the
+    QS complexes a left bundle branch block gives; LVH by voltage) is an error, a description of
+    the deviation ("T inversion in V1-V3" with a right bundle branch block) or a denial is not."""
+    if not state or not criteria[0].startswith(INTERPRETIVE) or said.lower().startswith("qs"):
         return None
     return Issue("confounded_claim", f"{where} says {said!r}, but {' and '.join(_describe(c) for c in criteria)} "
                                      f"{'does' if len(criteria) == 1 else 'do'} not apply with "
