@@ -173,7 +173,8 @@ class _Writer:
                    else "right axis deviation" if _met(fd, "right_axis_deviation") else "a normal axis")
             cls += f", as in {self.name(block)}" if block and _met(fd, "left_axis_deviation" if block == "LAFB"
                                                                     else "right_axis_deviation") else ""
-            text = [self.say("axis", f"The frontal QRS axis is {axis}, {cls}.", f"QRS axis {axis}: {cls}.")]
+            text = [self.say("axis", f"The frontal QRS axis is {axis}, {cls}.", f"QRS axis {axis}: {cls}.",
+                             f"Frontal axis: {axis}, {cls}.")]
         pr = fmt(f.get("pr_ms"), "ms")
         if pr == NOT_MEASURABLE:
             text.append("The PR interval is not measurable.")
@@ -182,7 +183,8 @@ class _Writer:
                    else "prolonged" if _met(fd, "pr_prolonged") and self.has("LPR")
                    else "borderline prolonged" if _met(fd, "pr_prolonged")
                    else f"below {fmt(fd['pr_short']['threshold'], 'ms')}" if _met(fd, "pr_short") else "normal")
-            text.append(self.say("pr", f"The PR interval is {pr}, {cls}.", f"PR {pr}, {cls}."))
+            text.append(self.say("pr", f"The PR interval is {pr}, {cls}.", f"PR {pr}, {cls}.",
+                                 f"A PR interval of {pr} is {cls}."))
         qrs = _v(fd, "wide_qrs", "ms")
         if qrs == NOT_MEASURABLE:
             text.append("QRS duration is not measurable.")
@@ -235,7 +237,7 @@ class _Writer:
         else:
             text = [self.say("lvh", f"{voltage}, so no voltage criterion for left ventricular hypertrophy is met"
                              + (f"; {self.name(lvh)} rests on other signs." if lvh else "."),
-                             f"No LVH voltage criterion is met ({voltage[0].lower()}{voltage[1:]})"
+                             f"No LVH voltage criterion is met ({voltage})"
                              + (f"; {self.name(lvh)} rests on other signs." if lvh else "."))]
         if _met(fd, "ravl_voltage") and not _na(fd, "ravl_voltage"):
             text.append(f"R in aVL is {_v(fd, 'ravl_voltage', 'mV')}, above {fmt(fd['ravl_voltage']['threshold'], 'mV')}, "
@@ -321,7 +323,8 @@ class _Writer:
                    else "short" if _met(fd, "qtc_short") else "normal")
             text = [self.say("qt", f"The QT interval is {fmt(self.f.get('qt_ms'), 'ms')} with a QTc of {qtc} "
                              f"(Framingham correction), {cls}.",
-                             f"QT {fmt(self.f.get('qt_ms'), 'ms')}, QTc {qtc} by Framingham, {cls}.")]
+                             f"QT {fmt(self.f.get('qt_ms'), 'ms')}, QTc {qtc} by Framingham, {cls}.",
+                             f"The Framingham QTc is {qtc} (QT {fmt(self.f.get('qt_ms'), 'ms')}), {cls}.")]
         tall = _met(fd, "peaked_t")
         if tall:
             text.append(f"The tallest T wave in V2-V4 is {_v(fd, 'peaked_t', 'mV')}"
@@ -354,7 +357,8 @@ class _Writer:
         parts = [f"{rhythm[0].upper()}{rhythm[1:]} at {fmt(f.get('hr_bpm'), 'bpm')}" if rhythm
                  else f"A rate of {fmt(f.get('hr_bpm'), 'bpm')}"]
         parts.append(f"QRS {_v(self.fd, 'wide_qrs', 'ms')} and QTc {_v(self.fd, 'qtc_prolonged', 'ms')}")
-        return (self.say("summary", "; ".join(parts) + ". ", ", ".join(parts) + ". ")
+        return (self.say("summary", "; ".join(parts) + ". ", ", ".join(parts) + ". ",
+                         f"{parts[1]}, with {parts[0][0].lower()}{parts[0][1:]}. ")
                 + (self.say("conclusion", f"Conclusion: {'; '.join(others)}.", f"Impression: {'; '.join(others)}.",
                             f"Overall, {'; '.join(others)}.") if others else "No further abnormality is stated."))
 
