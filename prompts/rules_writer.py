@@ -125,8 +125,8 @@ class _Writer:
         if paced:
             share = max(f.get("pace_atrial_frac") or 0, f.get("pace_ventricular_frac") or 0)
             text.append(f"Pacemaker stimuli precede {fmt(share, 'fraction')} of the beats, a paced rhythm."
-                        if _met(fd, "paced_rhythm") else f"The rhythm is stated as {self.name(paced)}; no pacemaker "
-                        "stimulus is resolved at this sampling and filtering.")
+                        if _met(fd, "paced_rhythm") else f"{self.name(paced)[0].upper()}{self.name(paced)[1:]}: no "
+                        "pacemaker stimulus is resolved at this sampling rate and filter.")
             return " ".join(text)
         if irregular is None or no_p is None:
             text.append("The rhythm cannot be classified: RR regularity or P waves are not measurable.")
@@ -203,14 +203,11 @@ class _Writer:
                                  f"to the latest offset), {cls}.",
                                  f"QRS duration {qrs} (median lead; {glob} globally), {cls}.",
                                  f"The QRS complex is {cls}, {qrs} in the median lead and {glob} over all leads."))
-            if block in ("CLBBB", "CRBBB") and not _met(fd, "wide_qrs"):
-                text.append(f"The {self.name(block)} is read on a QRS below 120 ms here.")
-            if incomplete and not _met(fd, "qrs_intermediate") and not _met(fd, "wide_qrs"):
-                text.append(f"V1 shows the rsR' form of {self.name(incomplete)} on a QRS below 110 ms."
-                            if _met(fd, "rsr_prime_v1") else
-                            f"With a QRS below 110 ms, {self.name(incomplete)} rests on the QRS form alone.")
         rsr = _met(fd, "rsr_prime_v1")
-        if rsr is not None and (rsr or self.has("CRBBB", "IRBBB")):
+        if qrs != NOT_MEASURABLE and incomplete and not _met(fd, "qrs_intermediate") and not _met(fd, "wide_qrs"):
+            text.append(f"V1 shows the rsR' form of {self.name(incomplete)} on a QRS below 110 ms." if rsr else
+                        f"With a QRS below 110 ms, {self.name(incomplete)} rests on the QRS form alone.")
+        elif rsr is not None and (rsr or self.has("CRBBB", "IRBBB")):
             text.append("V1 shows a terminal r' wave (rsR')." if rsr else "There is no rsR' pattern in V1.")
         return " ".join(t for t in text if t)
 
@@ -290,15 +287,15 @@ class _Writer:
             if not q and _group(s.concept) != "repolarisation":
                 continue
             supported = [c for c in q if _met(fd, c) and not _na(fd, c)]
-            if s.status == "hedged" and q and not supported:
+            if q and all(_na(fd, c) for c in q):
+                text.append(f"With {confounder_name(_na(fd, q[0]))}, {self._list(sorted({_what(c) for c in q}))} "
+                            f"cannot show it, so the {s.statement} remains unconfirmed.")
+            elif s.status == "hedged" and q and not supported:
                 text.append(f"Without {self._list(sorted({_what(c) for c in q}))} in its leads, the "
                             f"{s.statement} remains unconfirmed.")
             elif supported:
                 text.append(self.say(s.concept, f"These are consistent with {s.statement}.",
                                      f"This supports {s.statement}."))
-            elif q and all(_na(fd, c) for c in q):
-                text.append(f"{s.statement[0].upper()}{s.statement[1:]} is stated from the clinical reading, since "
-                            f"these criteria do not apply.")
             elif _group(s.concept) == "repolarisation" and not any(
                     _met(fd, k) for k in fd if k.startswith(("st_", "t_inversion"))):
                 text.append(f"{s.statement[0].upper()}{s.statement[1:]}: no ST deviation or T inversion reaches the "

@@ -9,11 +9,13 @@ measurements allow. Four tables a clinician reviews decide, each row with its so
   expected criterion measured and not met, a contradicting one met and definite);
 * ``answer_key.csv``: per concept what an **uncertain** label (likelihood 15 or 35 on PTB-XL's
   scale, :data:`UNCERTAIN`) or an **unsupported** one (every supporting criterion measured and
-  not met) becomes: ``hedge`` ("possible ..."), ``drop`` or ``keep``; both at once drop it;
+  not met or not applicable, or an expected one not measurable) becomes: ``hedge`` ("possible ..."), ``drop`` or
+  ``keep``; both at once drop it;
 * ``measured_statements.csv``: a definite measured finding no label states is **added**
-  (sinus bradycardia, first-degree AV block, ...), a rhythm statement only with a rhythm label it
-  ``requires`` or, without any rhythm label, when nothing measured contradicts it; a positive criterion short of its ``definite``
-  limit is **borderline**: it contradicts no label and is not added;
+  (sinus bradycardia, first-degree AV block, ...), a rhythm statement only with a rhythm label
+  it ``requires`` or, without any rhythm label, when nothing measured contradicts it; a positive
+  criterion short of its ``definite`` limit is **borderline**: it contradicts no label and is
+  not added;
 * ``confounders.csv``: a confounder (a label the key keeps, or a criterion met) makes criteria
   **not applicable** (LBBB: Q waves, ST, LVH voltage): they neither support nor contradict.
 
@@ -43,8 +45,8 @@ TABLES = tuple(HERE / n for n in ("answer_key.csv", "measured_statements.csv", "
 #: Likelihoods below this (PTB-XL's 15 and 35; a machine statement's "possible" or "probable")
 #: are uncertain; 0 is PTB-XL's "not stated" for rhythm and form statements, not a doubt.
 UNCERTAIN = 50.0
-TREATMENTS = ("hedge", "drop", "keep")
-STATUSES = ("kept", "hedged", "dropped", "added")
+#: A treatment of answer_key.csv -> the status it gives a label.
+TREATMENTS = {"hedge": "hedged", "drop": "dropped", "keep": "kept"}
 #: How a hedged statement is written in ``<answer>`` and in the RL solution.
 HEDGE = "possible"
 _LIMIT = re.compile(r"^(<=|>=|<|>)\s*(-?\d+(?:\.\d+)?)$")
@@ -209,8 +211,9 @@ def _fmt(findings: dict, criterion: str) -> str:
 
 
 def _judge_label(concept: str, labels: list[str], findings: dict, na: dict) -> tuple[str, list[str]]:
-    """'contradicted', 'unsupported' (every supporting criterion measured and not met, or an
-    expected one not measurable) or 'ok', with the criteria behind it."""
+    """'contradicted', 'unsupported' (every supporting criterion measured and not met or made not
+    applicable by a confounder, or an expected one not measurable) or 'ok', with the criteria
+    behind it."""
     rows = by_concept().get(concept, ())
     endorsed = {r.criterion for c in labels if c != concept for r in by_concept().get(c, ())
                 if r.relation in ("expects", "supports")}
@@ -232,6 +235,8 @@ def _judge_label(concept: str, labels: list[str], findings: dict, na: dict) -> t
     has_support = [r for r in rows if r.relation == "supports"]
     if has_support and not support and len(unmet) == len(has_support):
         return "unsupported", [f"supported by {_fmt(findings, c)}, not met" for c in unmet]
+    if has_support and all(r.criterion in na for r in has_support):
+        return "unsupported", [f"supported by {r.criterion}, not applicable with {na[r.criterion]}" for r in has_support]
     return "ok", [f"supported by {_fmt(findings, c)}" for c in support]
 
 
@@ -269,12 +274,12 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
         elif uncertain and verdict == "unsupported":
             status, reason = "dropped", f"uncertain (likelihood {likelihood:g}) and unsupported"
         elif uncertain:
-            status, reason = {"hedge": "hedged", "drop": "dropped", "keep": "kept"}[on_uncertain], \
-                f"uncertain (likelihood {likelihood:g})"
+            status, reason = TREATMENTS[on_uncertain], f"uncertain (likelihood {likelihood:g})"
         elif verdict == "unsupported":
-            status, reason = {"hedge": "hedged", "drop": "dropped", "keep": "kept"}[on_unsupported], \
-                "its expected criterion is not measurable" if why[0].startswith("expects") \
-                else "its supporting criteria are measured and not met"
+            status = TREATMENTS[on_unsupported]
+            reason = ("its expected criterion is not measurable" if why[0].startswith("expects")
+                      else "a confounder makes its supporting criteria not applicable" if "not applicable" in why[0]
+                      else "its supporting criteria are measured and not met")
         else:
             status, reason = "kept", "no measurement contradicts it"
         rows.append(Statement(concept, _written(names.get(concept, concept), status), "label", status, reason,

@@ -25,7 +25,7 @@ CLAIMS = {
     "sinus": r"consistent with a sinus mechanism",
     "no_p": r"sinus mechanism cannot be confirmed",
     "ectopic": r"consistent with an ectopic atrial rhythm",
-    "1avb": r"\d+ ms, prolonged, first degree AV block",
+    "1avb": r"\d+ ms,? (?:is )?prolonged, first degree AV block",
     "wide_qrs": r"QRS.*(?<!not )\bwide\b",
     "narrow_qrs": r"QRS.*(?<!not )\bnarrow\b",
     "mid_qrs": r"intermediate width",
