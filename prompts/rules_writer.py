@@ -133,6 +133,7 @@ class _Writer:
             return " ".join(text)
         rr = f"RR intervals are {'irregular' if irregular else 'regular'} (normalised RMSSD {_v(fd, 'irregular_rhythm', 'ratio')})"
         rr += ", as premature complexes make them," if irregular and self.has("PVC", "PAC", "PRC(S)") else ""
+        rr_end = rr.rstrip(",")  # where the sentence goes on after it with a colon or a full stop
         p = f"P waves are found in a share of {_v(fd, 'absent_p_waves', 'fraction')} of beats"
         flutter = self.has("AFLT")
         if _met(fd, "atrial_fibrillation_suspected") or (no_p and self.has("AFIB", "AFLT")):
@@ -152,8 +153,8 @@ class _Writer:
             sinus = self.has("SBRAD", "STACH", "SARRH", "SR")
             mechanism = self.name(sinus) if sinus else "a sinus mechanism"
             text.append(self.say("rhythm", f"{rr} and {p}, {mechanism}.",
-                                 f"{p}, each before its QRS, and {rr[0].lower()}{rr[1:]}: {mechanism}.",
-                                 f"{mechanism[0].upper()}{mechanism[1:]}: {rr[0].lower()}{rr[1:]}, and {p}."))
+                                 f"{p}, each before its QRS, and {rr_end}: {mechanism}.",
+                                 f"{mechanism[0].upper()}{mechanism[1:]}: {rr_end}, and {p}."))
         return " ".join(text)
 
     # -- step 2 ------------------------------------------------------------------------------

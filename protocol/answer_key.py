@@ -12,10 +12,11 @@ measurements allow. Four tables a clinician reviews decide, each row with its so
   not met or not applicable, or an expected one not measurable) becomes: ``hedge`` ("possible ..."), ``drop`` or
   ``keep``; both at once drop it;
 * ``measured_statements.csv``: a definite measured finding no label states is **added**
-  (sinus bradycardia, first-degree AV block, ...), a rhythm statement only with a rhythm label
-  it ``requires`` or, without any rhythm label, when nothing measured contradicts it; a positive
-  criterion short of its ``definite`` limit is **borderline**: it contradicts no label and is
-  not added;
+  (sinus bradycardia, first-degree AV block, ...), one that ``requires`` a reader's label only
+  with it (or, without any rhythm label, when nothing measured contradicts it), in place of the
+  labels it ``replaces`` (sinus rhythm; an incomplete RBBB whose QRS is wide: the same diagnosis
+  at its measured degree, which is then no conflict); a positive criterion short of its
+  ``definite`` limit is **borderline**: it contradicts no label and is not added;
 * ``confounders.csv``: a confounder (a label the key keeps, or a criterion met) makes criteria
   **not applicable** (LBBB: Q waves, ST, LVH voltage): they neither support nor contradict.
 
@@ -261,7 +262,7 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
     likelihoods = list(likelihoods or []) + [None] * (len(labels) - len(likelihoods or []))
     na = _confounded(labels, findings)
     rows: list[Statement] = []
-    conflicts: list[str] = []
+    conflicts: dict[str, list[str]] = {}
     main = next((c for c in labels if kinds.get(c) == "diagnostic"), None)
     for concept, likelihood in zip(labels, likelihoods):
         verdict, why = _judge_label(concept, labels, findings, na)
@@ -270,7 +271,7 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
         if verdict == "contradicted":
             status, reason = "dropped", "the measurements contradict it"
             if kinds.get(concept) == "rhythm" or concept == main:
-                conflicts += [f"{concept} {w}" for w in why]
+                conflicts[concept] = [f"{concept} {w}" for w in why]
         elif uncertain and verdict == "unsupported":
             status, reason = "dropped", f"uncertain (likelihood {likelihood:g}) and unsupported"
         elif uncertain:
@@ -288,7 +289,7 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
     for rule in measured().values():
         if not rule.concept or rule.concept in {s.concept for s in rows} or answered & set(rule.unless) \
                 or rule.criterion in na or not definite(rule.criterion, findings.get(rule.criterion)) \
-                or (rule.requires and not answered & set(rule.requires)
+                or (rule.requires and not set(labels) & set(rule.requires)
                     and (any(kinds.get(c) == "rhythm" for c in labels)
                          or _judge_label(rule.concept, labels, findings, na)[0] == "contradicted")):
             continue
@@ -296,11 +297,12 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
                               "a definite measured finding no label states", (f"{_fmt(findings, rule.criterion)}, met",)))
         answered.add(rule.concept)
         for i, s in enumerate(rows):
-            if s.concept in rule.replaces and s.answered:
-                rows[i] = Statement(s.concept, "", s.origin, "dropped", f"stated as {names.get(rule.concept)}",
-                                    s.criteria)
+            if s.concept in rule.replaces:
+                rows[i] = Statement(s.concept, "", s.origin, "dropped", f"stated as {names.get(rule.concept)}"
+                                    + ("" if s.answered else f": {s.reason}"), s.criteria)
                 answered.discard(s.concept)
-    return Key(tuple(rows), na, tuple(conflicts))
+                conflicts.pop(s.concept, None)  # the same diagnosis at its measured degree
+    return Key(tuple(rows), na, tuple(w for ws in conflicts.values() for w in ws))
 
 
 def from_rows(rows: list[dict], findings: dict[str, dict], conflicts: list[str] | None = None) -> Key:
