@@ -249,11 +249,13 @@ def features(warehouse: Annotated[Optional[Path], typer.Option("--warehouse", "-
 
 @app.command()
 def findings(warehouse: WarehouseOpt, force: ForceOpt = False, no_wait: NoWaitOpt = False) -> None:
-    """Evaluate the protocol criteria (protocol/criteria.csv) into `findings`."""
+    """Evaluate the protocol criteria (protocol/criteria.csv) into `findings` and reconcile each
+    record's labels with them into `answer_keys` (protocol/answer_key.py)."""
     wh = _existing_warehouse(warehouse)
     counts = run_stage(wh, "findings", force=force, no_wait=no_wait)
     console.print(f"findings: {counts['shards']} shards, {counts['records']} records, "
-                  f"{counts['discordant']} discordant with their labels (ecg-corpus labels --discordant)")
+                  f"{counts['discordant']} whose answer key contradicts their rhythm or main diagnosis "
+                  "(ecg-corpus labels --discordant)")
     if wh.parts("findings"):
         print_frame(wh.sql("SELECT step, criterion, count(*) FILTER (WHERE positive) AS positive, "
                            "count(*) FILTER (WHERE positive IS NULL) AS unknown, count(*) AS records "
@@ -439,9 +441,9 @@ def show(record_id: Annotated[str, typer.Argument(help="e.g. ptbxl:00001")], war
 @app.command()
 def labels(warehouse: WarehouseOpt,
            unmapped: Annotated[bool, typer.Option("--unmapped", help="Only the statements no mapping row matched.")] = False,
-           discordant: Annotated[bool, typer.Option("--discordant", help="Only the records whose findings contradict "
-                                                    "their labels, with each conflict.")] = False) -> None:
-    """Count label concepts per source, and list the statements left unmapped."""
+           discordant: Annotated[bool, typer.Option("--discordant", help="Only the records whose answer key "
+                                                    "contradicts their rhythm or main diagnosis, with each conflict.")] = False) -> None:
+    """Count label concepts per source, their retention in the corpus, and the statements left unmapped."""
     wh = _existing_warehouse(warehouse)
     if discordant:
         if "concordance" not in wh.tables():

@@ -86,7 +86,7 @@ def exclusions(df: pl.DataFrame, exclude_flagged: bool, require_concordant: bool
                    pl.col("unreadable").list.join("; "), flags.list.join("; "))),
         ("duplicate", first, pl.format("same signal as {}", pl.col("record_id").min().over("signal_sha256"))),
         ("discordant", pl.lit(require_concordant) & (pl.col("concordance") == "discordant"),
-         pl.format("findings contradict the labels: {}", pl.col("conflicts").list.join("; "))),
+         pl.format("the answer key contradicts the rhythm or main diagnosis: {}", pl.col("conflicts").list.join("; "))),
     ]
     code, reason = pl.lit(None, pl.Utf8), pl.lit(None, pl.Utf8)
     for name, when, why in reversed(rules):
