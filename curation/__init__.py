@@ -19,6 +19,7 @@ from concurrent.futures import Executor
 from itertools import repeat
 from pathlib import Path
 
+from curation.consistency import TERMS
 from curation.consistency import check as _consistency
 from curation.grounding import CLAIMS, TOLERANCES, Facts
 from curation.grounding import read as _grounding
@@ -39,10 +40,11 @@ def _name(path: Path) -> str:
 
 
 #: What the checker is made of, sorted by name: every module of curation/ and every table a check
-#: reads (claims, tolerances, the criteria whose leads and descriptions grounding names, and the
-#: label vocabulary of :mod:`curation.labels`). A change to any of them re-validates (stages/validate.py).
+#: reads (claims, answer terms, tolerances, the criteria whose leads and descriptions grounding
+#: names, the label criteria and answer-key tables, and the label vocabulary of
+#: :mod:`curation.labels`). A change to any of them re-validates (stages/validate.py).
 CHECKER_FILES: tuple[Path, ...] = tuple(sorted(
-    (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TOLERANCES, CRITERIA, LABEL_CRITERIA, *KEY_TABLES,
+    (p.resolve() for p in (*_HERE.glob("*.py"), CLAIMS, TERMS, TOLERANCES, CRITERIA, LABEL_CRITERIA, *KEY_TABLES,
                            *VOCABULARY.glob("*.csv"))),
     key=_name))
 
