@@ -64,7 +64,7 @@ GAP = 120  # most characters between a claim's subject and its predicate
 
 _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that is never a measurement
     (r"milliseconds?|msecs?|ms", "ms", 1.0), (r"seconds?|secs?|s", "ms", 1000.0),
-    (r"beats per min(?:ute)?|beats/min(?:ute)?|per min(?:ute)?|bpm|/min(?:ute)?", "bpm", 1.0),
+    (r"beats (?:per|a|each) min(?:ute)?|beats/min(?:ute)?|per min(?:ute)?|a minute|bpm|/min(?:ute)?", "bpm", 1.0),
     (r"°|degrees?|deg", "deg", 1.0),
     (r"millivolts?|mv", "mV", 1.0), (r"mm", "mV", 0.1), (r"[µμu]v", "mV", 0.001),
     (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mv|mm/s", "", math.nan),
@@ -77,7 +77,8 @@ _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
 #: slash may follow only when a number does ("8/12", "380/428 ms": a chain, :func:`_chain`).
 _NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)(?:\s*("
                      + "|".join(p for p, _, _ in _UNITS) + r"))?(?!\w|/(?!\d))")
-_SENTENCE = re.compile(r"(?<=\.)\s+")
+#: A sentence ends at a full stop, not at one that closes an abbreviation ("approx. 70/min").
+_SENTENCE = re.compile(r"(?<=\.)(?<!approx\.)(?<!\bca\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bcf\.)\s+")
 _PAREN = re.compile(r"\([^()]*\)")  # an innermost parenthesis
 _APOSTROPHES = ("'", "’")
 _AGE = re.compile(r"\b(?:years?|yrs?|aged?|young|younger|under \d+)\b")
@@ -122,6 +123,8 @@ _RATE_BEFORE = re.compile(r"(?:\b(?:heart rate|ventricular rate|rate|hr)\b|@)[\s
 _BARE = re.compile(r"[\s:=(~—–-]*(?:(?:is|of|at|was|measures|measured|measuring|about|approx|normal|nl|narrow|broad|"
                    r"wide|prolonged|long|short|borderline|leftward|rightward)\b[\s:=(~.—–-]*){0,2}")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
+#: Words that make a bare number after a term of two measures its duration ("QRS narrow (0.09)").
+_DURATION = re.compile(r"\b(?:narrow|wide|broad|prolonged|long|short)\b")
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
 LISTS = {
     "clause": "but|whereas|while|however|although|except",
@@ -353,6 +356,8 @@ def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
     while j >= 0 and keywords[j][:2] == keywords[i][:2]:  # every measure of that very term
         units.add(keywords[j][2].unit)
         j -= 1
+    if len(units) > 1 and "ms" in units and _DURATION.search(text, keywords[i][0], at):
+        return "ms"  # "QRS narrow (0.09)": a width, not an amplitude
     return units.pop() if len(units) == 1 else ""
 
 

@@ -166,3 +166,17 @@ def test_a_term_inside_another_and_a_named_abbreviation(record_facts):
                    rec, step=5)
     assert _issues("QRS a little wide at 113 milliseconds, borderline.", _record(record_facts, qrs_lead_ms=113.0),
                    step=2) == []
+
+
+def test_plain_language_rates_abbreviations_and_prolonged_qrs(record_facts):
+    """A triage nurse's "beats a minute", a registrar's "approx." (not the end of a sentence), an
+    interval in bare seconds in a parenthesis, and a QRS called prolonged."""
+    rec = _record(record_facts)  # 72 bpm, QRS 84 ms (median lead), axis 45 deg
+    assert _issues("Sinus rhythm at about 74 beats a minute.", rec, step=1) == []
+    assert any("hr_mismatch" in i for i in _issues("Sinus rhythm at about 99 beats a minute.", rec, step=1))
+    assert _issues("Normal axis, approx. +45°.", rec, step=2) == []
+    assert any("axis_mismatch" in i for i in _issues("Normal axis, approx. -110°.", rec, step=2))
+    assert _issues("QRS narrow (0.09).", rec, step=2) == []
+    assert any("qrs_mismatch" in i for i in _issues("QRS narrow (0.17).", rec, step=2))
+    assert _issues("QRS duration of 84 msec, not prolonged.", rec, step=2) == []
+    assert any("qrs_width" in i for i in _issues("Prolonged QRS duration of 84 msec.", rec, step=2))
