@@ -77,8 +77,9 @@ _UNIT_RES = tuple((re.compile(p), u, f) for p, u, f in _UNITS)
 #: slash may follow only when a number does ("8/12", "380/428 ms": a chain, :func:`_chain`).
 _NUMBER = re.compile(r"([-+−\d](?<![\w.].)(?:(?<=\d)\d*|(?<!\d)\d+)(?:\.\d+)?)(?:\s*("
                      + "|".join(p for p, _, _ in _UNITS) + r"))?(?!\w|/(?!\d))")
-#: A sentence ends at a full stop, not at one that closes an abbreviation ("approx. 70/min").
-_SENTENCE = re.compile(r"(?<=\.)(?<!approx\.)(?<!\bca\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bcf\.)\s+")
+#: A sentence ends at a full stop, not at one that closes an abbreviation ("approx. 70/min",
+#: "path. Q waves").
+_SENTENCE = re.compile(r"(?<=\.)(?<!approx\.)(?<!\bca\.)(?<!\bvs\.)(?<!e\.g\.)(?<!i\.e\.)(?<!\bcf\.)(?<!\bpath\.)\s+")
 _PAREN = re.compile(r"\([^()]*\)")  # an innermost parenthesis
 _APOSTROPHES = ("'", "’")
 _AGE = re.compile(r"\b(?:years?|yrs?|aged?|young|younger|under \d+)\b")
@@ -120,11 +121,12 @@ _PLUS = re.compile(r"\splus\s|\s\+\s")
 _OR_MORE = re.compile(r"\s*(?:or|and)\s+(?:more|less|longer|shorter|above|below|greater|over|higher|lower)\b")
 #: A rate written without its unit: "rate 96", "HR: 72", "sinus @ 68".
 _RATE_BEFORE = re.compile(r"(?:\b(?:heart rate|ventricular rate|rate|hr)\b|@)[\s:=]*(?:(?:is|of|at)\s*)?$")
-_BARE = re.compile(r"[\s:=(~—–-]*(?:(?:is|of|at|was|measures|measured|measuring|about|approx|normal|nl|narrow|broad|"
+_BARE = re.compile(r"[\s:=(~—–-]*,?\s*(?:(?:is|of|at|was|measures|measured|measuring|about|approx|normal|nl|narrow|broad|"
                    r"wide|prolonged|long|short|borderline|leftward|rightward)\b[\s:=(~.—–-]*){0,2}")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: Words that make a bare number after a term of two measures its duration ("QRS narrow (0.09)").
 _DURATION = re.compile(r"\b(?:narrow|wide|broad|prolonged|long|short)\b")
+_DURATION_AFTER = 24  # characters after the number where such a word still qualifies it
 #: The fixed phrase lists of the checker (the claims' and measures' own come from their CSVs).
 LISTS = {
     "clause": "but|whereas|while|however|although|except",
@@ -356,8 +358,8 @@ def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
     while j >= 0 and keywords[j][:2] == keywords[i][:2]:  # every measure of that very term
         units.add(keywords[j][2].unit)
         j -= 1
-    if len(units) > 1 and "ms" in units and _DURATION.search(text, keywords[i][0], at):
-        return "ms"  # "QRS narrow (0.09)": a width, not an amplitude
+    if len(units) > 1 and "ms" in units and _DURATION.search(text, keywords[i][0], at + _DURATION_AFTER):
+        return "ms"  # "QRS narrow (0.09)", "QRS 0.09, narrow": a width, not an amplitude
     return units.pop() if len(units) == 1 else ""
 
 

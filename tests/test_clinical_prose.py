@@ -169,8 +169,9 @@ def test_a_term_inside_another_and_a_named_abbreviation(record_facts):
 
 
 def test_plain_language_rates_abbreviations_and_prolonged_qrs(record_facts):
-    """A triage nurse's "beats a minute", a registrar's "approx." (not the end of a sentence), an
-    interval in bare seconds in a parenthesis, and a QRS called prolonged."""
+    """A triage nurse's "beats a minute", a registrar's "approx." (not the end of a sentence), a
+    bare width beside "narrow", a ventricular response called irregular, and a QRS called
+    prolonged (from 110 ms, intermediate or wide)."""
     rec = _record(record_facts)  # 72 bpm, QRS 84 ms (median lead), axis 45 deg
     assert _issues("Sinus rhythm at about 74 beats a minute.", rec, step=1) == []
     assert any("hr_mismatch" in i for i in _issues("Sinus rhythm at about 99 beats a minute.", rec, step=1))
@@ -178,5 +179,9 @@ def test_plain_language_rates_abbreviations_and_prolonged_qrs(record_facts):
     assert any("axis_mismatch" in i for i in _issues("Normal axis, approx. -110°.", rec, step=2))
     assert _issues("QRS narrow (0.09).", rec, step=2) == []
     assert any("qrs_mismatch" in i for i in _issues("QRS narrow (0.17).", rec, step=2))
+    assert any("qrs_mismatch" in i for i in _issues("QRS 140, narrow complexes.", rec, step=2))
+    assert any("axis_mismatch" in i for i in _issues("Normal axis, approx. +133.", rec, step=2))
+    assert any("rhythm_contradiction" in i for i in _issues(
+        "The ventricular response is irregularly irregular.", rec, step=1))
     assert _issues("QRS duration of 84 msec, not prolonged.", rec, step=2) == []
     assert any("qrs_width" in i for i in _issues("Prolonged QRS duration of 84 msec.", rec, step=2))
