@@ -2,8 +2,8 @@
 
 The curation checker (``stages.facts.checker``) rejects an interpretation whose numbers or claims
 are untrue of the record. This bench writes, for every usable record of the PTB-XL sample, a TRUE
-interpretation in ten reporting styles (six the checker was tuned on, four written later, each pair
-first measured held out and tuned on since), then copies of it with ONE injected error each, and measures how many true texts the checker wrongly rejects and
+interpretation in twelve reporting styles (six the checker was tuned on, four written later, each pair
+first measured held out and tuned on since, and a held-out pair), then copies of it with ONE injected error each, and measures how many true texts the checker wrongly rejects and
 how many errors it catches:
 
 - tuned styles: ``narrative`` (American full sentences), ``terse`` (British shorthand: "SR 72/min,
@@ -35,6 +35,15 @@ how many errors it catches:
   "flipped (inverted) T waves", "the inferior part of the heart (leads II, III, aVF)", "V2 thru V4").
   Their phrasings were written from scratch, without the checker's phrase lists and without reusing
   the eight other styles' phrasings; they state the same facts and take the same injected errors;
+- a held-out pair (``HELD_OUT``), written after the checker had been tuned on the ten above, without
+  reading its phrase lists or reusing the other styles' phrasings; their first-run figures are the
+  held-out measurement, reported in a block of their own: ``muse_auto`` (an automated GE MUSE /
+  Philips cart statement, over-read: "Vent. rate 72 BPM  SINUS RHYTHM.", "PR interval 154 ms  WITH 1ST
+  DEGREE A-V BLOCK.", "P-R-T axes 50 45 40.", "QT/QTc 380/412 ms.", "LEFT AXIS DEVIATION", "** ** ** ** *
+  POOR DATA QUALITY * ** ** **", "Over-read: ... OTHERWISE NORMAL ECG.") and ``subcontinent_report`` (a South
+  Asian hospital ECG report, field - value: "Rhythm - Sinus rhythm. Rate - 72/mt.", "PR interval - 0.16
+  sec (Normal).", "Axis - Normal (+45°).", "Q waves - Nil.", "No e/o ST elevation.", "s/o", "r/o
+  hyperkalaemia", "Impression - ..., ECG within normal limits.");
 - every text is built from the record's ``features``, ``lead_features``, ``findings`` and
   ``answer_keys``: numbers as measured (rounded, in ms, s, mV, mm, degrees, /min), a
   qualitative statement only where its finding says so, "cannot be assessed" where a value is not
@@ -53,7 +62,8 @@ It prints the clean rejection rate per style (target <= 2 %), the caught rate pe
 (target >= 90 % per kind, >= 98 % per style), every false rejection with the checker's issues and
 the sentences they point at, a few missed injections per kind; then the same four sections for the
 late styles in a block of their own (with the held-out targets they were first measured against:
-<= 3 % clean rejected, >= 80 % caught per kind, >= 95 % per style); and the checker's speed. Seeded and deterministic apart from timings; exit
+<= 3 % clean rejected, >= 80 % caught per kind, >= 95 % per style); the same four sections for the
+held-out pair under the same targets; and the checker's speed. Seeded and deterministic apart from timings; exit
 code 0 (it is a measurement).
 
 Its vocabulary was written without reading the checker's phrase lists (nothing under curation/ or
@@ -87,6 +97,9 @@ STYLES = ("narrative", "terse", "letter", "lists", "ed_note", "structured")
 #: Styles written in two rounds after the checker was tuned on STYLES, each first measured held out
 #: and tuned on since (the held-out figures: docs/benchmarks.md#rewording).
 LATE = ("registrar", "teaching", "cardiologist_us", "nurse_triage")
+#: Styles written after the checker was tuned on STYLES and LATE, without reading its phrase lists:
+#: their first-run figures are the held-out measurement (do not tune the checker on them and rerun).
+HELD_OUT = ("muse_auto", "subcontinent_report")
 STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
          "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
 
@@ -326,6 +339,15 @@ UNITS = {
                      "ms": (("{:.0f} milliseconds", 1), ("{:.2f} seconds", 0.001)),
                      "deg": (("{:.0f} degrees", 1),),
                      "mv": (("{:.1f} mm", 10), ("{:.2f} millivolts", 1))},
+    # held-out styles (a cart's header prints bare axes, "P-R-T axes 50 45 40"; intervals in "sec" to 0.01 s)
+    "muse_auto": {"bpm": (("{:.0f} BPM", 1), ("{:.0f} bpm", 1)),
+                  "ms": (("{:.0f} ms", 1),),
+                  "deg": (("{:.0f}", 1),),
+                  "mv": (("{:.2f} mV", 1), ("{:.1f} mm", 10))},
+    "subcontinent_report": {"bpm": (("{:.0f}/mt", 1), ("{:.0f} bpm", 1)),
+                            "ms": (("{:.2f} sec", 0.001), ("{:.0f} ms", 1)),
+                            "deg": (("{:+.0f}°", 1), ("{:.0f} degrees", 1)),
+                            "mv": (("{:.1f} mm", 10), ("{:.2f} mV", 1))},
 }
 #: Per style: how a territory is named ({name}: "inferior", {leads}: the style's lead list).
 TERRITORY = {
@@ -339,13 +361,16 @@ TERRITORY = {
     "teaching": ("the {name} leads {leads}", "{leads}"),
     "cardiologist_us": ("the {name} distribution (leads {leads})", "{leads}"),
     "nurse_triage": ("the {name} part of the heart (leads {leads})", "leads {leads}"),
+    "muse_auto": ("{name} wall ({leads})", "{leads}"),
+    "subcontinent_report": ("{name} wall leads ({leads})", "{leads}"),
 }
 #: Per style: the tail naming the territories that cannot be assessed.
 NOT_ASSESSED = {"narrative": ", while {terr} cannot be assessed", "terse": "; {terr} n/a",
                 "letter": ", although {terr} cannot be assessed", "lists": "; not assessable: {terr}",
                 "ed_note": " ({terr} unreadable)", "structured": " ({terr}: not analysable)",
                 "registrar": " — {terr} not interpretable", "teaching": "; {terr} could not be evaluated",
-                "cardiologist_us": "; {terr} not evaluable", "nurse_triage": " (couldn't read {terr})"}
+                "cardiologist_us": "; {terr} not evaluable", "nurse_triage": " (couldn't read {terr})",
+                "muse_auto": "; {terr} not analyzed", "subcontinent_report": "; {terr} cannot be commented upon"}
 VOLT_NAMES = {
     "narrative": {"sokolow_lyon": "Sokolow-Lyon voltage {v}", "cornell_voltage": "Cornell voltage {v}"},
     "terse": {"sokolow_lyon": "SV1+RV5/6 {v}", "cornell_voltage": "Cornell {v}"},
@@ -361,14 +386,17 @@ VOLT_NAMES = {
     "cardiologist_us": {"sokolow_lyon": "SV1 + RV5 or RV6 = {v} (Sokolow-Lyon)",
                         "cornell_voltage": "RaVL + SV3 = {v} (Cornell)"},
     "nurse_triage": {"sokolow_lyon": "Sokolow-Lyon score {v}", "cornell_voltage": "Cornell score {v}"},
+    "muse_auto": {"sokolow_lyon": "SV1+R(V5/V6) {v}", "cornell_voltage": "RaVL+SV3 {v}"},
+    "subcontinent_report": {"sokolow_lyon": "S in V1 + R in V5/V6 - {v} (Sokolow-Lyon)",
+                            "cornell_voltage": "R in aVL + S in V3 - {v} (Cornell)"},
 }
 #: Per style: what a value that cannot be measured is written as (nothing by default).
 UNMEASURED = {"ed_note": "n/a", "structured": "not measurable", "registrar": "unmeasurable",
               "teaching": "not measurable", "cardiologist_us": "indeterminate",
-              "nurse_triage": "couldn't be measured"}
+              "nurse_triage": "couldn't be measured", "muse_auto": "***", "subcontinent_report": "not measurable"}
 #: Per style: the separator between listed items (by default "a, b and c").
 ITEM_SEP = {"lists": "; ", "terse": ", ", "ed_note": "; ", "structured": "; ", "registrar": ", ",
-            "nurse_triage": "; "}
+            "nurse_triage": "; ", "muse_auto": ", "}
 #: Per style: how a run of three or more chest leads is written ("V2-V4" by default; None: every lead named).
 CHEST_RUN = {"letter": " to ", "narrative": " through ", "registrar": "–", "teaching": None,
              "nurse_triage": " thru "}
@@ -1175,6 +1203,146 @@ PHRASES = {
                                 "for review."),),
                     "abnormal": ("Triage summary: {rhythm} at {hr}; flagged: {items}. Passed to the provider for review.",)},
     },
+
+    # -- held-out styles: written without the checker's phrase lists, first run reported as measured --
+    "muse_auto": {
+        "quality": {"good": ("Data quality acceptable, {n}/12 leads analyzed.",),
+                    "noisy": ("** ** ** ** * POOR DATA QUALITY * ** ** ** - baseline artifact, {n}/12 leads analyzed.",
+                              "Baseline artifact present; {n}/12 leads analyzed."),
+                    "limited": (("** ** ** ** * POOR DATA QUALITY, INTERPRETATION MAY BE ADVERSELY AFFECTED "
+                                 "* ** ** ** Only {n}/12 leads analyzed."),)},
+        "rhythm": {"sinus": ("Vent. rate {hr}  SINUS RHYTHM.", "SINUS RHYTHM, vent. rate {hr}."),
+                   "sinus_brady": ("Vent. rate {hr}  SINUS BRADYCARDIA.", "SINUS BRADYCARDIA, vent. rate {hr}."),
+                   "sinus_tachy": ("Vent. rate {hr}  SINUS TACHYCARDIA.", "SINUS TACHYCARDIA, vent. rate {hr}."),
+                   "af": (("Vent. rate {hr}  PROBABLE ATRIAL FIBRILLATION - IRREGULAR R-R, NO DISCERNIBLE P "
+                           "WAVES."),),
+                   "paced": ("Vent. rate {hr}  ELECTRONIC PACEMAKER RHYTHM - PACING SPIKES DETECTED.",),
+                   "ectopic": ("Vent. rate {hr}  UNUSUAL P AXIS, INVERTED P WAVES - PROBABLE ECTOPIC ATRIAL RHYTHM.",),
+                   "no_p": ("Vent. rate {hr}  UNDETERMINED RHYTHM - NO P WAVES DETECTED.",),
+                   "unclear": ("Vent. rate {hr}  UNDETERMINED RHYTHM - P WAVES NOT ANALYZABLE.",)},
+        "regularity": {"regular": ("Regular R-R intervals.",),
+                       "sinus_irregular": ("WITH SINUS ARRHYTHMIA.", "SINUS ARRHYTHMIA."),
+                       "irregular": ("IRREGULAR VENTRICULAR RHYTHM.",)},
+        "rate": {"brady": ("WITH SLOW VENTRICULAR RESPONSE.",), "tachy": ("WITH RAPID VENTRICULAR RESPONSE.",)},
+        "pr": {"normal": ("PR interval {pr}.", "PR interval {pr}, normal A-V conduction."),
+               "long": ("PR interval {pr}  WITH 1ST DEGREE A-V BLOCK.", "1ST DEGREE A-V BLOCK, PR interval {pr}."),
+               "short": ("PR interval {pr}  SHORT PR.",),
+               "na": ("PR interval *** ms.", "PR interval not measured.")},
+        "qrs": {"normal": ("QRS duration {qrs}.", "QRS duration {qrs}, normal."),
+                "intermediate": ("QRS duration {qrs}  NONSPECIFIC INTRAVENTRICULAR CONDUCTION DELAY.",
+                                 "QRS duration {qrs} - IVCD, CONSIDER INCOMPLETE BUNDLE BRANCH BLOCK."),
+                "wide": ("QRS duration {qrs}  WIDE QRS COMPLEX.", "WIDE QRS, QRS duration {qrs}.")},
+        "rsr": {"yes": ("RSR' PATTERN IN V1.",)},
+        "axis": {"normal": ("Normal QRS axis ({axis}).",),
+                 "left": ("LEFT AXIS DEVIATION (QRS axis {axis}).",),
+                 "right": ("RIGHT AXIS DEVIATION (QRS axis {axis}).",),
+                 "extreme": ("RIGHT SUPERIOR AXIS DEVIATION (QRS axis {axis}).",)},
+        "other_axes": {"both": ("P-R-T axes {paxis} {axis} {taxis}.", "AXIS: P {paxis}  QRS {axis}  T {taxis}."),
+                       "t_only": ("P-R-T axes {paxis} {axis} {taxis}.", "AXIS: P {paxis}  QRS {axis}  T {taxis}.")},
+        "lvh": {"yes": ("VOLTAGE CRITERIA FOR LEFT VENTRICULAR HYPERTROPHY ({volts}).", "LVH BY VOLTAGE: {volts}."),
+                "no": ("{volts} - LVH voltage criteria not met.",),
+                "young": (("VOLTAGE CRITERIA FOR LVH REACHED ({volts}) - NORMAL VARIANT IN A PATIENT UNDER 35, "
+                           "NOT LVH."),),
+                "na": ("LVH CRITERIA NOT APPLICABLE.", "Voltage criteria for LVH not analyzed.")},
+        "voltage": {"low_limb": ("LOW VOLTAGE QRS, LIMB LEADS.",),
+                    "low_prec": ("LOW QRS VOLTAGES IN PRECORDIAL LEADS.",),
+                    "low_both": ("LOW VOLTAGE QRS, LIMB AND PRECORDIAL LEADS.",),
+                    "normal": ("QRS voltage normal.",)},
+        "peaked_p": {"yes": ("TALL P WAVES IN II ({pamp}), CONSIDER RIGHT ATRIAL ENLARGEMENT.",),
+                     "no": ("P amplitude II {pamp}.", "P wave II {pamp}, no RAE.")},
+        "st_elev": {"none": ("No ST elevation.",),
+                    "partial": ("No ST elevation in analyzed leads{na}.",),
+                    "pos": ("ST ELEVATION, {items}{na}.",)},
+        "st_dep": {"none": ("No ST depression.",),
+                   "partial": ("No ST depression in analyzed leads{na}.",),
+                   "pos": ("ST DEPRESSION, {items}{na}.",)},
+        "q": {"none": ("No pathologic Q waves.",),
+              "partial": ("No pathologic Q waves in analyzed leads{na}.",),
+              "pos": ("PATHOLOGIC Q WAVES, {items}{na}.",)},
+        "tinv": {"none": ("No T wave inversion.",),
+                 "partial": ("No T wave inversion in analyzed leads{na}.",),
+                 "pos": ("T WAVE ABNORMALITY - INVERTED T WAVES, {items}{na}.",)},
+        "qtc": {"normal": ("QT/QTc {qt_n}/{qtc_n} ms.", "QT/QTc {qt_n}/{qtc_n} ms, QTc normal."),
+                "long": ("QT/QTc {qt_n}/{qtc_n} ms  PROLONGED QT.", "QT/QTc {qt_n}/{qtc_n} ms - QTc PROLONGED.")},
+        "bazett": {"yes": ("QTcB (Bazett) {qtcb}.",)},
+        "qtc_short": {"yes": ("SHORT QTc - QTcB (Bazett) {qtcb}.",)},
+        "peaked_t": {"yes": ("PEAKED T WAVES V2-V4 (MAX {tamp}), CONSIDER HYPERKALEMIA.",),
+                     "no": ("T wave amplitude unremarkable, no peaking.",)},
+        "synthesis": {"normal": ("Over-read: {Rhythm}, vent. rate {hr} - {verdict}.",
+                                 "Agree with computer: {Rhythm}, vent. rate {hr}. {verdict}."),
+                      "abnormal": ("Over-read: {Rhythm} WITH {items}; vent. rate {hr}. {verdict}.",
+                                   "Agree with computer: {Rhythm}, vent. rate {hr}, WITH {items}. {verdict}.")},
+        "summary": {"normal": ("{Rhythm}, vent. rate {hr}. {verdict}. Confirmed by over-reader.",),
+                    "abnormal": ("{Rhythm} WITH {items}; vent. rate {hr}. {verdict}. Confirmed by over-reader.",)},
+    },
+    "subcontinent_report": {
+        "quality": {"good": ("Technical quality - Good ({n}/12 leads interpretable).",),
+                    "noisy": ("Technical quality - Baseline artefacts present; {n}/12 leads interpretable.",),
+                    "limited": (("Technical quality - Poor, only {n}/12 leads interpretable. Kindly repeat ECG if "
+                                 "clinically indicated."),)},
+        "rhythm": {"sinus": ("Rhythm - Sinus rhythm. Rate - {hr}.", "Rhythm - Sinus rhythm, heart rate {hr}."),
+                   "sinus_brady": ("Rhythm - Sinus bradycardia. Rate - {hr}.",),
+                   "sinus_tachy": ("Rhythm - Sinus tachycardia. Rate - {hr}.",),
+                   "af": (("Rhythm - Irregularly irregular, P waves not seen - s/o atrial fibrillation. Ventricular "
+                           "rate - {hr}."),),
+                   "paced": ("Rhythm - Paced rhythm (pacing spikes seen). Rate - {hr}.",),
+                   "ectopic": ("Rhythm - Inverted P waves with abnormal P axis, s/o ectopic atrial rhythm. Rate - {hr}.",),
+                   "no_p": (("Rhythm - P waves not identifiable, atrial rhythm cannot be commented upon. "
+                             "Ventricular rate - {hr}."),),
+                   "unclear": ("Rhythm - Cannot be commented upon (P waves not clearly made out). Rate - {hr}.",)},
+        "regularity": {"regular": ("Regularity - Regular.",),
+                       "sinus_irregular": ("Regularity - Irregular, s/o sinus arrhythmia.",),
+                       "irregular": ("Regularity - Irregular R-R intervals.",)},
+        "rate": {"brady": ("Ventricular rate - Slow.",), "tachy": ("Ventricular rate - Fast.",)},
+        "pr": {"normal": ("PR interval - {pr} (Normal).", "PR interval - {pr}, WNL."),
+               "long": ("PR interval - {pr}, prolonged - 1st degree AV block.",),
+               "short": ("PR interval - {pr}, short.",),
+               "na": ("PR interval - Not measurable.",)},
+        "qrs": {"normal": ("QRS - {qrs}, normal duration.", "QRS duration - {qrs} (WNL)."),
+                "intermediate": ("QRS - {qrs}, borderline wide; s/o incomplete BBB / non-specific IVCD.",),
+                "wide": ("QRS - {qrs}, wide.", "QRS duration - {qrs} (broad QRS complexes).")},
+        "rsr": {"yes": ("V1 - rSR' pattern noted.",)},
+        "axis": {"normal": ("Axis - Normal ({axis}).",),
+                 "left": ("Axis - Left axis deviation ({axis}).",),
+                 "right": ("Axis - Right axis deviation ({axis}).",),
+                 "extreme": ("Axis - Extreme (north-west) axis deviation ({axis}).",)},
+        "other_axes": {"both": ("P axis - {paxis}, T axis - {taxis}.",),
+                       "t_only": ("P axis - Not measurable, T axis - {taxis}.",)},
+        "lvh": {"yes": ("LVH - Present by voltage criteria ({volts}).",),
+                "no": ("LVH - Nil by voltage criteria ({volts}).", "Voltage criteria for LVH - Not fulfilled ({volts})."),
+                "young": ("LVH - Nil; high QRS voltages ({volts}) are normal for age (<35 yrs).",),
+                "na": ("LVH - Voltage criteria cannot be applied.",)},
+        "voltage": {"low_limb": ("QRS voltage - Low in limb leads.",),
+                    "low_prec": ("QRS voltage - Low in chest leads.",),
+                    "low_both": ("QRS voltage - Low in limb and chest leads.",),
+                    "normal": ("QRS voltage - Normal.",)},
+        "peaked_p": {"yes": ("P wave - Tall peaked P in lead II ({pamp}), s/o right atrial enlargement.",),
+                     "no": ("P wave - Normal ({pamp} in lead II).", "P wave amplitude (II) - {pamp}, No e/o RAE.")},
+        "st_elev": {"none": ("ST elevation - Nil.", "No e/o ST elevation."),
+                    "partial": ("ST elevation - Nil in the assessable leads{na}.",),
+                    "pos": ("ST elevation - Present in {items}{na}.", "ST segment - Elevated in {items}{na}.")},
+        "st_dep": {"none": ("ST depression - Nil.", "No e/o ST depression."),
+                   "partial": ("ST depression - Nil in the assessable leads{na}.",),
+                   "pos": ("ST depression - Present in {items}{na}.",)},
+        "q": {"none": ("Q waves - Nil.", "Pathological Q waves - Nil."),
+              "partial": ("Pathological Q waves - Nil in the assessable leads{na}.",),
+              "pos": ("Q waves - Pathological Q waves in {items}{na}.",)},
+        "tinv": {"none": ("T wave inversion - Nil.", "No e/o T wave inversion."),
+                 "partial": ("T wave inversion - Nil in the assessable leads{na}.",),
+                 "pos": ("T wave inversion - Present in {items}{na}.", "T waves - Inverted in {items}{na}.")},
+        "qtc": {"normal": ("QT - {qt}, QTc - {qtc} (Normal).", "QTc - {qtc} (QT {qt}), WNL."),
+                "long": ("QT - {qt}, QTc - {qtc}, prolonged.",)},
+        "bazett": {"yes": ("QTc by Bazett's formula - {qtcb}.",)},
+        "qtc_short": {"yes": ("QTc by Bazett's formula - {qtcb}, short.",)},
+        "peaked_t": {"yes": ("T waves - Tall peaked in V2-V4 (up to {tamp}); r/o hyperkalaemia, kindly check serum K+.",),
+                     "no": ("Peaked T waves - Nil.", "No e/o tall tented T waves.")},
+        "synthesis": {"normal": ("Impression - {Rhythm}, rate {hr}; {verdict}.",),
+                      "abnormal": ("Impression - {Rhythm}, rate {hr}, with {items}; {verdict}.",
+                                   "Impression - {Rhythm} ({hr}) with {items}; {verdict}. Kindly correlate clinically.")},
+        "summary": {"normal": ("Final impression - {Rhythm} at {hr}; {verdict}. Clinical correlation advised.",),
+                    "abnormal": (("Final impression - {Rhythm} at {hr} with {items}; {verdict}. Kindly correlate "
+                                  "clinically."),)},
+    },
 }
 
 #: Short names of rhythms and abnormal findings for the synthesis and the summary.
@@ -1214,6 +1382,15 @@ RHYTHM_NAMES = {
                      "sinus_tachy": "fast sinus rhythm (sinus tachycardia)", "af": "possible AFib",
                      "paced": "pacemaker rhythm", "ectopic": "possible ectopic atrial rhythm",
                      "no_p": "rhythm with no visible P waves", "unclear": "unclear rhythm"},
+    "muse_auto": {"sinus": "SINUS RHYTHM", "sinus_brady": "SINUS BRADYCARDIA", "sinus_tachy": "SINUS TACHYCARDIA",
+                  "af": "PROBABLE ATRIAL FIBRILLATION", "paced": "ELECTRONIC PACEMAKER RHYTHM",
+                  "ectopic": "PROBABLE ECTOPIC ATRIAL RHYTHM", "no_p": "UNDETERMINED RHYTHM, NO P WAVES DETECTED",
+                  "unclear": "UNDETERMINED RHYTHM"},
+    "subcontinent_report": {"sinus": "sinus rhythm", "sinus_brady": "sinus bradycardia",
+                            "sinus_tachy": "sinus tachycardia", "af": "rhythm s/o atrial fibrillation",
+                            "paced": "paced rhythm", "ectopic": "rhythm s/o ectopic atrial rhythm",
+                            "no_p": "rhythm with P waves not identifiable",
+                            "unclear": "rhythm that cannot be commented upon"},
 }
 #: Per style: the findings short of the statement the answer key would make of them.
 BORDERLINE_NAMES = {
@@ -1228,6 +1405,8 @@ BORDERLINE_NAMES = {
                  "a corrected QT at the border of normal"),
     "cardiologist_us": ("borderline PR interval", "borderline QRS axis", "borderline QTc"),
     "nurse_triage": ("PR timing on the edge of normal", "heart axis on the edge of normal", "QTc on the edge of normal"),
+    "muse_auto": ("BORDERLINE PROLONGED PR INTERVAL", "BORDERLINE AXIS SHIFT", "BORDERLINE PROLONGED QTc"),
+    "subcontinent_report": ("borderline long PR", "borderline axis deviation", "borderline long QTc"),
 }
 ITEM_NAMES = {
     "narrative": {"pr_long": "first-degree AV block", "pr_short": "a short PR interval",
@@ -1301,6 +1480,21 @@ ITEM_NAMES = {
                      "st_dep": "ST depression in {terr}", "q": "abnormal Q waves in {terr}",
                      "tinv": "flipped T waves in {terr}", "qtc_long": "long QT corrected",
                      "qtc_short": "short QT corrected"},
+    "muse_auto": {"pr_long": "1ST DEGREE A-V BLOCK", "pr_short": "SHORT PR", "qrs_intermediate": "NONSPECIFIC IVCD",
+                  "qrs_wide": "WIDE QRS", "axis_left": "LEFT AXIS DEVIATION", "axis_right": "RIGHT AXIS DEVIATION",
+                  "axis_extreme": "RIGHT SUPERIOR AXIS DEVIATION", "lvh": "LVH BY VOLTAGE",
+                  "low_voltage": "LOW VOLTAGE QRS", "peaked_p": "POSSIBLE RIGHT ATRIAL ENLARGEMENT",
+                  "st_elev": "ST ELEVATION {terr}", "st_dep": "ST DEPRESSION {terr}",
+                  "q": "PATHOLOGIC Q WAVES {terr}", "tinv": "T WAVE INVERSION {terr}",
+                  "qtc_long": "PROLONGED QTc", "qtc_short": "SHORT QTc"},
+    "subcontinent_report": {"pr_long": "1st degree AV block", "pr_short": "short PR interval",
+                            "qrs_intermediate": "borderline wide QRS", "qrs_wide": "wide QRS complexes",
+                            "axis_left": "LAD", "axis_right": "RAD", "axis_extreme": "north-west axis",
+                            "lvh": "LVH by voltage criteria", "low_voltage": "low voltage complexes",
+                            "peaked_p": "tall P waves s/o RAE", "st_elev": "ST elevation in {terr}",
+                            "st_dep": "ST depression in {terr}", "q": "pathological Q waves in {terr}",
+                            "tinv": "T wave inversion in {terr}", "qtc_long": "prolonged QTc",
+                            "qtc_short": "short QTc"},
 }
 
 #: The statements of each step, in the order each style writes them.
@@ -1335,6 +1529,12 @@ ORDER = {
     "nurse_triage": (("quality", "rhythm", "regularity", "rate"), ("pr", "qrs", "axis", "other_axes", "rsr"),
                      ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
                      ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "muse_auto": (("rhythm", "rate", "regularity", "quality"), ("pr", "qrs", "other_axes", "axis", "rsr"),
+                  ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "q", "tinv"),
+                  ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
+    "subcontinent_report": (("quality", "rhythm", "rate", "regularity"), ("pr", "qrs", "rsr", "axis", "other_axes"),
+                            ("voltage", "lvh", "peaked_p"), ("st_elev", "st_dep", "tinv", "q"),
+                            ("qtc", "bazett", "qtc_short", "peaked_t"), ("synthesis",)),
 }
 
 # -- writing a text ---------------------------------------------------------------------------
@@ -1346,7 +1546,15 @@ UNSAID = ("borderline", "na_qtc")
 MENTION = {"narrative": "The tracing also shows {s}.", "terse": "Also: {s}.", "letter": "I would also report {s}.",
            "lists": "Other: {s}.", "ed_note": "also {s}.", "structured": "Additional finding: {s}.",
            "registrar": "Also {s}.", "teaching": "The tracing further shows {s}.",
-           "cardiologist_us": "There is also {s}.", "nurse_triage": "Also seen: {s}."}
+           "cardiologist_us": "There is also {s}.", "nurse_triage": "Also seen: {s}.",
+           "muse_auto": "Over-read adds: {s}.", "subcontinent_report": "Also noted - {s}."}
+#: Per style: the overall verdict a report ends on (the key's "normal ECG", else borderline or abnormal).
+VERDICTS = {"muse_auto": {"normal": "NORMAL ECG", "otherwise": "OTHERWISE NORMAL ECG", "borderline": "BORDERLINE ECG",
+                          "abnormal": "ABNORMAL ECG"},
+            "subcontinent_report": {"normal": "ECG within normal limits", "otherwise": "otherwise WNL",
+                                    "borderline": "borderline ECG", "abnormal": "abnormal ECG"}}
+#: Answer statements that name only a sinus rhythm (a record whose other findings are borderline is a borderline ECG).
+SINUS_LABELS = ("sinus rhythm", "sinus bradycardia", "sinus tachycardia", "sinus arrhythmia")
 
 
 def _group_state(terr: Territories) -> str:
@@ -1391,6 +1599,17 @@ def _positives(f: Facts, group: str) -> list[tuple[str, float | None]]:
     return [(t, v) for t, s, v in getattr(f, group) if s]
 
 
+def _verdict(f: Facts) -> str:
+    """The report's overall verdict: the key's "normal ECG" (otherwise normal when findings are named),
+    a borderline ECG when only borderline findings go with a sinus rhythm, else abnormal."""
+    found = items(f)
+    if "normal ECG" in f.labels:
+        return "otherwise" if found else "normal"
+    if found and all(n.endswith("_borderline") for n, _ in found) and set(f.labels) <= set(SINUS_LABELS):
+        return "borderline"
+    return "abnormal"
+
+
 def fields(f: Facts, v: Voice) -> dict[str, str]:
     """Every value a phrasing may name, written in the voice's units."""
     rhythm = RHYTHM_NAMES[v.style][f.rhythm]
@@ -1399,7 +1618,9 @@ def fields(f: Facts, v: Voice) -> dict[str, str]:
            "volts": join([VOLT_NAMES[v.style][c].format(v=v.num("mv", x)) for c, x in f.volts], v.style),
            "pamp": v.num("mv", f.p_amp), "qt": v.num("ms", f.qt), "qtc": v.num("ms", f.qtc),
            "qtcb": v.num("ms", f.qtcb), "tamp": v.num("mv", f.t_amp), "rhythm": rhythm,
-           "Rhythm": rhythm[0].upper() + rhythm[1:]}
+           "Rhythm": rhythm[0].upper() + rhythm[1:], "qt_n": f"{f.qt:.0f}", "qtc_n": f"{f.qtc:.0f}"}
+    if v.style in VERDICTS:
+        out["verdict"] = VERDICTS[v.style][_verdict(f)]
     for g in GROUPS:
         unit = GROUP_UNIT[g][0]
         out[f"{g}_items"] = join([f"{v.terr(g, [t])} ({v.num(unit, x)})" for t, x in _positives(f, g)], v.style)
@@ -1654,7 +1875,7 @@ def judge(wh: Warehouse, recs: list[Record], seed: int) -> tuple[list[Judged], i
         if r.part not in checks:
             checks[r.part] = checker(wh, r.part)
         check = checks[r.part]
-        for style in STYLES + LATE:
+        for style in STYLES + LATE + HELD_OUT:
             clean = write(r.facts, style, seed, r.record_id)
             texts = [("clean", "", clean)]
             for kind in KINDS:
@@ -1706,7 +1927,8 @@ def _rate(n: int, d: int) -> str:
 
 #: Per style set: the clean rejection target and the caught target.
 TARGETS = {STYLES: ("<= 2 %", ">= 90 % per kind, >= 98 % per style"),
-           LATE: ("<= 3 %", ">= 80 % per kind, >= 95 % per style")}
+           LATE: ("<= 3 %", ">= 80 % per kind, >= 95 % per style"),
+           HELD_OUT: ("<= 3 %", ">= 80 % per kind, >= 95 % per style")}
 
 
 def _caught_table(injected: list[Judged], styles: tuple[str, ...], caught) -> None:
@@ -1796,6 +2018,8 @@ def main(argv: list[str] | None = None) -> int:
     report(judged, STYLES, args.examples)
     print("\n== late styles (measured held out first, tuned on since: docs/benchmarks.md#rewording) ==\n")
     report(judged, LATE, args.examples)
+    print("\n== held-out round (written without the checker's phrase lists, first run) ==\n")
+    report(judged, HELD_OUT, args.examples)
     print(f"\nchecker speed: {calls} responses in {seconds:.2f} s, {calls / max(seconds, 1e-9):.0f} responses/s "
           "(one process)")
     return 0
