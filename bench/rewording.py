@@ -2,9 +2,9 @@
 
 The curation checker (``stages.facts.checker``) rejects an interpretation whose numbers or claims
 are untrue of the record. This bench writes, for every usable record of the PTB-XL sample, a TRUE
-interpretation in twelve reporting styles (six the checker was tuned on, four written later, each pair
-first measured held out and tuned on since, and a held-out pair), then copies of it with ONE injected error each, and measures how many true texts the checker wrongly rejects and
-how many errors it catches:
+interpretation in twelve reporting styles (six the checker was tuned on, six written later in three
+pairs, each first measured held out and tuned on since), then copies of it with ONE injected error
+each, and measures how many true texts the checker wrongly rejects and how many errors it catches:
 
 - tuned styles: ``narrative`` (American full sentences), ``terse`` (British shorthand: "SR 72/min,
   PR 160ms"), ``letter`` (British clinical letter: "The trace shows ...", "I note ..."), ``lists``
@@ -35,9 +35,9 @@ how many errors it catches:
   "flipped (inverted) T waves", "the inferior part of the heart (leads II, III, aVF)", "V2 thru V4").
   Their phrasings were written from scratch, without the checker's phrase lists and without reusing
   the eight other styles' phrasings; they state the same facts and take the same injected errors;
-- a held-out pair (``HELD_OUT``), written after the checker had been tuned on the ten above, without
-  reading its phrase lists or reusing the other styles' phrasings; their first-run figures are the
-  held-out measurement, reported in a block of their own: ``muse_auto`` (an automated GE MUSE /
+- a fourth pair of late styles, written after the checker had been tuned on the ten above, without
+  reading its phrase lists or reusing the other styles' phrasings, first measured held out, tuned on
+  since: ``muse_auto`` (an automated GE MUSE /
   Philips cart statement, over-read: "Vent. rate 72 BPM  SINUS RHYTHM.", "PR interval 154 ms  WITH 1ST
   DEGREE A-V BLOCK.", "P-R-T axes 50 45 40.", "QT/QTc 380/412 ms.", "LEFT AXIS DEVIATION", "** ** ** ** *
   POOR DATA QUALITY * ** ** **", "Over-read: ... OTHERWISE NORMAL ECG.") and ``subcontinent_report`` (a South
@@ -62,9 +62,8 @@ It prints the clean rejection rate per style (target <= 2 %), the caught rate pe
 (target >= 90 % per kind, >= 98 % per style), every false rejection with the checker's issues and
 the sentences they point at, a few missed injections per kind; then the same four sections for the
 late styles in a block of their own (with the held-out targets they were first measured against:
-<= 3 % clean rejected, >= 80 % caught per kind, >= 95 % per style); the same four sections for the
-held-out pair under the same targets; and the checker's speed. Seeded and deterministic apart from timings; exit
-code 0 (it is a measurement).
+<= 3 % clean rejected, >= 80 % caught per kind, >= 95 % per style); and the checker's speed.
+Seeded and deterministic apart from timings; exit code 0 (it is a measurement).
 
 Its vocabulary was written without reading the checker's phrase lists (nothing under curation/ or
 prompts/, nor protocol/tolerances.csv), and it imports nothing from curation/ or prompts/: the
@@ -94,12 +93,9 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 STAGES = ("ingest", "features", "findings")
 STYLES = ("narrative", "terse", "letter", "lists", "ed_note", "structured")
-#: Styles written in two rounds after the checker was tuned on STYLES, each first measured held out
-#: and tuned on since (the held-out figures: docs/benchmarks.md#rewording).
-LATE = ("registrar", "teaching", "cardiologist_us", "nurse_triage")
-#: Styles written after the checker was tuned on STYLES and LATE, without reading its phrase lists:
-#: their first-run figures are the held-out measurement (do not tune the checker on them and rerun).
-HELD_OUT = ("muse_auto", "subcontinent_report")
+#: Styles written in three rounds after the checker was tuned on STYLES, each pair first measured
+#: held out and tuned on since (the held-out figures: docs/benchmarks.md#rewording).
+LATE = ("registrar", "teaching", "cardiologist_us", "nurse_triage", "muse_auto", "subcontinent_report")
 STEPS = ("Technical, Rate & Rhythm", "Conduction, Axis & Intervals", "Chamber Hypertrophy & Voltage",
          "Ischemia, Infarction & Mimics", "Electrolytes & QT", "Final Medical Reasoning")
 
@@ -1204,7 +1200,7 @@ PHRASES = {
                     "abnormal": ("Triage summary: {rhythm} at {hr}; flagged: {items}. Passed to the provider for review.",)},
     },
 
-    # -- held-out styles: written without the checker's phrase lists, first run reported as measured --
+    # -- a fourth round of late styles: written without the checker's phrase lists (measured held out first)
     "muse_auto": {
         "quality": {"good": ("Data quality acceptable, {n}/12 leads analyzed.",),
                     "noisy": ("** ** ** ** * POOR DATA QUALITY * ** ** ** - baseline artifact, {n}/12 leads analyzed.",
@@ -1875,7 +1871,7 @@ def judge(wh: Warehouse, recs: list[Record], seed: int) -> tuple[list[Judged], i
         if r.part not in checks:
             checks[r.part] = checker(wh, r.part)
         check = checks[r.part]
-        for style in STYLES + LATE + HELD_OUT:
+        for style in STYLES + LATE:
             clean = write(r.facts, style, seed, r.record_id)
             texts = [("clean", "", clean)]
             for kind in KINDS:
@@ -1927,8 +1923,7 @@ def _rate(n: int, d: int) -> str:
 
 #: Per style set: the clean rejection target and the caught target.
 TARGETS = {STYLES: ("<= 2 %", ">= 90 % per kind, >= 98 % per style"),
-           LATE: ("<= 3 %", ">= 80 % per kind, >= 95 % per style"),
-           HELD_OUT: ("<= 3 %", ">= 80 % per kind, >= 95 % per style")}
+           LATE: ("<= 3 %", ">= 80 % per kind, >= 95 % per style")}
 
 
 def _caught_table(injected: list[Judged], styles: tuple[str, ...], caught) -> None:
@@ -2018,8 +2013,6 @@ def main(argv: list[str] | None = None) -> int:
     report(judged, STYLES, args.examples)
     print("\n== late styles (measured held out first, tuned on since: docs/benchmarks.md#rewording) ==\n")
     report(judged, LATE, args.examples)
-    print("\n== held-out round (written without the checker's phrase lists, first run) ==\n")
-    report(judged, HELD_OUT, args.examples)
     print(f"\nchecker speed: {calls} responses in {seconds:.2f} s, {calls / max(seconds, 1e-9):.0f} responses/s "
           "(one process)")
     return 0

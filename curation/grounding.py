@@ -64,7 +64,8 @@ GAP = 120  # most characters between a claim's subject and its predicate
 
 _UNITS = (  # (regex, canonical unit, factor to it); NaN factor: a number that is never a measurement
     (r"milliseconds?|msecs?|ms", "ms", 1.0), (r"seconds?|secs?|s", "ms", 1000.0),
-    (r"beats (?:per|a|each) min(?:ute)?|beats/min(?:ute)?|per min(?:ute)?|a minute|bpm|/min(?:ute)?", "bpm", 1.0),
+    (r"beats (?:per|a|each) min(?:ute)?|beats/min(?:ute)?|per min(?:ute)?|a minute|bpm|/min(?:ute)?|/mt|per mt", "bpm",
+     1.0),
     (r"°|degrees?|deg", "deg", 1.0),
     (r"millivolts?|mv", "mV", 1.0), (r"mm", "mV", 0.1), (r"[µμu]v", "mV", 0.001),
     (r"(?:usable |interpretable )?leads?", "leads", 1.0), (r"years?|%|mm/mv|mm/s", "", math.nan),
@@ -116,7 +117,7 @@ _RANGE_START = re.compile(r"\s*(?:-|–|—|to)\s*[-+−]?\d+(?:\.\d+)?(?!st\b|n
 _BARE_SECONDS = 3.0
 #: A sex-specific value is a reference: "(450 ms in men, 460 ms in women)".
 _FOR_SEX = re.compile(r"\s*(?:in|for)\s+(?:men|women|males|females|male|female)\b")
-_PLUS = re.compile(r"\splus\s|\s\+\s")
+_PLUS = re.compile(r"\splus\s|\+")
 #: A bound, not a measurement: "a QRS of 120 ms or more".
 _OR_MORE = re.compile(r"\s*(?:or|and)\s+(?:more|less|longer|shorter|above|below|greater|over|higher|lower)\b")
 #: A rate written without its unit: "rate 96", "HR: 72", "sinus @ 68".
@@ -146,6 +147,7 @@ LISTS = {
     "neg_inside": "not|no|without|w o",
     "hedge": "possible|possibly|probable|probably|may|might|could|can|cannot|unable|not measurable|not assessable|"
              "n/a|not applicable|not assessed|unassessable|indeterminate|unreadable|not readable|not analysable|"
+             "not analyzed|not analysed|"
              "not analyzable|uninterpretable|not interpretable|not evaluable|unevaluable|non evaluable|"
              "couldn t|could not|not able to|slightly|a little|a bit|mildly|marginally|somewhat|"
              # a value at a limit (a borderline finding, not a normal one)
@@ -323,7 +325,10 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
             # a sum spelt out before its value ("Sokolow-Lyon, S in V1 plus the taller R in V5: 2.2 mV")
             # is the composite measure's, not its last wave's
             summed = _PLUS.search(text, start, first.start())
-            measure = next((x for x in named if x.sources[0].startswith("finding:")), named[0]) if summed else named[0]
+            composite = next((x for x in named if x.sources[0].startswith("finding:")), None)
+            if summed and composite is None:  # "SV1+R(V5/V6) 12.3 mm": a sum, not one wave's amplitude
+                continue
+            measure = composite if summed else named[0]
         else:
             continue
         value = float(m.group(1).replace("−", "-")) * factor
@@ -360,6 +365,8 @@ def _bare_unit(text: str, keywords: list, lo: int, at: int) -> str:
         j -= 1
     if len(units) > 1 and "ms" in units and _DURATION.search(text, keywords[i][0], at + _DURATION_AFTER):
         return "ms"  # "QRS narrow (0.09)", "QRS 0.09, narrow": a width, not an amplitude
+    if units == {"mV"} and keywords[i][1] == 1:
+        return ""  # "T -7" after a lone wave letter ("AXIS: P 30 QRS 17 T -7"): no amplitude without its unit
     return units.pop() if len(units) == 1 else ""
 
 

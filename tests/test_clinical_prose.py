@@ -185,3 +185,17 @@ def test_plain_language_rates_abbreviations_and_prolonged_qrs(record_facts):
         "The ventricular response is irregularly irregular.", rec, step=1))
     assert _issues("QRS duration of 84 msec, not prolonged.", rec, step=2) == []
     assert any("qrs_width" in i for i in _issues("Prolonged QRS duration of 84 msec.", rec, step=2))
+
+
+def test_a_cart_and_a_hospital_report(record_facts):
+    """An automated cart's axis line and voltage sums, a hospital report's "/mt" and "not analysed"
+    leads (first read wrongly on a held-out round of the rewording bench)."""
+    rec = _record(record_facts)  # 72 bpm, axes P 50 QRS 45 T 40, S V1 0.3 + R V5 0.8 mV
+    assert _issues("AXIS: P 50  QRS 45  T 40.", rec, step=2) == []
+    assert _issues("SV1+R(V5/V6) 11 mm, RaVL+SV3 11 mm - LVH voltage criteria not met.", rec, step=3) == []
+    assert _issues("Rate - 72/mt.", rec, step=1) == []
+    assert any("hr_mismatch" in i for i in _issues("Rate - 104/mt.", rec, step=1))
+    no_inferior = _record(record_facts, quality_II="noisy", quality_III="noisy", quality_aVF="noisy",
+                          st_j_mv_II=float("nan"), st_j_mv_III=float("nan"), st_j_mv_aVF=float("nan"))
+    assert _issues("No ST elevation in analyzed leads; II, III, aVF not analyzed.", no_inferior) == []
+    assert any("av_block" in i for i in _issues("PR interval 160 ms WITH 1ST DEGREE A-V BLOCK.", rec, step=2))
