@@ -125,6 +125,12 @@ _RATE_BEFORE = re.compile(r"(?:\b(?:heart rate|ventricular rate|rate|hr)\b|@)[\s
 _BARE = re.compile(r"[\s:=(~—–-]*,?\s*(?:(?:is|of|at|was|measures|measured|measuring|about|approx|normal|nl|narrow|broad|"
                    r"wide|prolonged|long|short|borderline|leftward|rightward)\b[\s:=(~.—–-]*){0,2}")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
+#: A cart's axis line, its three axes in order: "P-R-T axes 50 45 40" (GE MUSE) or "axis: P 50
+#: QRS 45 T 40" (Philips); "***" where an axis was not measured.
+_AXIS_VALUE = r"([-+−]?\d+|\*+)"
+_AXIS_LINES = (re.compile(rf"\bp-?r-?t axes\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}"),
+               re.compile(rf"\baxis:?\s+p\s+{_AXIS_VALUE}\s+qrs\s+{_AXIS_VALUE}\s+t\s+{_AXIS_VALUE}"))
+_AXIS_MEASURES = ("p_axis", "qrs_axis", "t_axis")
 #: Words that make a bare number after a term of two measures its duration ("QRS narrow (0.09)").
 _DURATION = re.compile(r"\b(?:narrow|wide|broad|prolonged|long|short)\b")
 _DURATION_AFTER = 24  # characters after the number where such a word still qualifies it
@@ -290,7 +296,8 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
     """A number is bound to one measure: the measure term nearest before it since the previous
     number (else earlier in the sentence), outside any parenthesis that does not hold the number
     ("PR (P onset to QRS onset) 160 ms" is the PR); numbers joined by slashes take the slashed
-    terms before them in order ("QT/QTc 342/339 ms") and the unit after the last."""
+    terms before them in order ("QT/QTc 342/339 ms") and the unit after the last; a cart's axis
+    line gives its three numbers to the P, QRS and T axes (:func:`_axis_lines`)."""
     numbers = list(_NUMBER.finditer(text, lo, hi))
     explained = [(a, b) for a, b in (m.span() for m in _PAREN.finditer(text, lo, hi))
                  if not _NUMBER.search(text, a, b) and len(text[a + 1:b - 1].split()) > 2] \
@@ -299,8 +306,10 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         keywords = [k for k in keywords[bisect.bisect_left(keywords, (lo,)):bisect.bisect_right(keywords, (hi, math.inf))]
                     if not _inside(k[0] - k[1], explained)]
     formulas = [text[a:b] for a, b in found.within("formula", lo, hi)] if numbers else []
-    issues = []
+    issues, taken = _axis_lines(where, text, orig, lo, hi, facts)
     for i, m in enumerate(numbers):
+        if taken and _inside(m.start(), taken):
+            continue
         chain = _chain(text, numbers, i)
         unit, factor = _unit(m.group(2) or numbers[chain[-1]].group(2))
         if not unit and not math.isnan(factor):
@@ -338,6 +347,25 @@ def _numbers(where: str, text: str, orig: str, lo: int, hi: int, found: Found, k
         if issue:
             issues.append(issue)
     return issues
+
+
+def _axis_lines(where: str, text: str, orig: str, lo: int, hi: int, facts: Facts) -> tuple[list[Issue], list]:
+    """The issues of a cart's axis lines in ``[lo, hi)`` (:data:`_AXIS_LINES`: each number the
+    P, QRS and T axis in turn) and the spans of their numbers, which no other measure takes."""
+    issues, taken = [], []
+    if "ax" not in text[lo:hi]:
+        return issues, taken
+    by_id = {m.id: m for m in measures()}
+    for pattern in _AXIS_LINES:
+        for m in pattern.finditer(text, lo, hi):
+            for k, measure in enumerate(_AXIS_MEASURES, start=1):
+                taken.append(m.span(k))
+                if not m.group(k).startswith("*"):
+                    issue = _judge_number(where, orig[m.start(k):m.end(k)], by_id[measure],
+                                          float(m.group(k).replace("−", "-")), [], [], facts)
+                    if issue:
+                        issues.append(issue)
+    return issues, taken
 
 
 def _covering(keywords: list) -> list:

@@ -192,6 +192,12 @@ def test_a_cart_and_a_hospital_report(record_facts):
     leads (first read wrongly on a held-out round of the rewording bench)."""
     rec = _record(record_facts)  # 72 bpm, axes P 50 QRS 45 T 40, S V1 0.3 + R V5 0.8 mV
     assert _issues("AXIS: P 50  QRS 45  T 40.", rec, step=2) == []
+    assert any("axis_mismatch" in i for i in _issues("AXIS: P 50  QRS 133  T 40.", rec, step=2))
+    assert _issues("P-R-T axes 50 45 40.", rec, step=2) == []
+    assert any("axis_mismatch" in i for i in _issues("P-R-T axes 50 45 -80.", rec, step=2))
+    no_p = _record(record_facts, p_axis_deg=float("nan"))
+    assert _issues("P-R-T axes *** 45 40.", no_p, step=2) == []
+    assert any("unmeasurable_value" in i for i in _issues("P-R-T axes 25 45 40.", no_p, step=2))
     assert _issues("SV1+R(V5/V6) 11 mm, RaVL+SV3 11 mm - LVH voltage criteria not met.", rec, step=3) == []
     assert _issues("Rate - 72/mt.", rec, step=1) == []
     assert any("hr_mismatch" in i for i in _issues("Rate - 104/mt.", rec, step=1))
