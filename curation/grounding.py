@@ -126,10 +126,11 @@ _BARE = re.compile(r"[\s:=(~—–-]*,?\s*(?:(?:is|of|at|was|measures|measured|m
                    r"wide|prolonged|long|short|borderline|leftward|rightward)\b[\s:=(~.—–-]*){0,2}")
 _SYMBOLS = ("<", ">", "≤", "≥", "=")  # a number after one of these is a reference value
 #: A cart's axis line, its three axes in order: "P-R-T axes 50 45 40" (GE MUSE) or "axis: P 50
-#: QRS 45 T 40" (Philips); "***" where an axis was not measured.
+#: QRS 45 T 40" (Philips); "***" where an axis was not measured. Each with a literal that every
+#: match holds, looked for first (a fast scan).
 _AXIS_VALUE = r"([-+−]?\d+|\*+)"
-_AXIS_LINES = (re.compile(rf"\bp-?r-?t axes\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}"),
-               re.compile(rf"\baxis:?\s+p\s+{_AXIS_VALUE}\s+qrs\s+{_AXIS_VALUE}\s+t\s+{_AXIS_VALUE}"))
+_AXIS_LINES = (("t axes", re.compile(rf"\bp-?r-?t axes\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}\s+{_AXIS_VALUE}")),
+               (" qrs ", re.compile(rf"\baxis:?\s+p\s+{_AXIS_VALUE}\s+qrs\s+{_AXIS_VALUE}\s+t\s+{_AXIS_VALUE}")))
 _AXIS_MEASURES = ("p_axis", "qrs_axis", "t_axis")
 #: Words that make a bare number after a term of two measures its duration ("QRS narrow (0.09)").
 _DURATION = re.compile(r"\b(?:narrow|wide|broad|prolonged|long|short)\b")
@@ -353,15 +354,14 @@ def _axis_lines(where: str, text: str, orig: str, lo: int, hi: int, facts: Facts
     """The issues of a cart's axis lines in ``[lo, hi)`` (:data:`_AXIS_LINES`: each number the
     P, QRS and T axis in turn) and the spans of their numbers, which no other measure takes."""
     issues, taken = [], []
-    if "ax" not in text[lo:hi]:
-        return issues, taken
-    by_id = {m.id: m for m in measures()}
-    for pattern in _AXIS_LINES:
+    for hint, pattern in _AXIS_LINES:
+        if text.find(hint, lo, hi) < 0:
+            continue
         for m in pattern.finditer(text, lo, hi):
             for k, measure in enumerate(_AXIS_MEASURES, start=1):
                 taken.append(m.span(k))
                 if not m.group(k).startswith("*"):
-                    issue = _judge_number(where, orig[m.start(k):m.end(k)], by_id[measure],
+                    issue = _judge_number(where, orig[m.start(k):m.end(k)], _measure(measure),
                                           float(m.group(k).replace("−", "-")), [], [], facts)
                     if issue:
                         issues.append(issue)
@@ -463,6 +463,12 @@ def _measures(keywords: list[tuple[int, int, Measure]], lo: int, hi: int, unit: 
             named.append(m)
         i -= 1
     return named
+
+
+@cache
+def _measure(measure_id: str) -> Measure:
+    """The measure of ``protocol/tolerances.csv`` called ``measure_id``."""
+    return next(m for m in measures() if m.id == measure_id)
 
 
 @cache
