@@ -74,6 +74,7 @@ def _family(criterion: str) -> str:
 
 
 def check(interpretation: Interpretation, facts: Facts, asserted: list[Assertion]) -> list[Issue]:
+    """The three checks of the module docstring over the claims ``asserted`` (the grounding reader's)."""
     issues: list[Issue] = []
     steps = [a for a in asserted if a.where != "the summary" and a.where != "step 6"]
     reasoning = "\n".join(s.body for s in interpretation.steps if s.number < 6).lower()
