@@ -387,7 +387,9 @@ def write(features: dict, findings: dict[str, dict], key: Key, varied: bool = Tr
     said = " ".join(paragraphs[:5]).lower()
     for s in key.answer:
         name = concepts().get(s.concept, s.concept).lower()
-        if s.concept != "NORM" and name not in said and s.statement.lower() not in said:
+        measured = any(_met(findings, r.criterion) for r in by_concept().get(s.concept, ())
+                       if r.relation in ("expects", "supports"))  # low voltage: said where it is measured
+        if s.concept != "NORM" and not measured and name not in said and s.statement.lower() not in said:
             step = 2 if categories().get(s.concept) == "diagnostic" and "hypertrophy" in name else 3
             paragraphs[step] = f"{paragraphs[step]} {s.statement[0].upper()}{s.statement[1:]} is read from the form " \
                                "of the complexes, which no protocol criterion measures.".strip()

@@ -9,8 +9,9 @@ measurements allow. Four tables a clinician reviews decide, each row with its so
   expected criterion measured and not met, a contradicting one met and definite);
 * ``answer_key.csv``: per concept what an **uncertain** label (likelihood 15 or 35 on PTB-XL's
   scale, :data:`UNCERTAIN`) or an **unsupported** one (every supporting criterion measured and
-  not met or not applicable, or an expected one not measurable) becomes: ``hedge`` ("possible ..."), ``drop`` or
-  ``keep``; both at once drop it;
+  not met or not applicable, or an expected one not measurable) becomes: ``hedge`` ("possible
+  ..."), ``drop`` or ``keep``; both at once drop it; and the family member it ``yields_to`` when
+  both are labels (a flutter to a fibrillation: one statement of the two);
 * ``measured_statements.csv``: a definite measured finding no label states is **added**
   (sinus bradycardia, first-degree AV block, ...), one that ``requires`` a reader's label only
   with it (or, without any rhythm label, when nothing measured contradicts it), in place of the
@@ -99,14 +100,25 @@ def _split(text: str) -> tuple[str, ...]:
 
 
 @lru_cache(maxsize=1)
-def treatments() -> dict[str, tuple[str, str]]:
-    """Concept -> (uncertain, unsupported) treatment; ``*`` is the default."""
+def _key_table() -> list[dict]:
     with (HERE / "answer_key.csv").open(newline="") as fh:
-        rows = {r["concept"]: (r["uncertain"], r["unsupported"]) for r in csv.DictReader(fh)}
-    bad = [c for c, t in rows.items() if any(x not in TREATMENTS for x in t) or (c != "*" and c not in concepts())]
-    if bad or "*" not in rows:
+        rows = list(csv.DictReader(fh))
+    bad = [r["concept"] for r in rows if r["uncertain"] not in TREATMENTS or r["unsupported"] not in TREATMENTS
+           or (r["concept"] != "*" and r["concept"] not in concepts())
+           or any(c not in concepts() for c in _split(r["yields_to"]))]
+    if bad or "*" not in {r["concept"] for r in rows}:
         raise ValueError(f"answer_key.csv: unknown concepts or treatments, or no '*' row: {bad}")
     return rows
+
+
+def treatments() -> dict[str, tuple[str, str]]:
+    """Concept -> (uncertain, unsupported) treatment; ``*`` is the default."""
+    return {r["concept"]: (r["uncertain"], r["unsupported"]) for r in _key_table()}
+
+
+def yields() -> dict[str, tuple[str, ...]]:
+    """Concept -> the concepts of its family the answer states in its place when both are labels."""
+    return {r["concept"]: _split(r["yields_to"]) for r in _key_table() if r["yields_to"]}
 
 
 @lru_cache(maxsize=1)
@@ -286,6 +298,12 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
         rows.append(Statement(concept, _written(names.get(concept, concept), status), "label", status, reason,
                               tuple(why)))
     answered = {s.concept for s in rows if s.answered}
+    for i, s in enumerate(rows):
+        stronger = [c for c in yields().get(s.concept, ()) if c in answered]
+        if s.answered and stronger:
+            rows[i] = Statement(s.concept, "", s.origin, "dropped", f"stated as {names[stronger[0]]} (one family)",
+                                s.criteria)
+            answered.discard(s.concept)
     for rule in measured().values():
         if not rule.concept or rule.concept in {s.concept for s in rows} or answered & set(rule.unless) \
                 or rule.criterion in na or not definite(rule.criterion, findings.get(rule.criterion)) \
