@@ -45,7 +45,9 @@ def terms() -> dict[str, re.Pattern]:
     return out
 
 
+@cache
 def _pattern(c: str) -> re.Pattern:
+    """The words that name concept ``c``: its terms, else its description."""
     return terms().get(c) or re.compile(re.escape(concepts().get(c, c).lower()))
 
 

@@ -56,9 +56,6 @@ UNUSABLE_LEAD = ("missing", "flat", "saturated")  # lead_features.quality with n
 #: deviation that shallow may be read as one); Q waves from 30 ms, the Fourth Universal
 #: Definition's width (Thygesen et al. 2018) against the 40 ms of Minnesota Code 1-1.
 SHALLOW = {"pathologic_q_": 0.75}
-#: Criteria whose claim is a diagnosis, not a description: asserted where a confounder makes them
-#: not applicable (protocol/confounders.csv), they are ``confounded_claim``.
-INTERPRETIVE = ("pathologic_q_", "lvh_voltage")
 SHALLOW_DEFAULT = 0.5
 GAP = 120  # most characters between a claim's subject and its predicate
 
@@ -209,6 +206,7 @@ class Claim:
     asserts: bool | None
     negated: bool | None
     code: str
+    diagnosis: bool  # reads its criterion as a diagnosis (pathologic Q waves), not as a form or a value
 
 
 @dataclass
@@ -247,7 +245,7 @@ def claims() -> tuple[Claim, ...]:
     state = {"true": True, "false": False, "": None}
     with CLAIMS.open(newline="") as fh:
         return tuple(Claim(r["claim"], r["subject"], r["predicate"], r["criterion"], state[r["asserts"]],
-                           state[r["negated"]], r["code"]) for r in csv.DictReader(fh))
+                           state[r["negated"]], r["code"], r["diagnosis"] == "true") for r in csv.DictReader(fh))
 
 
 @lru_cache(maxsize=1)
@@ -732,10 +730,11 @@ def _judge_claim(where: str, claim: Claim, said: str, state: bool | None, scope:
 
 def _confounded(where: str, claim: Claim, said: str, state: bool, criteria: list[str], confounder: str) -> Issue | None:
     """A criterion a confounder makes not applicable is not judged against its measurement; a
-    definite claim that reads it as a diagnosis (:data:`INTERPRETIVE`: pathologic Q waves, not the
-    QS complexes a left bundle branch block gives; LVH by voltage) is an error, a description of
-    the deviation ("T inversion in V1-V3" with a right bundle branch block) or a denial is not."""
-    if not state or not criteria[0].startswith(INTERPRETIVE) or said.lower().startswith("qs"):
+    definite claim that reads it as a diagnosis (``diagnosis`` in claims.csv: pathologic Q waves,
+    not the QS complexes a left bundle branch block gives; LVH by voltage) is an error, a
+    description of the deviation ("T inversion in V1-V3" with a right bundle branch block) or a
+    denial is not."""
+    if not state or not claim.diagnosis:
         return None
     return Issue("confounded_claim", f"{where} says {said!r}, but {' and '.join(_describe(c) for c in criteria)} "
                                      f"{'does' if len(criteria) == 1 else 'do'} not apply with "

@@ -259,8 +259,8 @@ class _Writer:
         confounders = dict.fromkeys(c for c in (fd.get(k, {}).get("confounder") for k in fd) if c)
         for c in confounders:
             if c in EXPECTED:
-                text.append(EXPECTED[c].format(name=confounder_name(c))[0].upper()
-                            + EXPECTED[c].format(name=confounder_name(c))[1:] + ".")
+                said = EXPECTED[c].format(name=confounder_name(c))
+                text.append(f"{said[0].upper()}{said[1:]}.")
         quiet = []
         for prefix, what, verb in TERRITORIAL:
             rows = [(k, text_) for k in fd for p, text_ in _territory(k) if p == prefix]

@@ -34,12 +34,9 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-import polars as pl
-
-from protocol.concordance import by_concept, by_record
+from protocol.concordance import by_concept
 from protocol.criteria import by_id
 from schemas.ecg import LEADS
-from schemas.tables import frame
 from sources.vocabulary import categories, concepts
 
 HERE = Path(__file__).parent
@@ -111,11 +108,13 @@ def _key_table() -> list[dict]:
     return rows
 
 
+@lru_cache(maxsize=1)
 def treatments() -> dict[str, tuple[str, str]]:
     """Concept -> (uncertain, unsupported) treatment; ``*`` is the default."""
     return {r["concept"]: (r["uncertain"], r["unsupported"]) for r in _key_table()}
 
 
+@lru_cache(maxsize=1)
 def yields() -> dict[str, tuple[str, ...]]:
     """Concept -> the concepts of its family the answer states in its place when both are labels."""
     return {r["concept"]: _split(r["yields_to"]) for r in _key_table() if r["yields_to"]}
@@ -305,11 +304,7 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
                                 s.criteria)
             answered.discard(s.concept)
     for rule in measured().values():
-        if not rule.concept or rule.concept in {s.concept for s in rows} or answered & set(rule.unless) \
-                or rule.criterion in na or not definite(rule.criterion, findings.get(rule.criterion)) \
-                or (rule.requires and not set(labels) & set(rule.requires)
-                    and (any(kinds.get(c) == "rhythm" for c in labels)
-                         or _judge_label(rule.concept, labels, findings, na)[0] == "contradicted")):
+        if not _adds(rule, labels, {s.concept for s in rows}, answered, findings, na):
             continue
         rows.append(Statement(rule.concept, names.get(rule.concept, rule.concept), "measured", "added",
                               "a definite measured finding no label states", (f"{_fmt(findings, rule.criterion)}, met",)))
@@ -323,6 +318,21 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
     return Key(tuple(rows), na, tuple(w for ws in conflicts.values() for w in ws))
 
 
+def _adds(rule: Measured, labels: list[str], stated: set[str], answered: set[str], findings: dict,
+          na: dict[str, str]) -> bool:
+    """Whether ``rule`` adds its statement: it has one, no row states it or one that covers it
+    (``unless``), its criterion applies and is definite, and a label it ``requires`` is there (or,
+    without any rhythm label, nothing measured contradicts the statement)."""
+    if not rule.concept or rule.concept in stated or answered & set(rule.unless) or rule.criterion in na \
+            or not definite(rule.criterion, findings.get(rule.criterion)):
+        return False
+    if not rule.requires or set(labels) & set(rule.requires):
+        return True
+    kinds = categories()
+    return not any(kinds.get(c) == "rhythm" for c in labels) \
+        and _judge_label(rule.concept, labels, findings, na)[0] != "contradicted"
+
+
 def from_rows(rows: list[dict], findings: dict[str, dict], conflicts: list[str] | None = None) -> Key:
     """A record's key as stored: its ``answer_keys`` rows (in order), its findings by criterion
     (their ``confounder``) and its concordance conflicts."""
@@ -333,25 +343,3 @@ def from_rows(rows: list[dict], findings: dict[str, dict], conflicts: list[str] 
 
 def _written(name: str, status: str) -> str:
     return "" if status == "dropped" else f"{HEDGE} {name}" if status == "hedged" else name
-
-
-def tables(records: pl.DataFrame, findings: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """``findings`` with each criterion's ``confounder`` (null: applicable), ``answer_keys`` and
-    ``concordance`` (record_id, status, conflicts) of ``records`` (record_id, labels, label_likelihood)."""
-    found = by_record(findings)
-    keys, agree, na_rows = [], [], []
-    for rid, labels, likelihoods in records.select("record_id", "labels", "label_likelihood").rows():
-        mine = found.get(rid, {})
-        key = reconcile(list(labels or []), likelihoods, mine)
-        keys += [{"record_id": rid, "concept": s.concept, "statement": s.statement, "origin": s.origin,
-                  "status": s.status, "reason": s.reason, "criteria": list(s.criteria)} for s in key.statements]
-        na_rows += [(rid, c, who) for c, who in key.not_applicable.items()]
-        unknown = any(r.relation == "expects" and (mine.get(r.criterion) or {}).get("positive") is None
-                      and r.criterion not in key.not_applicable
-                      for s in key.answer if s.origin == "label" for r in by_concept().get(s.concept, ()))
-        agree.append({"record_id": rid, "status": "discordant" if key.conflicts else "unknown" if unknown
-                      else "concordant", "conflicts": list(key.conflicts)})
-    na = pl.DataFrame(na_rows, schema={"record_id": pl.Utf8, "criterion": pl.Utf8, "confounder": pl.Utf8}, orient="row")
-    return (findings.drop("confounder").join(na, on=["record_id", "criterion"], how="left", maintain_order="left"),
-            frame("answer_keys", keys),
-            pl.DataFrame(agree, schema={"record_id": pl.Utf8, "status": pl.Utf8, "conflicts": pl.List(pl.Utf8)}))

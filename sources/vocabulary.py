@@ -51,17 +51,21 @@ class Mapped:
 
 
 @lru_cache(maxsize=1)
+def _concept_rows() -> tuple[dict, ...]:
+    with (DATA / "concepts.csv").open(newline="") as fh:
+        return tuple(csv.DictReader(fh))
+
+
+@lru_cache(maxsize=1)
 def concepts() -> dict[str, str]:
     """Concept id -> description."""
-    with (DATA / "concepts.csv").open(newline="") as fh:
-        return {r["concept"]: r["description"] for r in csv.DictReader(fh)}
+    return {r["concept"]: r["description"] for r in _concept_rows()}
 
 
 @lru_cache(maxsize=1)
 def categories() -> dict[str, str]:
     """Concept id -> category (``diagnostic``, ``form``, ``rhythm``, ``axis``)."""
-    with (DATA / "concepts.csv").open(newline="") as fh:
-        return {r["concept"]: r["category"] for r in csv.DictReader(fh)}
+    return {r["concept"]: r["category"] for r in _concept_rows()}
 
 
 @lru_cache(maxsize=1)

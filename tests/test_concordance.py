@@ -12,10 +12,11 @@ import polars as pl
 import pytest
 
 from prompts.rules_writer import Refused, write
-from protocol.answer_key import from_rows, reconcile, tables
+from protocol.answer_key import from_rows, reconcile
 from protocol.concordance import relations
 from protocol.criteria import evaluate, facts, load
 from sources.vocabulary import concepts
+from stages.findings import tables
 
 # (claim, pattern a sentence of steps 1-5 matches when it states the finding)
 CLAIMS = {

@@ -132,7 +132,7 @@ def test_featuredb_measures_the_truth(noise):
 @pytest.mark.slow
 def test_default_sample_is_concordant_and_has_every_kind(tmp_path):
     """The README's first command: one record of each kind per layout, seeds 0 (PTB-XL) and 1 (MIMIC)."""
-    from protocol.answer_key import tables
+    from stages.findings import tables
     from protocol.criteria import evaluate, facts
     from sources import mimic, ptbxl
     from sources.sample import write_sample
