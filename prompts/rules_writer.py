@@ -27,6 +27,7 @@ from functools import cache
 from prompts.render import NOT_MEASURABLE, fmt
 from protocol.answer_key import Key, confounder_name, definite
 from protocol.concordance import JUDGED, by_concept
+from protocol.criteria import by_id
 from protocol.steps import STEPS
 from sources.vocabulary import categories, concepts
 
@@ -132,14 +133,17 @@ class _Writer:
             text.append("The rhythm cannot be classified: RR regularity or P waves are not measurable.")
             return " ".join(text)
         rr = f"RR intervals are {'irregular' if irregular else 'regular'} (normalised RMSSD {_v(fd, 'irregular_rhythm', 'ratio')})"
-        rr += ", as premature complexes make them," if irregular and self.has("PVC", "PAC", "PRC(S)") else ""
+        premature = self.has("PVC", "PAC", "PRC(S)")
+        rr += f", as premature complexes make them ({self.name(premature)})," if irregular and premature else ""
         rr_end = rr.rstrip(",")  # where the sentence goes on after it with a colon or a full stop
         p = f"P waves are found in a share of {_v(fd, 'absent_p_waves', 'fraction')} of beats"
         flutter = self.has("AFLT")
-        if _met(fd, "atrial_fibrillation_suspected") or (no_p and self.has("AFIB", "AFLT")):
+        if flutter and (no_p or _met(fd, "atrial_fibrillation_suspected")):
+            text.append(f"{rr} and {p}: no sinus P wave precedes the QRS, and the atrial activity is read as "
+                        f"{self.name(flutter)} with {'variable' if irregular else 'regular'} conduction.")
+        elif _met(fd, "atrial_fibrillation_suspected") or (no_p and self.has("AFIB")):
             text.append(f"{rr} and {p}, so organised atrial activity is absent, consistent with "
-                        f"{self.name(self.has('AFIB', 'AFLT'))}." if self.has("AFIB", "AFLT") else
-                        f"{rr} and {p}.")
+                        f"{self.name('AFIB')}." if self.has("AFIB") else f"{rr} and {p}.")
         elif self.has("SARRH") and not irregular:
             text.append(f"The RR intervals vary from beat to beat and {p}, {self.name('SARRH')}.")
         elif flutter:
@@ -297,9 +301,10 @@ class _Writer:
             elif supported:
                 text.append(self.say(s.concept, f"These are consistent with {s.statement}.",
                                      f"This supports {s.statement}."))
-            elif _group(s.concept) == "repolarisation" and not any(
-                    _met(fd, k) for k in fd if k.startswith(("st_", "t_inversion"))):
-                text.append(f"{s.statement[0].upper()}{s.statement[1:]}: no ST deviation or T inversion reaches the "
+            elif _group(s.concept) == "repolarisation":
+                deviated = any(_met(fd, k) and not _na(fd, k) for k in fd if k.startswith(("st_", "t_inversion")))
+                text.append(f"The ST-T changes are consistent with {s.statement}." if deviated else
+                            f"{s.statement[0].upper()}{s.statement[1:]}: no ST deviation or T inversion reaches the "
                             "territorial thresholds.")
         return " ".join(text)
 
@@ -391,8 +396,11 @@ def write(features: dict, findings: dict[str, dict], key: Key, varied: bool = Tr
                        if r.relation in ("expects", "supports"))  # low voltage: said where it is measured
         if s.concept != "NORM" and not measured and name not in said and s.statement.lower() not in said:
             step = 2 if categories().get(s.concept) == "diagnostic" and "hypertrophy" in name else 3
-            paragraphs[step] = f"{paragraphs[step]} {s.statement[0].upper()}{s.statement[1:]} is read from the form " \
-                               "of the complexes, which no protocol criterion measures.".strip()
+            unmeasured = [r.criterion for r in by_concept().get(s.concept, ())
+                          if r.relation == "expects" and _met(findings, r.criterion) is None]
+            said_of = (f"cannot be confirmed: {by_id()[unmeasured[0]].description.split(' (')[0]} is not measurable"
+                       if unmeasured else "is read from the form of the complexes, which no protocol criterion measures")
+            paragraphs[step] = f"{paragraphs[step]} {s.statement[0].upper()}{s.statement[1:]} {said_of}.".strip()
     paragraphs[3] = paragraphs[3] or "No territorial finding is measured."
     think = "\n".join(f"**{s.heading}**\n{p}" for s, p in zip(STEPS, paragraphs))
     answer = "; ".join(s.statement for s in key.answer)

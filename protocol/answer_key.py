@@ -11,7 +11,8 @@ measurements allow. Four tables a clinician reviews decide, each row with its so
   scale, :data:`UNCERTAIN`) or an **unsupported** one (every supporting criterion measured and
   not met or not applicable, or an expected one not measurable) becomes: ``hedge`` ("possible
   ..."), ``drop`` or ``keep``; both at once drop it; and the family member it ``yields_to`` when
-  both are labels (a flutter to a fibrillation: one statement of the two);
+  both are labels (one statement of the two: the one of higher likelihood, the one yielded to on
+  a tie);
 * ``measured_statements.csv``: a definite measured finding no label states is **added**
   (sinus bradycardia, first-degree AV block, ...), one that ``requires`` a reader's label only
   with it (or, without any rhythm label, when nothing measured contradicts it), in place of the
@@ -297,10 +298,11 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
         rows.append(Statement(concept, _written(names.get(concept, concept), status), "label", status, reason,
                               tuple(why)))
     answered = {s.concept for s in rows if s.answered}
+    likelihood = {c: lk or 0.0 for c, lk in zip(labels, likelihoods)}
     for i, s in enumerate(rows):
-        stronger = [c for c in yields().get(s.concept, ()) if c in answered]
+        stronger = _yields_to(s.concept, likelihood, answered)
         if s.answered and stronger:
-            rows[i] = Statement(s.concept, "", s.origin, "dropped", f"stated as {names[stronger[0]]} (one family)",
+            rows[i] = Statement(s.concept, "", s.origin, "dropped", f"stated as {names[stronger]} (one family)",
                                 s.criteria)
             answered.discard(s.concept)
     for rule in measured().values():
@@ -316,6 +318,18 @@ def reconcile(labels: list[str], likelihoods: list[float | None] | None, finding
                 answered.discard(s.concept)
                 conflicts.pop(s.concept, None)  # the same diagnosis at its measured degree
     return Key(tuple(rows), na, tuple(w for ws in conflicts.values() for w in ws))
+
+
+def _yields_to(concept: str, likelihood: dict[str, float], answered: set[str]) -> str | None:
+    """The family member stated in place of ``concept``: the one of higher likelihood, the one it
+    ``yields_to`` on a tie (a flutter and a fibrillation both stated 0: the fibrillation)."""
+    for other in yields().get(concept, ()):
+        if other in answered and likelihood.get(other, 0.0) >= likelihood.get(concept, 0.0):
+            return other
+    for other, preferred in yields().items():
+        if concept in preferred and other in answered and likelihood.get(other, 0.0) > likelihood.get(concept, 0.0):
+            return other
+    return None
 
 
 def _adds(rule: Measured, labels: list[str], stated: set[str], answered: set[str], findings: dict,
